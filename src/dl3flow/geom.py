@@ -75,7 +75,7 @@ class EnergyAxis:
         if not np.all(np.isfinite(edges)) or np.any(edges <= 0) or np.any(np.diff(edges) <= 0):
             raise GeomError(f"{self.name} axis edges must be positive and increasing: {edges!r}")
         if self.name not in ("energy", "energy_true"):
-            raise GeomError(f"energy axis name must be 'energy' or 'energy_true', not {self.name!r}")
+            raise GeomError(f"energy axis name must be 'energy' or 'energy_true': {self.name!r}")
         object.__setattr__(self, "edges", edges)
 
     @classmethod
@@ -249,9 +249,7 @@ class SkyGeom:
         right = angular_separation(*lr, *ur)
         angle_low_right = position_angle(*lr, *ur) - position_angle(*lr, *ll)
         angle_up_left = position_angle(*ul, *ur) - position_angle(*ll, *ul)
-        area = 0.5 * low * right * np.sin(angle_low_right) + 0.5 * up * left * np.sin(
-            angle_up_left
-        )
+        area = 0.5 * low * right * np.sin(angle_low_right) + 0.5 * up * left * np.sin(angle_up_left)
         return np.abs(np.asarray(area, dtype=float))
 
     def separation(self, lon: float, lat: float) -> np.ndarray:
