@@ -80,14 +80,19 @@ class EnergyAxis:
 
     @classmethod
     def from_bounds(cls, energy_min, energy_max, nbin: int, *, name: str = "energy") -> EnergyAxis:
-        """Log-spaced axis, as gammapy's ``MapAxis.from_energy_bounds`` (``np.geomspace``)."""
+        """Log-spaced axis, bit-identical to gammapy's ``MapAxis.from_energy_bounds``.
+
+        gammapy builds nodes with ``np.geomspace`` and returns edges through its
+        log-interpolating pixel transform, i.e. ``exp(log(nodes))``; doing the same
+        keeps the edges (and so the counts binning) identical to the last bit.
+        """
         emin = _to_value(energy_min, "TeV", f"{name} minimum")
         emax = _to_value(energy_max, "TeV", f"{name} maximum")
         if not emin < emax:
             raise GeomError(f"{name} range is empty: min {emin} TeV >= max {emax} TeV")
         if int(nbin) != nbin or nbin < 1:
             raise GeomError(f"{name} axis needs a positive integer number of bins, got {nbin!r}")
-        return cls(np.geomspace(emin, emax, int(nbin) + 1), name=name)
+        return cls(np.exp(np.log(np.geomspace(emin, emax, int(nbin) + 1))), name=name)
 
     @property
     def nbin(self) -> int:
