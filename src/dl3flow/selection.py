@@ -1,0 +1,311 @@
+"""Observation selection on an observation index table (GADF ``OBS_INDEX``).
+
+Mirrors gammapy's ``ObservationTable.select_sky_circle`` / ``select_range`` but returns,
+besides the kept rows, a table telling why every other candidate was dropped, so that a
+workflow can report its selection.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+__all__ = ["SelectionError", "select_observations"]
+
+
+class SelectionError(ValueError):
+    """Invalid selection criteria, or a selection that keeps no observation."""
+
+
+@dataclass(frozen=True)
+class _Cut:
+    column: str
+    low: float | None
+    high: float | None
+    unit: str
+
+    def describe(self) -> str:
+        low = "-inf" if self.low is None else _fmt(self.low)
+        high = "inf" if self.high is None else _fmt(self.high)
+        return f"{self.column} in [{low}, {high}]{self.unit}"
+
+
+@dataclass(frozen=True)
+class _Cone:
+    center: SkyCoord
+    radius_deg: float
+
+    def describe(self) -> str:
+        icrs = self.center.icrs
+        return (
+            f"cone of radius {_fmt(self.radius_deg)} deg around "
+            f"(RA {_fmt(icrs.ra.deg)}, Dec {_fmt(icrs.dec.deg)}) deg"
+        )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _unit_suffix(unit: u.UnitBase | None) -> str:
+    if unit is None or unit == u.dimensionless_unscaled:
+        return ""
+    return f" {unit.to_string()}"
+
+
+def _column_values(table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a missing-value mask (masked or NaN) of a numeric column."""
+    column = table[name]
+    mask = np.ma.getmaskarray(column)
+    values = np.asarray(np.ma.getdata(column), dtype=np.float64)
+    return values, mask | np.isnan(values)
+
+
+def _cut_bound(value: Any, *, column: str, unit: u.UnitBase | None, which: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, u.Quantity):
+        if not value.isscalar:
+            raise SelectionError(f"{which} of the cut on {column} must be a scalar, got {value}")
+        try:
+            return float(value.to_value(unit if unit is not None else u.dimensionless_unscaled))
+        except u.UnitConversionError:
+            expected = unit.to_string() if unit is not None else "no unit (dimensionless)"
+            raise SelectionError(
+                f"{which} of the cut on {column} is {value}, whose unit {value.unit} is not "
+                f"convertible to the unit of column {column}: {expected}"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise SelectionError(
+            f"{which} of the cut on {column} must be a number, a Quantity or None, got {value!r}"
+        )
+    return float(value)
+
+
+def _parse_cuts(table: Table, cuts: Mapping[str, Any] | None) -> list[_Cut]:
+    if cuts is None:
+        return []
+    if not isinstance(cuts, Mapping):
+        raise SelectionError(f"cuts must be a mapping column -> (min, max), got {cuts!r}")
+    parsed = []
+    for column, bounds in cuts.items():
+        if column not in table.colnames:
+            raise SelectionError(
+                f"cut on unknown column {column!r}; available columns: {', '.join(table.colnames)}"
+            )
+        if table[column].dtype.kind not in "iuf":
+            raise SelectionError(
+                f"cut on column {column!r}, which is not numeric (dtype {table[column].dtype})"
+            )
+        if isinstance(bounds, str) or not isinstance(bounds, Iterable):
+            raise SelectionError(f"cut on {column} must be a (min, max) pair, got {bounds!r}")
+        bounds = tuple(bounds)
+        if len(bounds) != 2:
+            raise SelectionError(f"cut on {column} must be a (min, max) pair, got {bounds!r}")
+        unit = table[column].unit
+        unit = None if unit is None else u.Unit(unit)
+        low = _cut_bound(bounds[0], column=column, unit=unit, which="min")
+        high = _cut_bound(bounds[1], column=column, unit=unit, which="max")
+        if low is not None and high is not None and low > high:
+            raise SelectionError(
+                f"cut on {column} has min {_fmt(low)} > max {_fmt(high)}{_unit_suffix(unit)}"
+            )
+        parsed.append(_Cut(column=column, low=low, high=high, unit=_unit_suffix(unit)))
+    return parsed
+
+
+def _parse_cone(table: Table, cone: Mapping[str, Any] | None) -> _Cone | None:
+    if cone is None:
+        return None
+    if not isinstance(cone, Mapping) or set(cone) != {"center", "radius"}:
+        raise SelectionError(
+            f"cone must be a mapping with exactly the keys 'center' and 'radius', got {cone!r}"
+        )
+    center, radius = cone["center"], cone["radius"]
+    if not isinstance(center, SkyCoord) or not center.isscalar:
+        raise SelectionError(f"cone centre must be a scalar SkyCoord, got {center!r}")
+    if not isinstance(radius, u.Quantity) or not radius.isscalar:
+        raise SelectionError(f"cone radius must be a scalar angle Quantity, got {radius!r}")
+    try:
+        radius_deg = float(radius.to_value(u.deg))
+    except u.UnitConversionError:
+        raise SelectionError(
+            f"cone radius {radius} is not an angle (unit {radius.unit} is not convertible to deg)"
+        ) from None
+    if not radius_deg >= 0:
+        raise SelectionError(f"cone radius must be >= 0 deg, got {radius}")
+    missing = [name for name in ("RA_PNT", "DEC_PNT") if name not in table.colnames]
+    if missing:
+        raise SelectionError(
+            f"cone selection needs column(s) {', '.join(missing)}; available columns: "
+            f"{', '.join(table.colnames)}"
+        )
+    return _Cone(center=center, radius_deg=radius_deg)
+
+
+def _parse_obs_ids(obs_ids: Iterable[int] | None) -> list[int] | None:
+    if obs_ids is None:
+        return None
+    if isinstance(obs_ids, str | bytes) or not isinstance(obs_ids, Iterable):
+        raise SelectionError(f"obs_ids must be an iterable of int, got {obs_ids!r}")
+    parsed = []
+    for obs_id in obs_ids:
+        if isinstance(obs_id, bool):
+            raise SelectionError(f"obs_ids must contain integers, got {obs_id!r}")
+        try:
+            parsed.append(int(operator.index(obs_id)))
+        except TypeError:
+            raise SelectionError(f"obs_ids must contain integers, got {obs_id!r}") from None
+    return sorted(set(parsed))
+
+
+def _separation_deg(table: Table, rows: np.ndarray, cone: _Cone) -> tuple[np.ndarray, np.ndarray]:
+    ra, ra_missing = _column_values(table, "RA_PNT")
+    dec, dec_missing = _column_values(table, "DEC_PNT")
+    ra_unit = u.Unit(table["RA_PNT"].unit or "deg")
+    dec_unit = u.Unit(table["DEC_PNT"].unit or "deg")
+    missing = (ra_missing | dec_missing)[rows]
+    pointing = SkyCoord(
+        np.where(missing, 0.0, ra[rows]) * ra_unit,
+        np.where(missing, 0.0, dec[rows]) * dec_unit,
+        frame="icrs",
+    )
+    separation = cone.center.separation(pointing).to_value(u.deg)
+    return np.asarray(separation, dtype=np.float64), missing
+
+
+def select_observations(
+    obs_table: Table,
+    *,
+    obs_ids: Iterable[int] | None = None,
+    cone: Mapping[str, Any] | None = None,
+    cuts: Mapping[str, Any] | None = None,
+) -> tuple[Table, Table]:
+    """Select observations from an observation index table.
+
+    Parameters
+    ----------
+    obs_table : astropy.table.Table
+        Observation index (needs ``OBS_ID``; ``RA_PNT``/``DEC_PNT`` for a cone). Not modified.
+    obs_ids : iterable of int, optional
+        Candidate observations. Default: every row of ``obs_table``. Requested IDs absent
+        from the table are rejected with reason ``"not in obs index"``.
+    cone : dict, optional
+        ``dict(center=SkyCoord, radius=Angle or Quantity)``: keep observations whose
+        pointing (RA_PNT, DEC_PNT; ICRS) lies within ``radius`` of ``center`` (any frame),
+        boundary included.
+    cuts : mapping, optional
+        ``column -> (min, max)``; ``None`` for an open end. Bounds are numbers in the unit of
+        the column or Quantities convertible to it. Both ends are inclusive. Rows with a
+        missing (masked or NaN) value are rejected.
+
+    Returns
+    -------
+    selected : astropy.table.Table
+        The kept rows with all columns and the table meta, ordered by OBS_ID.
+    rejected : astropy.table.Table
+        ``OBS_ID`` and ``REASON`` for every candidate dropped, ordered by OBS_ID. When a
+        candidate fails several criteria the reasons are joined with ``"; "``.
+
+    Raises
+    ------
+    SelectionError
+        For an unknown cut column (the message lists the available ones), a non-numeric
+        cut column, a bound in an incompatible unit, ``min > max``, a malformed cone or
+        ``obs_ids``, or when no observation is kept (the message lists each criterion with
+        how many candidates it rejected).
+    """
+    if "OBS_ID" not in obs_table.colnames:
+        raise SelectionError(
+            f"obs table has no OBS_ID column (columns: {', '.join(obs_table.colnames)})"
+        )
+    requested = _parse_obs_ids(obs_ids)
+    cone_spec = _parse_cone(obs_table, cone)
+    cut_specs = _parse_cuts(obs_table, cuts)
+
+    table_ids = np.asarray(np.ma.getdata(obs_table["OBS_ID"])).astype(np.int64)
+    rejected_ids: list[int] = []
+    rejected_reasons: list[str] = []
+    counts: dict[str, int] = {}
+
+    if requested is None:
+        rows = np.arange(len(obs_table))
+    else:
+        wanted = np.isin(table_ids, requested)
+        rows = np.flatnonzero(wanted)
+        present = set(table_ids[rows].tolist())
+        absent = [obs_id for obs_id in requested if obs_id not in present]
+        rejected_ids.extend(absent)
+        rejected_reasons.extend(["not in obs index"] * len(absent))
+        counts["obs_ids (not in obs index)"] = len(absent)
+
+    reasons: list[list[str]] = [[] for _ in rows]
+    if cone_spec is not None:
+        separation, missing = _separation_deg(obs_table, rows, cone_spec)
+        n_rejected = 0
+        for i, (sep, miss) in enumerate(zip(separation, missing, strict=True)):
+            if miss:
+                reasons[i].append("pointing RA_PNT/DEC_PNT is missing")
+            elif sep > cone_spec.radius_deg:
+                reasons[i].append(
+                    f"pointing {_fmt(sep)} deg from cone centre > {_fmt(cone_spec.radius_deg)} deg"
+                )
+            else:
+                continue
+            n_rejected += 1
+        counts[cone_spec.describe()] = n_rejected
+
+    for cut in cut_specs:
+        values, missing = _column_values(obs_table, cut.column)
+        n_rejected = 0
+        for i, row in enumerate(rows):
+            value = values[row]
+            if missing[row]:
+                reasons[i].append(f"{cut.column} is missing")
+            elif cut.low is not None and value < cut.low:
+                reasons[i].append(
+                    f"{cut.column} = {_fmt(value)}{cut.unit} < {_fmt(cut.low)}{cut.unit} min"
+                )
+            elif cut.high is not None and value > cut.high:
+                reasons[i].append(
+                    f"{cut.column} = {_fmt(value)}{cut.unit} > {_fmt(cut.high)}{cut.unit} max"
+                )
+            else:
+                continue
+            n_rejected += 1
+        counts[cut.describe()] = n_rejected
+
+    keep = np.array([not reason for reason in reasons], dtype=bool)
+    for row, reason in zip(rows[~keep], (r for r in reasons if r), strict=True):
+        rejected_ids.append(int(table_ids[row]))
+        rejected_reasons.append("; ".join(reason))
+
+    kept_rows = rows[keep]
+    kept_rows = kept_rows[np.argsort(table_ids[kept_rows], kind="stable")]
+    selected = obs_table[kept_rows]
+
+    order = np.argsort(np.asarray(rejected_ids, dtype=np.int64), kind="stable")
+    rejected = Table(
+        {
+            "OBS_ID": np.asarray(rejected_ids, dtype=np.int64)[order],
+            "REASON": np.asarray(rejected_reasons, dtype=str)[order]
+            if rejected_reasons
+            else np.zeros(0, dtype="U1"),
+        }
+    )
+
+    if len(selected) == 0:
+        n_candidates = len(rows) if requested is None else len(requested)
+        details = "; ".join(f"{name}: {n} rejected" for name, n in counts.items())
+        raise SelectionError(
+            f"empty selection: none of the {n_candidates} candidate observations passes "
+            f"the criteria ({details or 'no criteria; the obs table is empty'})"
+        )
+    return selected, rejected

@@ -1,0 +1,250 @@
+"""Tests of dl3flow.selection.select_observations on small synthetic obs-index tables."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.table import MaskedColumn, Table
+
+from dl3flow.selection import SelectionError, select_observations
+
+CENTER = SkyCoord(83.0, 22.0, unit="deg", frame="icrs")
+
+
+@pytest.fixture
+def obs_table():
+    """Five observations, deliberately not ordered by OBS_ID."""
+    table = Table(
+        {
+            "OBS_ID": np.array([30, 10, 20, 50, 40], dtype=np.int64),
+            # pointing offsets along Dec from CENTER: 0.5, 1.0, 2.5, 3.0, 10 deg
+            "RA_PNT": np.array([83.0, 83.0, 83.0, 83.0, 83.0]) * u.deg,
+            "DEC_PNT": np.array([22.5, 23.0, 24.5, 25.0, 32.0]) * u.deg,
+            "ZEN_PNT": np.array([20.0, 55.5, 50.0, 30.0, 10.0]) * u.deg,
+            "LIVETIME": np.array([1500.0, 1600.0, 599.0, 600.0, 1700.0]) * u.s,
+            "N_TELS": np.array([4, 3, 4, 4, 2]),
+            "OBJECT": np.array(["a", "b", "c", "d", "e"]),
+        }
+    )
+    table.meta["MJDREFI"] = 51910
+    return table
+
+
+def reasons(rejected):
+    return dict(zip(rejected["OBS_ID"].tolist(), rejected["REASON"].tolist(), strict=True))
+
+
+def test_no_criteria_keeps_everything_sorted(obs_table):
+    selected, rejected = select_observations(obs_table)
+    assert selected["OBS_ID"].tolist() == [10, 20, 30, 40, 50]
+    assert selected.colnames == obs_table.colnames
+    assert selected["OBJECT"].tolist() == ["b", "c", "a", "e", "d"]
+    assert selected["ZEN_PNT"].unit == u.deg
+    assert selected.meta["MJDREFI"] == 51910
+    assert len(rejected) == 0
+    assert rejected.colnames == ["OBS_ID", "REASON"]
+    assert rejected["OBS_ID"].dtype == np.int64
+
+
+def test_input_table_is_not_modified(obs_table):
+    before = obs_table.copy()
+    selected, _ = select_observations(obs_table, cuts={"ZEN_PNT": (None, 50 * u.deg)})
+    selected["ZEN_PNT"][0] = -1
+    assert np.all(obs_table == before)
+    assert obs_table["OBS_ID"].tolist() == [30, 10, 20, 50, 40]
+
+
+def test_obs_ids_subset_and_unknown_ids(obs_table):
+    selected, rejected = select_observations(obs_table, obs_ids=[40, np.int64(10), 99, 10, 5])
+    assert selected["OBS_ID"].tolist() == [10, 40]
+    assert reasons(rejected) == {5: "not in obs index", 99: "not in obs index"}
+
+
+def test_cone_selection_with_reasons(obs_table):
+    selected, rejected = select_observations(
+        obs_table, cone=dict(center=CENTER, radius=2.75 * u.deg)
+    )
+    assert selected["OBS_ID"].tolist() == [10, 20, 30]
+    assert reasons(rejected) == {
+        40: "pointing 10 deg from cone centre > 2.75 deg",
+        50: "pointing 3 deg from cone centre > 2.75 deg",
+    }
+
+
+def test_cone_center_in_another_frame_and_radius_unit(obs_table):
+    center = CENTER.galactic
+    selected, _ = select_observations(obs_table, cone=dict(center=center, radius=70 * u.arcmin))
+    assert selected["OBS_ID"].tolist() == [10, 30]
+
+
+def test_cone_and_obs_ids_intersect(obs_table):
+    selected, rejected = select_observations(
+        obs_table, obs_ids=[10, 40, 7], cone=dict(center=CENTER, radius=2.5 * u.deg)
+    )
+    assert selected["OBS_ID"].tolist() == [10]
+    assert reasons(rejected) == {
+        7: "not in obs index",
+        40: "pointing 10 deg from cone centre > 2.5 deg",
+    }
+
+
+def test_cuts_with_quantities_and_open_ends(obs_table):
+    selected, rejected = select_observations(
+        obs_table, cuts={"ZEN_PNT": (None, 50 * u.deg), "LIVETIME": (10 * u.min, None)}
+    )
+    # max inclusive (ZEN_PNT 50 kept by that cut), min inclusive (LIVETIME 600 s kept)
+    assert selected["OBS_ID"].tolist() == [30, 40, 50]
+    assert reasons(rejected) == {
+        10: "ZEN_PNT = 55.5 deg > 50 deg max",
+        20: "LIVETIME = 599 s < 600 s min",
+    }
+
+
+def test_cut_plain_numbers_in_column_unit_and_exact_value(obs_table):
+    selected, rejected = select_observations(
+        obs_table, cuts={"N_TELS": (4, 4), "ZEN_PNT": (15.0, 60.0)}
+    )
+    assert selected["OBS_ID"].tolist() == [20, 30, 50]
+    assert reasons(rejected) == {
+        10: "N_TELS = 3 < 4 min",
+        40: "N_TELS = 2 < 4 min; ZEN_PNT = 10 deg < 15 deg min",
+    }
+
+
+def test_all_failed_criteria_are_reported(obs_table):
+    _, rejected = select_observations(
+        obs_table,
+        cone=dict(center=CENTER, radius=2.5 * u.deg),
+        cuts={"LIVETIME": (1000 * u.s, None)},
+    )
+    assert reasons(rejected)[50] == (
+        "pointing 3 deg from cone centre > 2.5 deg; LIVETIME = 600 s < 1000 s min"
+    )
+    assert reasons(rejected)[20] == "LIVETIME = 599 s < 1000 s min"
+
+
+def test_missing_values_are_rejected(obs_table):
+    table = obs_table.copy()
+    table["ZEN_PNT"] = MaskedColumn(table["ZEN_PNT"], mask=[True, False, False, False, False])
+    table["DEC_PNT"][1] = np.nan
+    selected, rejected = select_observations(
+        table, cone=dict(center=CENTER, radius=20 * u.deg), cuts={"ZEN_PNT": (None, 90.0)}
+    )
+    assert selected["OBS_ID"].tolist() == [20, 40, 50]
+    assert reasons(rejected) == {
+        10: "pointing RA_PNT/DEC_PNT is missing",
+        30: "ZEN_PNT is missing",
+    }
+
+
+def test_rejected_is_ordered_by_obs_id(obs_table):
+    _, rejected = select_observations(
+        obs_table, obs_ids=[99, 1, 30, 50, 40], cuts={"N_TELS": (3, 9)}
+    )
+    assert rejected["OBS_ID"].tolist() == [1, 40, 99]
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+
+
+def test_unknown_cut_column_lists_available(obs_table):
+    with pytest.raises(
+        SelectionError,
+        match="cut on unknown column 'ZENITH'; available columns: OBS_ID, RA_PNT, DEC_PNT, "
+        "ZEN_PNT, LIVETIME, N_TELS, OBJECT",
+    ):
+        select_observations(obs_table, cuts={"ZENITH": (None, 50)})
+
+
+def test_cut_with_wrong_unit(obs_table):
+    with pytest.raises(
+        SelectionError,
+        match="max of the cut on ZEN_PNT is 50.0 s, whose unit s is not convertible to the "
+        "unit of column ZEN_PNT: deg",
+    ):
+        select_observations(obs_table, cuts={"ZEN_PNT": (None, 50 * u.s)})
+
+
+def test_cut_with_unit_on_unitless_column(obs_table):
+    with pytest.raises(SelectionError, match="min of the cut on N_TELS .* no unit"):
+        select_observations(obs_table, cuts={"N_TELS": (3 * u.deg, None)})
+
+
+def test_cut_min_greater_than_max(obs_table):
+    with pytest.raises(SelectionError, match="cut on LIVETIME has min 1200 > max 600 s"):
+        select_observations(obs_table, cuts={"LIVETIME": (20 * u.min, 600 * u.s)})
+
+
+@pytest.mark.parametrize(
+    ("bounds", "match"),
+    [
+        ((1, 2, 3), "cut on ZEN_PNT must be a \\(min, max\\) pair"),
+        (5, "cut on ZEN_PNT must be a \\(min, max\\) pair"),
+        (("a", None), "min of the cut on ZEN_PNT must be a number"),
+    ],
+)
+def test_malformed_cut(obs_table, bounds, match):
+    with pytest.raises(SelectionError, match=match):
+        select_observations(obs_table, cuts={"ZEN_PNT": bounds})
+
+
+def test_cut_on_string_column(obs_table):
+    with pytest.raises(SelectionError, match="cut on column 'OBJECT', which is not numeric"):
+        select_observations(obs_table, cuts={"OBJECT": (None, 1)})
+
+
+@pytest.mark.parametrize(
+    ("cone", "match"),
+    [
+        (dict(center=CENTER), "exactly the keys 'center' and 'radius'"),
+        (dict(center=(83, 22), radius=1 * u.deg), "cone centre must be a scalar SkyCoord"),
+        (dict(center=CENTER, radius=1.0), "cone radius must be a scalar angle Quantity"),
+        (dict(center=CENTER, radius=1 * u.m), "cone radius 1.0 m is not an angle"),
+        (dict(center=CENTER, radius=-1 * u.deg), "cone radius must be >= 0 deg"),
+    ],
+)
+def test_malformed_cone(obs_table, cone, match):
+    with pytest.raises(SelectionError, match=match):
+        select_observations(obs_table, cone=cone)
+
+
+def test_cone_needs_pointing_columns(obs_table):
+    table = obs_table.copy()
+    table.remove_column("RA_PNT")
+    with pytest.raises(SelectionError, match="cone selection needs column\\(s\\) RA_PNT"):
+        select_observations(table, cone=dict(center=CENTER, radius=1 * u.deg))
+
+
+@pytest.mark.parametrize("obs_ids", [10, "10", [10, 1.5], [True]])
+def test_malformed_obs_ids(obs_table, obs_ids):
+    with pytest.raises(SelectionError, match="obs_ids must"):
+        select_observations(obs_table, obs_ids=obs_ids)
+
+
+def test_table_without_obs_id(obs_table):
+    table = obs_table.copy()
+    table.remove_column("OBS_ID")
+    with pytest.raises(SelectionError, match="obs table has no OBS_ID column"):
+        select_observations(table)
+
+
+def test_empty_selection_lists_criteria_and_counts(obs_table):
+    with pytest.raises(
+        SelectionError,
+        match="empty selection: none of the 3 candidate observations passes the criteria "
+        "\\(obs_ids \\(not in obs index\\): 1 rejected; cone of radius 1.2 deg around "
+        "\\(RA 83, Dec 22\\) deg: 1 rejected; ZEN_PNT in \\[-inf, 5\\] deg: 2 rejected\\)",
+    ):
+        select_observations(
+            obs_table,
+            obs_ids=[10, 40, 1],
+            cone=dict(center=CENTER, radius=1.2 * u.deg),
+            cuts={"ZEN_PNT": (None, 5 * u.deg)},
+        )
+
+
+def test_empty_obs_table(obs_table):
+    with pytest.raises(SelectionError, match="none of the 0 candidate observations"):
+        select_observations(obs_table[:0])
