@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sky_to_fov", "fov_to_sky"]
+__all__ = ["sky_to_fov", "fov_to_sky", "angular_offset", "unit_vectors"]
 
 
-def _unit_vectors(lon, lat):
+def unit_vectors(lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cartesian unit vectors (x, y, z) of spherical positions given in deg."""
     lon, lat = np.deg2rad(lon), np.deg2rad(lat)
     cos_lat = np.cos(lat)
     return cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)
+
+
+def angular_offset(lon, lat, lon0: float, lat0: float) -> np.ndarray:
+    """Angular distance (deg) of (lon, lat) from (lon0, lat0), all in deg.
+
+    ``atan2(|a x b|, a . b)`` on unit vectors: accurate at all separations, like
+    astropy's Vincenty formula, at a fraction of its cost for large arrays.
+    """
+    x, y, z = unit_vectors(lon, lat)
+    x0, y0, z0 = unit_vectors(lon0, lat0)
+    cx, cy, cz = y * z0 - z * y0, z * x0 - x * z0, x * y0 - y * x0
+    cross = np.sqrt(cx * cx + cy * cy + cz * cz)
+    return np.rad2deg(np.arctan2(cross, x * x0 + y * y0 + z * z0))
 
 
 def sky_to_fov(lon, lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +47,7 @@ def sky_to_fov(lon, lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np
     lon_pnt, lat_pnt : float
         Pointing in deg.
     """
-    x, y, z = _unit_vectors(np.asarray(lon, float) - lon_pnt, lat)
+    x, y, z = unit_vectors(np.asarray(lon, float) - lon_pnt, lat)
     lat0 = np.deg2rad(lat_pnt)
     c, s = np.cos(lat0), np.sin(lat0)
     xr = x * c + z * s
@@ -45,7 +59,7 @@ def sky_to_fov(lon, lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np
 
 def fov_to_sky(fov_lon, fov_lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`sky_to_fov`: field-of-view (deg) -> sky (deg, lon in [0, 360))."""
-    x, y, z = _unit_vectors(-np.asarray(fov_lon, float), fov_lat)
+    x, y, z = unit_vectors(-np.asarray(fov_lon, float), fov_lat)
     lat0 = np.deg2rad(lat_pnt)
     c, s = np.cos(lat0), np.sin(lat0)
     xs = x * c - z * s

@@ -39,6 +39,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time
 
+from .fits_header import HeaderMapping
+
 __all__ = [
     "AmbiguousHDUError",
     "CorruptFileError",
@@ -113,11 +115,6 @@ _TELESCOP_ALIASES = {
     "LST1": "LST",
     "LSTN01": "LST",
 }
-
-_STRUCTURAL_KEYWORD = re.compile(
-    r"^(XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|TFIELDS|COMMENT|HISTORY|"
-    r"T(TYPE|FORM|UNIT|NULL|SCAL|ZERO|DIM|DISP)\d+)?$"
-)
 
 
 # --------------------------------------------------------------------------------------
@@ -227,9 +224,12 @@ def _open_fits(path: Path, *, what: str) -> fits.HDUList:
     return hdulist
 
 
-def _header_dict(header: fits.Header) -> dict[str, Any]:
-    """Header keywords as a plain dict, without table-structure and commentary cards."""
-    return {key: value for key, value in header.items() if not _STRUCTURAL_KEYWORD.match(key)}
+def _header_dict(header: fits.Header) -> HeaderMapping:
+    """Header keywords as a read-only mapping, without table-structure and commentary cards.
+
+    Values are parsed on access only (see `dl3flow.fits_header`).
+    """
+    return HeaderMapping(header)
 
 
 def _is_missing(value: Any) -> bool:
@@ -387,7 +387,10 @@ class EventList:
             raise ValueError(f"EventList columns have different lengths: {sizes}")
         for name, array in arrays.items():
             object.__setattr__(self, name, array)
-        object.__setattr__(self, "header", types.MappingProxyType(dict(self.header)))
+        header = self.header
+        if not isinstance(header, HeaderMapping):
+            header = types.MappingProxyType(dict(header))
+        object.__setattr__(self, "header", header)
 
     def __len__(self) -> int:
         return int(self.ra.size)

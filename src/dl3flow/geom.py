@@ -13,14 +13,17 @@ astropy quantities are accepted at the boundaries (``create`` functions).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord, angular_separation, position_angle
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 from astropy.wcs.utils import celestial_frame_to_wcs
+
+from .coords import angular_offset, unit_vectors
 
 __all__ = [
     "EnergyAxis",
@@ -172,6 +175,7 @@ class SkyGeom:
         wcs.wcs.cdelt = (-binsz, binsz)
         wcs.array_shape = (ny, nx)
         wcs.wcs.datfix()
+        wcs.wcs.set()  # wcslib's comparisons (cutout placement) need a set() wcs
         return cls(wcs=wcs, shape=(ny, nx))
 
     @classmethod
@@ -180,6 +184,7 @@ class SkyGeom:
         wcs = WCS(header, naxis=2).celestial
         ny, nx = int(header["NAXIS2"]), int(header["NAXIS1"])
         wcs.array_shape = (ny, nx)
+        wcs.wcs.set()
         return cls(wcs=wcs, shape=(ny, nx))
 
     def to_header(self) -> fits.Header:
@@ -212,18 +217,31 @@ class SkyGeom:
 
     def pixel_centers(self) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude (deg, in the geometry frame) of the pixel centres."""
+        return self._pixel_centers
+
+    @cached_property
+    def _pixel_centers(self) -> tuple[np.ndarray, np.ndarray]:
         ny, nx = self.shape
         y, x = np.indices((ny, nx), dtype=float)
         lon, lat = self.wcs.wcs_pix2world(x, y, 0)
+        lon.setflags(write=False)
+        lat.setflags(write=False)
         return lon, lat
 
     def pixel_centers_icrs(self) -> tuple[np.ndarray, np.ndarray]:
         """RA and Dec (deg, ICRS) of the pixel centres."""
+        return self._pixel_centers_icrs
+
+    @cached_property
+    def _pixel_centers_icrs(self) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = self.pixel_centers()
         if self.frame == "icrs":
             return lon, lat
         c = SkyCoord(lon, lat, unit="deg", frame=self.frame).icrs
-        return c.ra.deg, c.dec.deg
+        ra, dec = c.ra.deg, c.dec.deg
+        ra.setflags(write=False)
+        dec.setflags(write=False)
+        return ra, dec
 
     def world_to_index(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """Integer pixel indices (iy, ix) of positions in the geometry frame; -1 outside."""
@@ -238,30 +256,31 @@ class SkyGeom:
         return iy, ix
 
     def solid_angle(self) -> np.ndarray:
-        """Pixel solid angles (sr), gammapy's two-planar-triangle approximation."""
+        """Pixel solid angles (sr), shape ``(ny, nx)``.
+
+        Half the norm of the cross product of the pixel's two diagonals (3D unit
+        vectors between opposite corners): the area of the planar quadrilateral
+        through the four corners. Agrees with gammapy's two-triangle approximation
+        to ~1e-8 for sub-degree pixels, and costs a few ms for 250x250 pixels.
+        """
+        return self._solid_angle
+
+    @cached_property
+    def _solid_angle(self) -> np.ndarray:
         ny, nx = self.shape
         y, x = np.indices((ny + 1, nx + 1), dtype=float) - 0.5
         lon, lat = self.wcs.wcs_pix2world(x, y, 0)
-        lon, lat = np.deg2rad(lon), np.deg2rad(lat)
-        # corners indexed [iy, ix]; gammapy's arrays are (x, y) ordered, transposed here
-        ll = (lon[:-1, :-1], lat[:-1, :-1])
-        lr = (lon[:-1, 1:], lat[:-1, 1:])
-        ul = (lon[1:, :-1], lat[1:, :-1])
-        ur = (lon[1:, 1:], lat[1:, 1:])
-        low = angular_separation(*ll, *lr)
-        left = angular_separation(*ll, *ul)
-        up = angular_separation(*ul, *ur)
-        right = angular_separation(*lr, *ur)
-        angle_low_right = position_angle(*lr, *ur) - position_angle(*lr, *ll)
-        angle_up_left = position_angle(*ul, *ur) - position_angle(*ll, *ul)
-        area = 0.5 * low * right * np.sin(angle_low_right) + 0.5 * up * left * np.sin(angle_up_left)
-        return np.abs(np.asarray(area, dtype=float))
+        v = np.stack(unit_vectors(lon, lat), axis=-1)
+        d1 = v[1:, 1:] - v[:-1, :-1]
+        d2 = v[1:, :-1] - v[:-1, 1:]
+        area = 0.5 * np.linalg.norm(np.cross(d1, d2), axis=-1)
+        area.setflags(write=False)
+        return area
 
     def separation(self, lon: float, lat: float) -> np.ndarray:
         """Angular distance (deg) of every pixel centre from (lon, lat) in ICRS deg."""
         ra, dec = self.pixel_centers_icrs()
-        sep = angular_separation(np.deg2rad(ra), np.deg2rad(dec), np.deg2rad(lon), np.deg2rad(lat))
-        return np.rad2deg(np.asarray(sep, dtype=float))
+        return angular_offset(ra, dec, lon, lat)
 
     def cutout(
         self, position: SkyCoord, width, *, min_npix: int = 1
@@ -298,6 +317,7 @@ class SkyGeom:
         ny, nx = c2d.shape
         wcs = c2d.wcs
         wcs.array_shape = (ny, nx)
+        wcs.wcs.set()
         return SkyGeom(wcs=wcs, shape=(ny, nx)), tuple(c2d.slices_original)
 
     def to_binsz(self, binsz: float) -> SkyGeom:
