@@ -1,0 +1,21 @@
+# Observation selection. A checkpoint: the per-observation jobs follow from its table.
+
+
+checkpoint select_observations:
+    input:
+        unpack(data_store_index),
+    output:
+        "results/{analysis}/observations.ecsv",
+    log:
+        "logs/{analysis}/select_observations.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/select_observations.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        selection=lambda wildcards: analysis_section(wildcards).get("selection"),
+    script:
+        "../scripts/select_observations.py"

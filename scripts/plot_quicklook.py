@@ -1,0 +1,19 @@
+"""Quick-look images (counts, background, exposure) of the stacked dataset."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.io import script_logging, write_figure
+from dl3flow.plotting import quicklook_figures
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    dataset = read_dataset(snakemake.input[0])
+    figures = quicklook_figures(
+        dataset,
+        exposure_energy_true=cfg.plots.exposure_energy_true,
+        caption=cfg.plots.caption,
+    )
+    for name, figure in figures.items():
+        write_figure(figure, snakemake.output[name])
+        log.info("wrote %s", snakemake.output[name])

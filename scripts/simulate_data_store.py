@@ -1,0 +1,23 @@
+"""Write the simulated demo data store, its source catalog and region file."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
+from dl3flow.io import script_logging
+from dl3flow.simulate import (
+    simulation_config_from_dict,
+    write_data_store,
+    write_region_file,
+    write_source_catalog,
+)
+
+with script_logging(snakemake.log) as log:
+    # null values in the config mean "simulate's default"
+    section = {k: v for k, v in snakemake.params.simulation.items() if v is not None}
+    sim = simulation_config_from_dict(section)
+    store = Path(snakemake.output.obs_index).parent
+    log.info("simulating %d observations (seed %d) into %s", sim.n_obs, sim.seed, store)
+    write_data_store(sim, store, overwrite=True)
+    write_source_catalog(sim.sources, snakemake.output.catalog, overwrite=True)
+    write_region_file(sim.sources, snakemake.output.regions, overwrite=True)
+    log.info("wrote %s", ", ".join(map(str, snakemake.output)))

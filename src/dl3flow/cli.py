@@ -1,0 +1,81 @@
+"""The ``dl3flow`` command: package version and a config check.
+
+The workflow itself runs with ``snakemake``; this command helps around it::
+
+    dl3flow version
+    dl3flow check-config config/examples/hess-dr1-crab.yaml [--data-store PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _update(config: dict, other: dict) -> None:
+    """Recursive dict update, as Snakemake merges config files."""
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _update(config[key], value)
+        else:
+            config[key] = value
+
+
+def _version(args) -> int:
+    from . import __version__
+
+    print(__version__)
+    return 0
+
+
+def _check_config(args) -> int:
+    import yaml
+
+    from .config import ConfigError, analysis_config, analysis_names
+
+    config = {}
+    for path in args.configfile:
+        with open(path) as fh:
+            _update(config, yaml.safe_load(fh) or {})
+    if args.data_store:
+        config["data_store"] = args.data_store
+    try:
+        for name in analysis_names(config):
+            cfg = analysis_config(config, name)
+            sky = cfg.geom.sky
+            print(
+                f"{name}: data store {cfg.data_store}; map {sky.shape[1]}x{sky.shape[0]} px of "
+                f"{sky.binsz[0]:g} deg ({sky.frame}, {sky.projection}); "
+                f"energy {cfg.geom.energy.edges[0]:g}-{cfg.geom.energy.edges[-1]:g} TeV "
+                f"({cfg.geom.energy.nbin} bins); offset_max {cfg.offset_max}"
+            )
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``dl3flow`` command."""
+    parser = argparse.ArgumentParser(
+        prog="dl3flow",
+        description="Reduce IACT DL3 data to sky maps. Run the workflow with `snakemake`.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("version", help="print the dl3flow version").set_defaults(func=_version)
+    check = sub.add_parser(
+        "check-config",
+        help="parse the analyses of config files (later files update earlier ones, "
+        "as with snakemake --configfile) and print a summary",
+    )
+    check.add_argument("configfile", nargs="+", help="YAML config file(s)")
+    check.add_argument("--data-store", help="override the top-level data_store")
+    check.set_defaults(func=_check_config)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

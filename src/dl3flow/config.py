@@ -1,0 +1,536 @@
+"""Analysis configuration: from a (validated) config dict to frozen dataclasses.
+
+The workflow's ``config/schema.yaml`` checks the structure of a config file; this
+module turns one entry of its ``analyses`` section into an :class:`AnalysisConfig`
+with every quantity parsed once and checked for its dimension. Errors raise
+:class:`ConfigError` with the key path, e.g.::
+
+    analyses.crab.geom.binsz: expected an angle, got '0.02 TeV'
+
+A config looks like (all quantities are strings with a unit)::
+
+    data_store: ../shared/data/hess-dl3-dr1     # default for every analysis
+    analyses:
+      crab:
+        selection:
+          obs_ids: [23523, 23526]
+          cone: {center: {lon: 83.633 deg, lat: 22.014 deg}, radius: 3 deg}
+          cuts: {ZEN_PNT: {max: 40 deg}, LIVETIME: {min: 10 min}}
+        geom:
+          center: {lon: 83.633 deg, lat: 22.014 deg}
+          width: 5 deg
+          binsz: 0.02 deg
+          energy: {min: 1 TeV, max: 10 TeV, nbin: 11}
+          energy_true: {min: 0.5 TeV, max: 20 TeV, nbin: 20}
+        offset_max: 2.5 deg
+
+Missing optional keys take the defaults of :data:`DEFAULTS` (the same as the
+schema's), so :func:`analysis_config` also works on hand-written dicts.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import SkyCoord
+
+from .geom import FRAMES, PROJECTIONS, DatasetGeom, EnergyAxis, GeomError, SkyGeom
+
+__all__ = [
+    "ConfigError",
+    "AnalysisConfig",
+    "SelectionConfig",
+    "Cone",
+    "PlotConfig",
+    "DEFAULTS",
+    "ANALYSIS_NAME_PATTERN",
+    "analysis_config",
+    "analysis_names",
+    "parse_quantity",
+]
+
+#: Analysis names become path components and the ``{analysis}`` wildcard.
+ANALYSIS_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+#: Physical kinds of config quantities -> (unit they are converted to, article + name).
+KINDS = {
+    "angle": ("deg", "an angle"),
+    "energy": ("TeV", "an energy"),
+    "time": ("s", "a time"),
+    "dimensionless": ("", "a dimensionless number"),
+}
+
+#: Units of the GADF obs-index columns that cuts are commonly made on; cuts on
+#: these columns are checked for their dimension when the config is read.
+#: Other columns are accepted as given and checked against the table at selection.
+CUT_COLUMN_KINDS = {
+    "RA_PNT": "angle",
+    "DEC_PNT": "angle",
+    "GLON_PNT": "angle",
+    "GLAT_PNT": "angle",
+    "ZEN_PNT": "angle",
+    "ALT_PNT": "angle",
+    "AZ_PNT": "angle",
+    "RA_OBJ": "angle",
+    "DEC_OBJ": "angle",
+    "OFFSET_OBJ": "angle",
+    "TARGET_OFFSET": "angle",
+    "ONTIME": "time",
+    "LIVETIME": "time",
+    "TSTART": "time",
+    "TSTOP": "time",
+    "DEADC": "dimensionless",
+    "N_TELS": "dimensionless",
+    "QUALITY": "dimensionless",
+    "MUONEFF": "dimensionless",
+    "EVENT_COUNT": "dimensionless",
+    "SAFE_ENERGY_LO": "energy",
+    "SAFE_ENERGY_HI": "energy",
+}
+
+#: Defaults of the optional keys of one analysis (mirrors ``config/schema.yaml``).
+DEFAULTS = {
+    "data_store": None,
+    "selection": {"obs_ids": None, "cone": None, "cuts": {}},
+    "geom": {
+        "frame": "icrs",
+        "proj": "CAR",
+        "binsz_irf": "0.2 deg",
+        "energy": {"min": "1 TeV", "max": "10 TeV", "nbin": 10},
+        "energy_true": {"min": "0.5 TeV", "max": "20 TeV", "nbin": 20},
+    },
+    "offset_max": "2.5 deg",
+    "edisp": True,
+    "psf": True,
+    "fov_rotation_step": "1 deg",
+    "plots": {"exposure_energy_true": "1 TeV", "caption": None},
+}
+
+_GEOM_REQUIRED = ("center", "width", "binsz")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message starts with the key path."""
+
+
+@dataclass(frozen=True)
+class Cone:
+    """A circular region of the sky: observations pointed inside it are selected."""
+
+    center: SkyCoord
+    radius: u.Quantity
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Observation selection (all criteria combine with AND).
+
+    Attributes
+    ----------
+    obs_ids : tuple of int or None
+        Explicit observation ids; None means all observations of the data store.
+    cone : `Cone` or None
+        Pointing position within a cone.
+    cuts : dict
+        ``{column: (min, max)}`` on obs-index columns, bounds are Quantities or None.
+    """
+
+    obs_ids: tuple[int, ...] | None = None
+    cone: Cone | None = None
+    cuts: Mapping[str, tuple[u.Quantity | None, u.Quantity | None]] = field(default_factory=dict)
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.selection.select_observations`."""
+        cone = None
+        if self.cone is not None:
+            cone = {"center": self.cone.center, "radius": self.cone.radius}
+        return {
+            "obs_ids": None if self.obs_ids is None else list(self.obs_ids),
+            "cone": cone,
+            "cuts": dict(self.cuts) or None,
+        }
+
+
+@dataclass(frozen=True)
+class PlotConfig:
+    """Quick-look plot options.
+
+    Attributes
+    ----------
+    exposure_energy_true : Quantity or None
+        True energy at which the exposure image is shown; None sums over true energy.
+    caption : str or None
+        Small text at the bottom of every figure (e.g. a data attribution).
+    """
+
+    exposure_energy_true: u.Quantity | None = None
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """One analysis of a config file, with every quantity parsed.
+
+    Attributes
+    ----------
+    name : str
+        Analysis name (the ``{analysis}`` wildcard, a path component of its results).
+    data_store : `pathlib.Path`
+        Directory with ``obs-index.fits.gz`` and ``hdu-index.fits.gz``.
+    selection : `SelectionConfig`
+    geom : `~dl3flow.geom.DatasetGeom`
+        Analysis geometry (sky image, reconstructed and true energy axes, IRF image).
+    offset_max : Quantity
+        Maximum field-of-view offset (angle); per-observation cutouts are twice as wide.
+    edisp, psf : bool
+        Whether to compute energy dispersion and PSF maps.
+    fov_rotation_step : Quantity
+        Largest field-of-view rotation per time step for ALTAZ-aligned backgrounds.
+    plots : `PlotConfig`
+    """
+
+    name: str
+    data_store: Path
+    selection: SelectionConfig
+    geom: DatasetGeom
+    offset_max: u.Quantity
+    edisp: bool = True
+    psf: bool = True
+    fov_rotation_step: u.Quantity = field(default_factory=lambda: 1.0 * u.deg)
+    plots: PlotConfig = field(default_factory=PlotConfig)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _merge_defaults(value, defaults):
+    """Recursively fill missing keys of ``value`` from ``defaults`` (new objects)."""
+    if not isinstance(defaults, Mapping) or not isinstance(value, Mapping):
+        return copy.deepcopy(value)
+    out = {key: copy.deepcopy(val) for key, val in defaults.items()}
+    for key, val in value.items():
+        out[key] = _merge_defaults(val, defaults.get(key)) if key in defaults else val
+    return out
+
+
+def _mapping(value, path: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+    return value
+
+
+def _no_unknown_keys(value: Mapping, allowed, path: str) -> None:
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def parse_quantity(value, *, kind: str, path: str) -> u.Quantity:
+    """Parse a config value such as ``"0.3 deg"`` into a Quantity of the given kind.
+
+    Parameters
+    ----------
+    value : str or number
+        A string with a unit; plain numbers are accepted only for ``kind="dimensionless"``.
+    kind : {"angle", "energy", "time", "dimensionless"}
+        Expected physical kind; the result is converted to deg, TeV, s or dimensionless.
+    path : str
+        Key path used in error messages.
+
+    Raises
+    ------
+    ConfigError
+        If the value is not a quantity, lacks a unit, or has the wrong dimension.
+    """
+    unit, what = KINDS[kind]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{path}: expected {what} such as '1 {unit or ''}', got {value!r}")
+    if isinstance(value, int | float) and kind != "dimensionless":
+        raise ConfigError(
+            f"{path}: expected {what} with a unit, e.g. '{value} {unit}', got {value!r}"
+        )
+    try:
+        quantity = u.Quantity(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read {value!r} as {what} ({exc})") from None
+    if quantity.isscalar is False:
+        raise ConfigError(f"{path}: expected a single value, got {value!r}")
+    if kind != "dimensionless" and quantity.unit == u.dimensionless_unscaled:
+        raise ConfigError(
+            f"{path}: expected {what} with a unit, e.g. '{value} {unit}', got {value!r}"
+        )
+    try:
+        quantity = quantity.to(unit)
+    except u.UnitConversionError:
+        raise ConfigError(f"{path}: expected {what}, got {value!r}") from None
+    if not np.isfinite(quantity.value):
+        raise ConfigError(f"{path}: expected a finite value, got {value!r}")
+    return quantity
+
+
+def _positive(value, *, kind: str, path: str) -> u.Quantity:
+    quantity = parse_quantity(value, kind=kind, path=path)
+    if not quantity.value > 0:
+        raise ConfigError(f"{path}: must be positive, got {value!r}")
+    return quantity
+
+
+def _bool(value, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true or false, got {value!r}")
+    return value
+
+
+def _int(value, path: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{path}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _frame(value, path: str) -> str:
+    if value not in FRAMES:
+        raise ConfigError(f"{path}: expected one of {', '.join(FRAMES)}, got {value!r}")
+    return value
+
+
+def _skycoord(value, path: str, *, default_frame: str) -> SkyCoord:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, ("lon", "lat", "frame"), path)
+    for key in ("lon", "lat"):
+        if key not in value:
+            raise ConfigError(f"{path}: missing key '{key}'")
+    frame = _frame(value.get("frame") or default_frame, f"{path}.frame")
+    lon = parse_quantity(value["lon"], kind="angle", path=f"{path}.lon")
+    lat = parse_quantity(value["lat"], kind="angle", path=f"{path}.lat")
+    if not -90 <= lat.value <= 90:
+        raise ConfigError(f"{path}.lat: must be within [-90, 90] deg, got {value['lat']!r}")
+    return SkyCoord(lon, lat, frame=frame)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _selection(value, path: str) -> SelectionConfig:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, ("obs_ids", "cone", "cuts"), path)
+    obs_ids = value.get("obs_ids")
+    if obs_ids is not None:
+        if isinstance(obs_ids, int | str) or not isinstance(obs_ids, list | tuple):
+            raise ConfigError(f"{path}.obs_ids: expected a list of integers, got {obs_ids!r}")
+        if not obs_ids:
+            raise ConfigError(f"{path}.obs_ids: empty list (use null to select all)")
+        obs_ids = tuple(_int(v, f"{path}.obs_ids[{i}]", minimum=0) for i, v in enumerate(obs_ids))
+        if len(set(obs_ids)) != len(obs_ids):
+            raise ConfigError(f"{path}.obs_ids: duplicate observation ids in {list(obs_ids)}")
+
+    cone = value.get("cone")
+    if cone is not None:
+        cpath = f"{path}.cone"
+        cone = _mapping(cone, cpath)
+        _no_unknown_keys(cone, ("center", "radius"), cpath)
+        for key in ("center", "radius"):
+            if key not in cone:
+                raise ConfigError(f"{cpath}: missing key '{key}'")
+        cone = Cone(
+            center=_skycoord(cone["center"], f"{cpath}.center", default_frame="icrs"),
+            radius=_positive(cone["radius"], kind="angle", path=f"{cpath}.radius"),
+        )
+
+    cuts = {}
+    for column, bounds in _mapping(value.get("cuts") or {}, f"{path}.cuts").items():
+        cpath = f"{path}.cuts.{column}"
+        bounds = _mapping(bounds, cpath)
+        _no_unknown_keys(bounds, ("min", "max"), cpath)
+        if bounds.get("min") is None and bounds.get("max") is None:
+            raise ConfigError(f"{cpath}: give 'min', 'max' or both")
+        kind = CUT_COLUMN_KINDS.get(column)
+        parsed = []
+        for key in ("min", "max"):
+            bound = bounds.get(key)
+            if bound is None:
+                parsed.append(None)
+            elif kind is not None:
+                parsed.append(parse_quantity(bound, kind=kind, path=f"{cpath}.{key}"))
+            else:
+                parsed.append(_any_quantity(bound, f"{cpath}.{key}"))
+        lo, hi = parsed
+        if lo is not None and hi is not None:
+            if not lo.unit.is_equivalent(hi.unit):
+                raise ConfigError(f"{cpath}: 'min' and 'max' have different dimensions")
+            if not lo < hi:
+                raise ConfigError(f"{cpath}: 'min' {bounds['min']!r} >= 'max' {bounds['max']!r}")
+        cuts[column] = (lo, hi)
+    return SelectionConfig(obs_ids=obs_ids, cone=cone, cuts=cuts)
+
+
+def _any_quantity(value, path: str) -> u.Quantity:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{path}: expected a number or a quantity string, got {value!r}")
+    try:
+        return u.Quantity(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read {value!r} as a quantity ({exc})") from None
+
+
+def _energy_axis(value, path: str, *, name: str) -> EnergyAxis:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, ("min", "max", "nbin"), path)
+    emin = _positive(value.get("min"), kind="energy", path=f"{path}.min")
+    emax = _positive(value.get("max"), kind="energy", path=f"{path}.max")
+    nbin = _int(value.get("nbin"), f"{path}.nbin", minimum=1)
+    if not emin < emax:
+        raise ConfigError(f"{path}: 'min' {value['min']!r} must be below 'max' {value['max']!r}")
+    return EnergyAxis.from_bounds(emin, emax, nbin, name=name)
+
+
+def _geom(value, path: str) -> DatasetGeom:
+    value = _mapping(value, path)
+    allowed = (*_GEOM_REQUIRED, "frame", "proj", "binsz_irf", "energy", "energy_true")
+    _no_unknown_keys(value, allowed, path)
+    for key in _GEOM_REQUIRED:
+        if value.get(key) is None:
+            raise ConfigError(f"{path}: missing key '{key}'")
+    frame = _frame(value["frame"], f"{path}.frame")
+    proj = value["proj"]
+    if proj not in PROJECTIONS:
+        raise ConfigError(f"{path}.proj: expected one of {', '.join(PROJECTIONS)}, got {proj!r}")
+    center = _skycoord(value["center"], f"{path}.center", default_frame=frame)
+    width = value["width"]
+    if isinstance(width, list | tuple):
+        if len(width) != 2:
+            raise ConfigError(f"{path}.width: expected one angle or two (lon, lat), got {width!r}")
+        width = [_positive(w, kind="angle", path=f"{path}.width[{i}]") for i, w in enumerate(width)]
+        width = u.Quantity(width)
+    else:
+        width = _positive(width, kind="angle", path=f"{path}.width")
+    binsz = _positive(value["binsz"], kind="angle", path=f"{path}.binsz")
+    binsz_irf = _positive(value["binsz_irf"], kind="angle", path=f"{path}.binsz_irf")
+    if u.Quantity(width).min() < binsz:
+        raise ConfigError(f"{path}.width: {value['width']!r} is narrower than one pixel ({binsz})")
+    energy = _energy_axis(value["energy"], f"{path}.energy", name="energy")
+    energy_true = _energy_axis(value["energy_true"], f"{path}.energy_true", name="energy_true")
+    try:
+        sky = SkyGeom.create(center=center, width=width, binsz=binsz, frame=frame, proj=proj)
+        return DatasetGeom.create(
+            sky=sky, energy=energy, energy_true=energy_true, binsz_irf=binsz_irf
+        )
+    except GeomError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _plots(value, path: str, *, geom: DatasetGeom) -> PlotConfig:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, ("exposure_energy_true", "caption"), path)
+    energy = value.get("exposure_energy_true")
+    if energy is not None:
+        energy = _positive(energy, kind="energy", path=f"{path}.exposure_energy_true")
+        edges = geom.energy_true.edges
+        if not edges[0] * (1 - 1e-9) <= energy.value <= edges[-1] * (1 + 1e-9):
+            raise ConfigError(
+                f"{path}.exposure_energy_true: {value['exposure_energy_true']!r} is outside "
+                f"the true-energy axis ({edges[0]:.4g} - {edges[-1]:.4g} TeV)"
+            )
+    caption = value.get("caption")
+    if caption is not None and not isinstance(caption, str):
+        raise ConfigError(f"{path}.caption: expected a string, got {caption!r}")
+    return PlotConfig(exposure_energy_true=energy, caption=caption)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def analysis_names(config: Mapping) -> list[str]:
+    """Names of the analyses to run: ``config["run"]`` if set, else all of ``analyses``.
+
+    Raises
+    ------
+    ConfigError
+        If there are no analyses, a name is not usable as a path component, or
+        ``run`` names an analysis that is not defined.
+    """
+    analyses = config.get("analyses")
+    if not isinstance(analyses, Mapping) or not analyses:
+        raise ConfigError("analyses: no analysis defined (expected a mapping name -> analysis)")
+    for name in analyses:
+        if not isinstance(name, str) or not re.fullmatch(ANALYSIS_NAME_PATTERN, name):
+            raise ConfigError(
+                f"analyses: name {name!r} must match {ANALYSIS_NAME_PATTERN} "
+                "(letters, digits, '_', '-', '.'; it becomes a directory name)"
+            )
+    run = config.get("run")
+    if run is None:
+        return list(analyses)
+    if isinstance(run, str):
+        run = [run]
+    if not isinstance(run, list | tuple) or not run:
+        raise ConfigError(f"run: expected an analysis name or a list of them, got {run!r}")
+    unknown = [name for name in run if name not in analyses]
+    if unknown:
+        raise ConfigError(
+            f"run: unknown analysis {', '.join(map(repr, unknown))}; defined: {', '.join(analyses)}"
+        )
+    return list(dict.fromkeys(run))
+
+
+def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
+    """Build the :class:`AnalysisConfig` of analysis ``name`` from a config dict.
+
+    Parameters
+    ----------
+    config : dict
+        The whole config (as Snakemake's ``config``): a top-level ``data_store``
+        (default for all analyses) and the ``analyses`` mapping.
+    name : str
+        Key of the analysis in ``config["analyses"]``.
+
+    Raises
+    ------
+    ConfigError
+        With the key path, for a missing analysis or data store, unknown keys,
+        quantities of the wrong dimension, or invalid values.
+    """
+    analyses = config.get("analyses")
+    if not isinstance(analyses, Mapping) or name not in analyses:
+        known = ", ".join(analyses) if isinstance(analyses, Mapping) else "none"
+        raise ConfigError(f"analyses.{name}: no such analysis (defined: {known})")
+    path = f"analyses.{name}"
+    if not re.fullmatch(ANALYSIS_NAME_PATTERN, name):
+        raise ConfigError(f"{path}: name must match {ANALYSIS_NAME_PATTERN}")
+    raw = _mapping(analyses[name], path)
+    _no_unknown_keys(raw, DEFAULTS, path)
+    if raw.get("geom") is None:
+        raise ConfigError(f"{path}: missing key 'geom'")
+    cfg = _merge_defaults(raw, DEFAULTS)
+
+    data_store = cfg.get("data_store") or config.get("data_store")
+    if not data_store:
+        raise ConfigError(
+            f"{path}.data_store: no data store given (set 'data_store' at the top level "
+            "or in the analysis, or pass --config data_store=PATH)"
+        )
+    if not isinstance(data_store, str | Path):
+        raise ConfigError(f"{path}.data_store: expected a path, got {data_store!r}")
+
+    geom = _geom(cfg["geom"], f"{path}.geom")
+    offset_max = _positive(cfg["offset_max"], kind="angle", path=f"{path}.offset_max")
+    step = _positive(cfg["fov_rotation_step"], kind="angle", path=f"{path}.fov_rotation_step")
+    return AnalysisConfig(
+        name=name,
+        data_store=Path(data_store),
+        selection=_selection(cfg["selection"] or {}, f"{path}.selection"),
+        geom=geom,
+        offset_max=offset_max,
+        edisp=_bool(cfg["edisp"], f"{path}.edisp"),
+        psf=_bool(cfg["psf"], f"{path}.psf"),
+        fov_rotation_step=step,
+        plots=_plots(cfg["plots"] or {}, f"{path}.plots", geom=geom),
+    )

@@ -1,0 +1,574 @@
+"""Tests of dl3flow.config: every quantity parsed once, every error names its key."""
+
+import copy
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+import yaml
+
+from dl3flow.config import (
+    DEFAULTS,
+    AnalysisConfig,
+    ConfigError,
+    analysis_config,
+    analysis_names,
+    parse_quantity,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def minimal():
+    return {
+        "data_store": "store",
+        "analyses": {
+            "a": {
+                "geom": {
+                    "center": {"lon": "83.633 deg", "lat": "22.014 deg"},
+                    "width": "2 deg",
+                    "binsz": "0.1 deg",
+                }
+            }
+        },
+    }
+
+
+def with_analysis(**changes):
+    config = minimal()
+    config["analyses"]["a"].update(changes)
+    return config
+
+
+def with_geom(**changes):
+    config = minimal()
+    config["analyses"]["a"]["geom"].update(changes)
+    return config
+
+
+def test_minimal_defaults():
+    cfg = analysis_config(minimal(), "a")
+    assert isinstance(cfg, AnalysisConfig)
+    assert cfg.name == "a"
+    assert cfg.data_store == Path("store")
+    assert cfg.geom.sky.shape == (20, 20)
+    assert cfg.geom.sky.frame == "icrs"
+    assert cfg.geom.sky.projection == "CAR"
+    assert cfg.geom.irf_sky.binsz == (0.2, 0.2)
+    np.testing.assert_allclose(cfg.geom.energy.edges[[0, -1]], [1, 10])
+    assert cfg.geom.energy.nbin == 10
+    np.testing.assert_allclose(cfg.geom.energy_true.edges[[0, -1]], [0.5, 20])
+    assert cfg.offset_max == 2.5 * u.deg
+    assert cfg.edisp and cfg.psf
+    assert cfg.fov_rotation_step == 1 * u.deg
+    assert cfg.selection.as_kwargs() == {"obs_ids": None, "cone": None, "cuts": None}
+    assert cfg.plots.exposure_energy_true == 1 * u.TeV
+    assert cfg.plots.caption is None
+
+
+def test_frozen():
+    cfg = analysis_config(minimal(), "a")
+    with pytest.raises(AttributeError, match="cannot assign"):
+        cfg.name = "b"
+
+
+def test_input_not_modified():
+    config = minimal()
+    before = copy.deepcopy(config)
+    analysis_config(config, "a")
+    assert config == before
+
+
+def test_full_analysis():
+    config = with_analysis(
+        data_store="other",
+        selection={
+            "obs_ids": [3, 1, 2],
+            "cone": {
+                "center": {"lon": "184.557 deg", "lat": "-5.784 deg", "frame": "galactic"},
+                "radius": "3 deg",
+            },
+            "cuts": {
+                "ZEN_PNT": {"max": "40 deg"},
+                "LIVETIME": {"min": "10 min"},
+                "N_TELS": {"min": 3},
+                "MYCOL": {"min": "1 km", "max": "2 km"},
+            },
+        },
+        offset_max="150 arcmin",
+        edisp=False,
+        psf=False,
+        plots={"exposure_energy_true": None, "caption": "text"},
+    )
+    config["analyses"]["a"]["geom"].update(
+        frame="galactic",
+        proj="TAN",
+        width=["3 deg", "2 deg"],
+        binsz="6 arcmin",
+        binsz_irf="0.5 deg",
+        energy={"min": "300 GeV", "max": "30 TeV", "nbin": 5},
+    )
+    cfg = analysis_config(config, "a")
+    assert cfg.data_store == Path("other")
+    assert cfg.geom.sky.shape == (20, 30)
+    assert cfg.geom.sky.frame == "galactic"
+    assert cfg.geom.sky.projection == "TAN"
+    np.testing.assert_allclose(cfg.geom.energy.edges[[0, -1]], [0.3, 30])
+    assert cfg.offset_max.unit == u.deg and cfg.offset_max.value == pytest.approx(2.5)
+    assert not cfg.edisp and not cfg.psf
+    kwargs = cfg.selection.as_kwargs()
+    assert kwargs["obs_ids"] == [3, 1, 2]
+    assert kwargs["cone"]["radius"] == 3 * u.deg
+    assert kwargs["cone"]["center"].frame.name == "galactic"
+    assert kwargs["cuts"]["ZEN_PNT"] == (None, 40 * u.deg)
+    assert kwargs["cuts"]["LIVETIME"][0] == 600 * u.s
+    assert kwargs["cuts"]["N_TELS"] == (3 * u.dimensionless_unscaled, None)
+    assert kwargs["cuts"]["MYCOL"][1] == 2 * u.km
+    assert cfg.plots.exposure_energy_true is None and cfg.plots.caption == "text"
+
+
+def test_geom_center_frame_defaults_to_map_frame():
+    config = with_geom(frame="galactic", center={"lon": "10 deg", "lat": "0 deg"})
+    cfg = analysis_config(config, "a")
+    center = cfg.geom.sky.center_skydir.galactic
+    assert center.l.deg == pytest.approx(10)
+    assert center.b.deg == pytest.approx(0, abs=1e-9)
+
+
+def test_top_level_data_store_is_default_and_analysis_overrides():
+    config = minimal()
+    assert analysis_config(config, "a").data_store == Path("store")
+    config["analyses"]["a"]["data_store"] = "mine"
+    assert analysis_config(config, "a").data_store == Path("mine")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "expected"),
+    [
+        ("0.3 deg", "angle", 0.3 * u.deg),
+        ("18 arcmin", "angle", 0.3 * u.deg),
+        ("300 GeV", "energy", 0.3 * u.TeV),
+        ("1TeV", "energy", 1 * u.TeV),
+        ("10 min", "time", 600 * u.s),
+        (3, "dimensionless", 3 * u.dimensionless_unscaled),
+        ("0.5", "dimensionless", 0.5 * u.dimensionless_unscaled),
+    ],
+)
+def test_parse_quantity(value, kind, expected):
+    result = parse_quantity(value, kind=kind, path="k")
+    assert result.unit == expected.unit
+    assert result.value == pytest.approx(expected.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "match"),
+    [
+        ("0.02 TeV", "angle", r"^k: expected an angle, got '0.02 TeV'$"),
+        ("1 deg", "energy", r"^k: expected an energy, got '1 deg'$"),
+        ("1 TeV", "time", r"^k: expected a time, got '1 TeV'$"),
+        ("1 s", "dimensionless", r"^k: expected a dimensionless number, got '1 s'$"),
+        (0.3, "angle", r"^k: expected an angle with a unit, e.g. '0.3 deg', got 0.3$"),
+        ("0.3", "angle", r"^k: expected an angle with a unit"),
+        ("0.3 dgr", "angle", r"^k: cannot read '0.3 dgr' as an angle"),
+        ("nan deg", "angle", r"^k: expected a finite value"),
+        (True, "angle", r"^k: expected an angle such as"),
+        ([1, 2], "angle", r"^k: expected an angle such as"),
+        (None, "energy", r"^k: expected an energy such as"),
+    ],
+)
+def test_parse_quantity_errors(value, kind, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_quantity(value, kind=kind, path="k")
+
+
+def test_binsz_wrong_dimension_message():
+    with pytest.raises(
+        ConfigError, match=r"^analyses.a.geom.binsz: expected an angle, got '0.02 TeV'$"
+    ):
+        analysis_config(with_geom(binsz="0.02 TeV"), "a")
+
+
+# Every error path of analysis_config, by key path.
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"analyses": {"a": {"geom": {}}}}, r"analyses.b: no such analysis \(defined: a\)"),
+        ({}, r"analyses.b: no such analysis \(defined: none\)"),
+    ],
+)
+def test_unknown_analysis(config, match):
+    with pytest.raises(ConfigError, match=match):
+        analysis_config(config, "b")
+
+
+def test_bad_analysis_name():
+    config = minimal()
+    config["analyses"]["a/b"] = config["analyses"].pop("a")
+    with pytest.raises(ConfigError, match=r"analyses.a/b: name must match"):
+        analysis_config(config, "a/b")
+
+
+def _without_data_store():
+    config = minimal()
+    del config["data_store"]
+    return config
+
+
+def _unknown_key():
+    return with_analysis(offset_mx="2 deg")
+
+
+def _no_geom():
+    config = minimal()
+    del config["analyses"]["a"]["geom"]
+    return config
+
+
+def _geom_missing(key):
+    config = minimal()
+    del config["analyses"]["a"]["geom"][key]
+    return config
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"analyses": {"a": "x"}}, r"^analyses.a: expected a mapping, got 'x'"),
+        (_unknown_key(), r"^analyses.a: unknown key\(s\) 'offset_mx'; allowed: "),
+        (_no_geom(), r"^analyses.a: missing key 'geom'"),
+        (_without_data_store(), r"^analyses.a.data_store: no data store given"),
+        (with_analysis(data_store=3), r"^analyses.a.data_store: expected a path, got 3"),
+        (_geom_missing("center"), r"^analyses.a.geom: missing key 'center'"),
+        (_geom_missing("width"), r"^analyses.a.geom: missing key 'width'"),
+        (_geom_missing("binsz"), r"^analyses.a.geom: missing key 'binsz'"),
+        (with_geom(bnsz="1 deg"), r"^analyses.a.geom: unknown key\(s\) 'bnsz'"),
+        (with_geom(frame="fk5"), r"^analyses.a.geom.frame: expected one of icrs, galactic"),
+        (with_geom(proj="AIT"), r"^analyses.a.geom.proj: expected one of CAR, TAN, got 'AIT'"),
+        (with_geom(center=[1, 2]), r"^analyses.a.geom.center: expected a mapping"),
+        (with_geom(center={"lon": "1 deg"}), r"^analyses.a.geom.center: missing key 'lat'"),
+        (with_geom(center={"lat": "1 deg"}), r"^analyses.a.geom.center: missing key 'lon'"),
+        (
+            with_geom(center={"lon": "1 deg", "lat": "1 deg", "ra": 1}),
+            r"^analyses.a.geom.center: unknown key\(s\) 'ra'",
+        ),
+        (
+            with_geom(center={"lon": "1 TeV", "lat": "1 deg"}),
+            r"^analyses.a.geom.center.lon: expected an angle, got '1 TeV'",
+        ),
+        (
+            with_geom(center={"lon": "1 deg", "lat": "91 deg"}),
+            r"^analyses.a.geom.center.lat: must be within \[-90, 90\] deg",
+        ),
+        (
+            with_geom(center={"lon": "1 deg", "lat": "1 deg", "frame": "altaz"}),
+            r"^analyses.a.geom.center.frame: expected one of icrs, galactic, got 'altaz'",
+        ),
+        (with_geom(width="5 TeV"), r"^analyses.a.geom.width: expected an angle, got '5 TeV'"),
+        (with_geom(width="-5 deg"), r"^analyses.a.geom.width: must be positive"),
+        (
+            with_geom(width=["1 deg"]),
+            r"^analyses.a.geom.width: expected one angle or two \(lon, lat\)",
+        ),
+        (
+            with_geom(width=["1 deg", "2 s"]),
+            r"^analyses.a.geom.width\[1\]: expected an angle, got '2 s'",
+        ),
+        (with_geom(width="0.01 deg"), r"^analyses.a.geom.width: '0.01 deg' is narrower than"),
+        (with_geom(binsz="0 deg"), r"^analyses.a.geom.binsz: must be positive, got '0 deg'"),
+        (with_geom(binsz_irf="1 TeV"), r"^analyses.a.geom.binsz_irf: expected an angle"),
+        (with_geom(energy=[1, 10]), r"^analyses.a.geom.energy: expected a mapping"),
+        (
+            with_geom(energy={"min": "1 TeV", "max": "10 TeV", "nbin": 3, "n": 1}),
+            r"^analyses.a.geom.energy: unknown key\(s\) 'n'",
+        ),
+        (
+            with_geom(energy={"min": "1 deg", "max": "10 TeV", "nbin": 3}),
+            r"^analyses.a.geom.energy.min: expected an energy, got '1 deg'",
+        ),
+        (
+            with_geom(energy={"min": "1 TeV", "max": "-1 TeV", "nbin": 3}),
+            r"^analyses.a.geom.energy.max: must be positive",
+        ),
+        (
+            with_geom(energy={"min": "1 TeV", "max": "10 TeV", "nbin": 0}),
+            r"^analyses.a.geom.energy.nbin: expected an integer >= 1, got 0",
+        ),
+        (
+            with_geom(energy={"min": "1 TeV", "max": "10 TeV", "nbin": 2.5}),
+            r"^analyses.a.geom.energy.nbin: expected an integer >= 1, got 2.5",
+        ),
+        (
+            with_geom(energy={"min": "10 TeV", "max": "1 TeV", "nbin": 3}),
+            r"^analyses.a.geom.energy: 'min' '10 TeV' must be below 'max' '1 TeV'",
+        ),
+        (
+            with_geom(energy_true={"min": "1 TeV", "max": "1 TeV", "nbin": 3}),
+            r"^analyses.a.geom.energy_true: 'min' '1 TeV' must be below 'max'",
+        ),
+        (with_analysis(offset_max="2 TeV"), r"^analyses.a.offset_max: expected an angle"),
+        (with_analysis(offset_max="0 deg"), r"^analyses.a.offset_max: must be positive"),
+        (
+            with_analysis(fov_rotation_step="1 s"),
+            r"^analyses.a.fov_rotation_step: expected an angle, got '1 s'",
+        ),
+        (with_analysis(edisp="yes"), r"^analyses.a.edisp: expected true or false, got 'yes'"),
+        (with_analysis(psf=1), r"^analyses.a.psf: expected true or false, got 1"),
+        (with_analysis(selection=[1]), r"^analyses.a.selection: expected a mapping"),
+        (
+            with_analysis(selection={"obsids": [1]}),
+            r"^analyses.a.selection: unknown key\(s\) 'obsids'",
+        ),
+        (
+            with_analysis(selection={"obs_ids": 23523}),
+            r"^analyses.a.selection.obs_ids: expected a list of integers, got 23523",
+        ),
+        (
+            with_analysis(selection={"obs_ids": []}),
+            r"^analyses.a.selection.obs_ids: empty list \(use null to select all\)",
+        ),
+        (
+            with_analysis(selection={"obs_ids": [1, "2"]}),
+            r"^analyses.a.selection.obs_ids\[1\]: expected an integer >= 0, got '2'",
+        ),
+        (
+            with_analysis(selection={"obs_ids": [1, -2]}),
+            r"^analyses.a.selection.obs_ids\[1\]: expected an integer >= 0, got -2",
+        ),
+        (
+            with_analysis(selection={"obs_ids": [1, 1]}),
+            r"^analyses.a.selection.obs_ids: duplicate observation ids in \[1, 1\]",
+        ),
+        (
+            with_analysis(selection={"cone": "x"}),
+            r"^analyses.a.selection.cone: expected a mapping, got 'x'",
+        ),
+        (
+            with_analysis(selection={"cone": {"radius": "1 deg"}}),
+            r"^analyses.a.selection.cone: missing key 'center'",
+        ),
+        (
+            with_analysis(selection={"cone": {"center": {"lon": "1 deg", "lat": "1 deg"}}}),
+            r"^analyses.a.selection.cone: missing key 'radius'",
+        ),
+        (
+            with_analysis(selection={"cone": {"radius": "1 deg", "r": 1}}),
+            r"^analyses.a.selection.cone: unknown key\(s\) 'r'",
+        ),
+        (
+            with_analysis(
+                selection={"cone": {"center": {"lon": "1 deg", "lat": "1"}, "radius": "1 deg"}}
+            ),
+            r"^analyses.a.selection.cone.center.lat: expected an angle with a unit",
+        ),
+        (
+            with_analysis(
+                selection={"cone": {"center": {"lon": "1 deg", "lat": "1 deg"}, "radius": "1 m"}}
+            ),
+            r"^analyses.a.selection.cone.radius: expected an angle, got '1 m'",
+        ),
+        (
+            with_analysis(selection={"cuts": [1]}),
+            r"^analyses.a.selection.cuts: expected a mapping",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": "40 deg"}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT: expected a mapping, got '40 deg'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": {"maximum": "40 deg"}}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT: unknown key\(s\) 'maximum'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": {}}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT: give 'min', 'max' or both",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": {"max": "40 TeV"}}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT.max: expected an angle, got '40 TeV'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"LIVETIME": {"min": 600}}}),
+            r"^analyses.a.selection.cuts.LIVETIME.min: expected a time with a unit",
+        ),
+        (
+            with_analysis(selection={"cuts": {"N_TELS": {"min": "3 deg"}}}),
+            r"^analyses.a.selection.cuts.N_TELS.min: expected a dimensionless number",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": {"min": "40 deg", "max": "10 deg"}}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT: 'min' '40 deg' >= 'max' '10 deg'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"MYCOL": {"min": "1 km", "max": "2 s"}}}),
+            r"^analyses.a.selection.cuts.MYCOL: 'min' and 'max' have different dimensions",
+        ),
+        (
+            with_analysis(selection={"cuts": {"MYCOL": {"min": "1 foo"}}}),
+            r"^analyses.a.selection.cuts.MYCOL.min: cannot read '1 foo' as a quantity",
+        ),
+        (
+            with_analysis(selection={"cuts": {"MYCOL": {"min": [1]}}}),
+            r"^analyses.a.selection.cuts.MYCOL.min: expected a number or a quantity string",
+        ),
+        (with_analysis(plots=[1]), r"^analyses.a.plots: expected a mapping"),
+        (with_analysis(plots={"cap": 1}), r"^analyses.a.plots: unknown key\(s\) 'cap'"),
+        (
+            with_analysis(plots={"exposure_energy_true": "1 deg"}),
+            r"^analyses.a.plots.exposure_energy_true: expected an energy, got '1 deg'",
+        ),
+        (
+            with_analysis(plots={"exposure_energy_true": "100 TeV"}),
+            r"^analyses.a.plots.exposure_energy_true: '100 TeV' is outside the true-energy axis",
+        ),
+        (with_analysis(plots={"caption": 1}), r"^analyses.a.plots.caption: expected a string"),
+    ],
+)
+def test_analysis_config_errors(config, match):
+    with pytest.raises(ConfigError, match=match):
+        analysis_config(config, "a")
+
+
+def test_geom_error_is_wrapped(monkeypatch):
+    from dl3flow import config as config_module
+    from dl3flow.geom import GeomError
+
+    def fail(**kwargs):
+        raise GeomError("boom")
+
+    monkeypatch.setattr(config_module.SkyGeom, "create", fail)
+    with pytest.raises(ConfigError, match=r"^analyses.a.geom: boom$"):
+        analysis_config(minimal(), "a")
+
+
+# --------------------------------------------------------------------------- analysis_names
+
+
+def test_analysis_names_all_and_run():
+    config = minimal()
+    config["analyses"]["b"] = config["analyses"]["a"]
+    assert analysis_names(config) == ["a", "b"]
+    assert analysis_names({**config, "run": "b"}) == ["b"]
+    assert analysis_names({**config, "run": ["b", "a", "b"]}) == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({}, r"^analyses: no analysis defined"),
+        ({"analyses": {}}, r"^analyses: no analysis defined"),
+        ({"analyses": {"a b": {}}}, r"^analyses: name 'a b' must match"),
+        ({"analyses": {"-a": {}}}, r"^analyses: name '-a' must match"),
+        ({"analyses": {"a": {}}, "run": []}, r"^run: expected an analysis name or a list"),
+        ({"analyses": {"a": {}}, "run": 3}, r"^run: expected an analysis name or a list"),
+        ({"analyses": {"a": {}}, "run": ["a", "c"]}, r"^run: unknown analysis 'c'; defined: a"),
+    ],
+)
+def test_analysis_names_errors(config, match):
+    with pytest.raises(ConfigError, match=match):
+        analysis_names(config)
+
+
+# --------------------------------------------------------------------------- shipped configs
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/examples/hess-dr1-crab.yaml"])
+def test_shipped_configs_parse(path):
+    config = yaml.safe_load((REPO / path).read_text())
+    for name in analysis_names(config):
+        analysis_config(config, name)
+
+
+def test_crab_example():
+    config = yaml.safe_load((REPO / "config/examples/hess-dr1-crab.yaml").read_text())
+    assert analysis_names(config) == ["crab"]
+    cfg = analysis_config(config, "crab")
+    assert cfg.data_store == Path("../shared/data/hess-dl3-dr1")
+    assert cfg.selection.obs_ids == (23523, 23526, 23559, 23592)
+    sky = cfg.geom.sky
+    assert sky.shape == (250, 250)
+    assert sky.frame == "icrs" and sky.projection == "CAR"
+    assert sky.center_skydir.ra.deg == pytest.approx(83.633)
+    assert sky.center_skydir.dec.deg == pytest.approx(22.014)
+    np.testing.assert_allclose(cfg.geom.energy.edges, np.geomspace(1, 10, 12))
+    np.testing.assert_allclose(cfg.geom.energy_true.edges, np.geomspace(0.5, 20, 21))
+    assert cfg.offset_max == 2.5 * u.deg
+
+
+def _schema():
+    return yaml.safe_load((REPO / "config/schema.yaml").read_text())
+
+
+def _walk(schema, path="config"):
+    """Yield (path, property schema, required names) of every property in the schema."""
+    defs = _schema()["$defs"]
+    for name, sub in (schema.get("properties") or {}).items():
+        yield f"{path}.{name}", sub, schema.get("required", [])
+        target = sub
+        if "$ref" in sub:
+            target = defs[sub["$ref"].split("/")[-1]]
+        yield from _walk(target, f"{path}.{name}")
+    for sub in (schema.get("additionalProperties"),):
+        if isinstance(sub, dict) and "$ref" in sub:
+            yield from _walk(defs[sub["$ref"].split("/")[-1]], f"{path}.*")
+
+
+def test_schema_every_key_has_description_and_default():
+    missing = []
+    for path, sub, required in _walk(_schema()):
+        name = path.rsplit(".", 1)[-1]
+        if "description" not in sub:
+            missing.append(f"{path}: description")
+        if "default" not in sub and name not in required:
+            missing.append(f"{path}: default")
+    assert not missing, missing
+
+
+def test_schema_defaults_match_config_module():
+    analysis = _schema()["$defs"]["analysis"]["properties"]
+    for key, value in DEFAULTS.items():
+        if key in ("selection", "geom", "plots"):
+            props = analysis[key]["properties"]
+            for sub, sub_default in value.items():
+                assert props[sub]["default"] == sub_default, f"{key}.{sub}"
+        else:
+            assert analysis[key]["default"] == value, key
+
+
+def test_schema_validates_shipped_configs_and_fills_defaults():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = _schema()
+    for path in ["config/config.yaml", "config/examples/hess-dr1-crab.yaml"]:
+        jsonschema.Draft202012Validator(schema).validate(yaml.safe_load((REPO / path).read_text()))
+    bad = minimal()
+    bad["analyses"]["a"]["geom"]["bnsz"] = "1 deg"
+    with pytest.raises(jsonschema.ValidationError, match="bnsz"):
+        jsonschema.Draft202012Validator(schema).validate(bad)
+
+
+# --------------------------------------------------------------------------- dl3flow command
+
+
+def test_cli_version(capsys):
+    from dl3flow import __version__
+    from dl3flow.cli import main
+
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+
+
+def test_cli_check_config(tmp_path, capsys):
+    from dl3flow.cli import main
+
+    crab = REPO / "config/examples/hess-dr1-crab.yaml"
+    assert main(["check-config", str(REPO / "config/config.yaml"), str(crab)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("crab: data store ../shared/data/hess-dl3-dr1; map 250x250 px")
+    assert main(["check-config", str(crab), "--data-store", "/data"]) == 0
+    assert "crab: data store /data;" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("analyses:\n  crab:\n    offset_max: 2 TeV\n")
+    assert main(["check-config", str(crab), str(bad)]) == 1
+    assert "error: analyses.crab.offset_max: expected an angle, got '2 TeV'" in (
+        capsys.readouterr().err
+    )

@@ -1,0 +1,136 @@
+"""Tests of dl3flow.plotting: files are written, axes are labelled and titled."""
+
+from types import SimpleNamespace
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.io import write_figure
+from dl3flow.plotting import (
+    QUICKLOOK_NAMES,
+    plot_background,
+    plot_counts,
+    plot_exposure,
+    plot_image,
+    quicklook_figures,
+)
+
+
+def make_dataset(*, frame="icrs", with_unsafe=False):
+    sky = SkyGeom.create(center=(83.6, 22.0), width=1.0, binsz=0.1, frame=frame)
+    geom = DatasetGeom.create(
+        sky=sky,
+        energy=EnergyAxis.from_bounds(1, 10, 2),
+        energy_true=EnergyAxis.from_bounds(0.5, 20, 4, name="energy_true"),
+    )
+    ny, nx = sky.shape
+    counts = np.zeros((2, ny, nx))
+    counts[:, 5, 5] = [3, 4]
+    exposure = np.arange(4, dtype=float)[:, None, None] * np.ones((4, ny, nx)) * 1e9
+    mask = np.ones((2, ny, nx), dtype=bool)
+    if with_unsafe:
+        mask[:, :, :2] = False
+    return SimpleNamespace(
+        geom=geom,
+        counts=counts,
+        background=np.full((2, ny, nx), 0.5),
+        exposure=exposure,
+        mask_safe=mask,
+        name="test",
+    )
+
+
+def _texts(fig):
+    ax = fig.axes[0]
+    return ax.get_title(), ax.coords[0].get_axislabel(), ax.coords[1].get_axislabel()
+
+
+def test_counts_figure_labels():
+    fig = plot_counts(make_dataset())
+    title, xlabel, ylabel = _texts(fig)
+    assert title.startswith("Counts \N{EM DASH} test")
+    assert "1 TeV \N{EN DASH} 10 TeV" in title and "total 7" in title
+    assert xlabel == "Right ascension (ICRS)" and ylabel == "Declination (ICRS)"
+    colorbar_label = fig.axes[1].get_ylabel()
+    assert colorbar_label.startswith("counts / pixel")
+
+
+def test_galactic_labels_and_caption():
+    fig = plot_background(make_dataset(frame="galactic"), caption="HESS DL3 DR1")
+    title, xlabel, ylabel = _texts(fig)
+    assert title.startswith("Background") and "total 100.0" in title
+    assert (xlabel, ylabel) == ("Galactic longitude", "Galactic latitude")
+    assert fig.get_supxlabel() == "HESS DL3 DR1"
+
+
+def test_exposure_at_energy_and_summed():
+    dataset = make_dataset()
+    fig = plot_exposure(dataset, energy_true=1 * u.TeV)
+    image = fig.axes[0].images[0].get_array()
+    edges = dataset.geom.energy_true.edges
+    index = np.searchsorted(edges, 1.0) - 1
+    assert np.allclose(image, index * 1e9)
+    assert "E_true = 1 TeV" in fig.axes[0].get_title()
+    assert fig.axes[1].get_ylabel() == "exposure (m\N{SUPERSCRIPT TWO} s)"
+    summed = plot_exposure(dataset, energy_true=None)
+    assert np.allclose(summed.axes[0].images[0].get_array(), 6e9)
+    assert "summed over 4 true-energy bins" in summed.axes[0].get_title()
+    # the last edge belongs to the last bin; plain floats are TeV
+    last = plot_exposure(dataset, energy_true=20.0)
+    assert np.allclose(last.axes[0].images[0].get_array(), 3e9)
+
+
+def test_exposure_energy_outside_axis():
+    with pytest.raises(ValueError, match=r"energy_true 100.0 TeV is outside the true-energy axis"):
+        plot_exposure(make_dataset(), energy_true=100 * u.TeV)
+
+
+def test_background_missing():
+    dataset = make_dataset()
+    dataset.background = None
+    with pytest.raises(ValueError, match="dataset has no background map"):
+        plot_background(dataset)
+
+
+def test_plot_image_errors():
+    sky = SkyGeom.create(center=(0, 0), width=1.0, binsz=0.5)
+    with pytest.raises(ValueError, match=r"needs a 2D image, got shape \(2, 2, 2\)"):
+        plot_image(np.ones((2, 2, 2)), wcs=sky.wcs, title="t", label="l")
+    with pytest.raises(ValueError, match="stretch must be 'linear' or 'sqrt', got 'log'"):
+        plot_image(np.ones((2, 2)), wcs=sky.wcs, title="t", label="l", stretch="log")
+
+
+def test_empty_image_and_footprint():
+    sky = SkyGeom.create(center=(0, 0), width=1.0, binsz=0.5)
+    fig = plot_image(
+        np.zeros((2, 2)),
+        wcs=sky.wcs,
+        title="t",
+        label="l",
+        footprint=np.array([[True, False], [True, True]]),
+    )
+    assert fig.axes[0].images[0].norm.vmax == 1.0
+
+
+def test_quicklook_files_written(tmp_path):
+    figures = quicklook_figures(
+        make_dataset(with_unsafe=True), exposure_energy_true=2 * u.TeV, caption="c"
+    )
+    assert tuple(figures) == QUICKLOOK_NAMES
+    for name, fig in figures.items():
+        title, xlabel, ylabel = _texts(fig)
+        assert title and xlabel and ylabel
+        path = write_figure(fig, tmp_path / f"{name}.png")
+        assert path.stat().st_size > 1000
+        assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plotting_does_not_touch_pyplot():
+    import sys
+
+    quicklook_figures(make_dataset())
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:  # imported by something else; no figure of ours is registered
+        assert pyplot.get_fignums() == []
