@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sky_to_fov", "fov_to_sky", "angular_offset", "unit_vectors"]
+__all__ = ["sky_to_fov", "fov_coordinates", "fov_to_sky", "angular_offset", "unit_vectors"]
 
 
 def unit_vectors(lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,6 +47,18 @@ def sky_to_fov(lon, lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np
     lon_pnt, lat_pnt : float
         Pointing in deg.
     """
+    fov_lon, fov_lat, _ = fov_coordinates(lon, lat, lon_pnt, lat_pnt)
+    return fov_lon, fov_lat
+
+
+def fov_coordinates(
+    lon, lat, lon_pnt: float, lat_pnt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`sky_to_fov` plus the offset (angular distance from the pointing), in deg.
+
+    One rotation gives all three, so callers that need both the offset (exposure,
+    radially symmetric IRFs) and the field-of-view coordinates (bkg_3d) pay once.
+    """
     x, y, z = unit_vectors(np.asarray(lon, float) - lon_pnt, lat)
     lat0 = np.deg2rad(lat_pnt)
     c, s = np.cos(lat0), np.sin(lat0)
@@ -54,7 +66,8 @@ def sky_to_fov(lon, lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np
     zr = -x * s + z * c
     fov_lon = -np.rad2deg(np.arctan2(y, xr))
     fov_lat = np.rad2deg(np.arctan2(zr, np.hypot(xr, y)))
-    return fov_lon, fov_lat
+    offset = np.rad2deg(np.arctan2(np.hypot(y, zr), xr))
+    return fov_lon, fov_lat, offset
 
 
 def fov_to_sky(fov_lon, fov_lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np.ndarray]:

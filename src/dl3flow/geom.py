@@ -23,7 +23,7 @@ from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 from astropy.wcs.utils import celestial_frame_to_wcs
 
-from .coords import angular_offset, unit_vectors
+from .coords import fov_coordinates, unit_vectors
 
 __all__ = [
     "EnergyAxis",
@@ -268,19 +268,42 @@ class SkyGeom:
     @cached_property
     def _solid_angle(self) -> np.ndarray:
         ny, nx = self.shape
-        y, x = np.indices((ny + 1, nx + 1), dtype=float) - 0.5
+        # CAR maps pixel columns to native longitude and rows to native latitude, and
+        # the native sphere is a rotation of the celestial one: every pixel of a row
+        # has the same solid angle, so one column of corners suffices.
+        n_cols = 1 if self.projection == "CAR" else nx
+        y, x = np.indices((ny + 1, n_cols + 1), dtype=float) - 0.5
         lon, lat = self.wcs.wcs_pix2world(x, y, 0)
-        v = np.stack(unit_vectors(lon, lat), axis=-1)
-        d1 = v[1:, 1:] - v[:-1, :-1]
-        d2 = v[1:, :-1] - v[:-1, 1:]
-        area = 0.5 * np.linalg.norm(np.cross(d1, d2), axis=-1)
+        vx, vy, vz = unit_vectors(lon, lat)
+        # half the cross product of the diagonals: area of the corner quadrilateral
+        ax, ay, az = (v[1:, 1:] - v[:-1, :-1] for v in (vx, vy, vz))
+        bx, by, bz = (v[1:, :-1] - v[:-1, 1:] for v in (vx, vy, vz))
+        cx, cy, cz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        area = 0.5 * np.sqrt(cx * cx + cy * cy + cz * cz)
+        area = np.ascontiguousarray(np.broadcast_to(area, (ny, nx)))
         area.setflags(write=False)
         return area
 
     def separation(self, lon: float, lat: float) -> np.ndarray:
         """Angular distance (deg) of every pixel centre from (lon, lat) in ICRS deg."""
-        ra, dec = self.pixel_centers_icrs()
-        return angular_offset(ra, dec, lon, lat)
+        return self.field_of_view(lon, lat)[2]
+
+    def field_of_view(self, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pixel centres relative to a pointing (ICRS deg): RADEC fov_lon, fov_lat, offset.
+
+        See `dl3flow.coords.fov_coordinates`. Cached per pointing: exposure,
+        background and IRF maps of one observation share the computation.
+        """
+        cache = self.__dict__.setdefault("_fov_cache", {})
+        key = (float(lon), float(lat))
+        if key not in cache:
+            ra, dec = self.pixel_centers_icrs()
+            result = fov_coordinates(ra, dec, *key)
+            for array in result:
+                array.setflags(write=False)
+            cache.clear()  # one pointing at a time is all a reduction needs
+            cache[key] = result
+        return cache[key]
 
     def cutout(
         self, position: SkyCoord, width, *, min_npix: int = 1

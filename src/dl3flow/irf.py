@@ -62,6 +62,8 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from .fits_header import HeaderMapping
+
 __all__ = [
     "Background2D",
     "Background3D",
@@ -529,7 +531,8 @@ def _check_axes(obj, names: tuple[str, ...]) -> None:
     if got != names:
         raise IrfError(f"{type(obj).__name__}: axes must be {names}, got {got}")
     object.__setattr__(obj, "axes", axes)
-    object.__setattr__(obj, "meta", dict(obj.meta))
+    if not isinstance(obj.meta, HeaderMapping):  # HeaderMapping is read-only already
+        object.__setattr__(obj, "meta", dict(obj.meta))
 
 
 def _check_data(obj, data, shape: tuple[int, ...], what: str = "data") -> np.ndarray:
@@ -1384,9 +1387,8 @@ class _Table:
         if header is None or columns is None:
             raise IrfError(f"{self.source}: not a FITS binary table HDU")
         self.header = header
-        self.meta = {
-            key: value for key, value in header.items() if key not in ("COMMENT", "HISTORY", "")
-        }
+        # parsed lazily: a reduction reads a handful of keywords of each IRF header
+        self.meta = HeaderMapping(header)
         self.hdu = hdu
         self.columns = {name.upper(): name for name in columns.names}
 

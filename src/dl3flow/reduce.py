@@ -153,7 +153,6 @@ def make_background(
     IRF's own. ``times`` (astropy Time, one or more) are used for ALTAZ only:
     the rate is averaged over those orientations of the field of view.
     """
-    ra, dec = sky.pixel_centers_icrs()
     ra0, dec0 = pointing.icrs.ra.deg, pointing.icrs.dec.deg
     solid_angle = sky.solid_angle()
     if getattr(bkg, "fov_alignment", None) is None:  # bkg_2d: radially symmetric
@@ -161,7 +160,7 @@ def make_background(
         rate = bkg.integrate_energy(energy_edges=energy_edges, offset=offset)
     else:
         alignment = fov_alignment or bkg.fov_alignment
-        fov_lon, fov_lat = sky_to_fov(ra, dec, ra0, dec0)
+        fov_lon, fov_lat, _ = sky.field_of_view(ra0, dec0)
         if alignment in ("RADEC", "REVERSE_LON_RADEC"):
             if alignment == "REVERSE_LON_RADEC":
                 fov_lon = -fov_lon
