@@ -10,6 +10,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dl3flow import simulate
+from dl3flow.coords import fov_to_sky
 from dl3flow.simulate import (
     SimulationConfig,
     SimulationConfigError,
@@ -157,7 +158,7 @@ def test_wobble_pattern_and_zenith():
 def test_fov_to_sky_matches_astropy_offset_frame():
     rng = np.random.default_rng(0)
     lon, lat = rng.uniform(-3, 3, (2, 50))
-    ra, dec = simulate._fov_to_sky(lon, lat, 200.0, -60.0)
+    ra, dec = fov_to_sky(lon, lat, 200.0, -60.0)
     frame = SkyOffsetFrame(origin=SkyCoord(200.0, -60.0, unit="deg"))
     ref = SkyCoord(-lon, lat, unit="deg", frame=frame).icrs
     np.testing.assert_allclose(ra, ref.ra.deg, atol=1e-9)

@@ -70,10 +70,21 @@ def fov_coordinates(
     return fov_lon, fov_lat, offset
 
 
-def fov_to_sky(fov_lon, fov_lat, lon_pnt: float, lat_pnt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`sky_to_fov`: field-of-view (deg) -> sky (deg, lon in [0, 360))."""
+def fov_to_sky(
+    fov_lon, fov_lat, lon_pnt, lat_pnt, *, rotation=0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`sky_to_fov`: field-of-view (deg) -> sky (deg, lon in [0, 360)).
+
+    ``rotation`` (deg, scalar or broadcastable) first turns the field-of-view axes
+    about the pointing, e.g. by the parallactic angle for ALTAZ-aligned
+    coordinates. ``lon_pnt``/``lat_pnt`` may be arrays broadcastable to the input.
+    """
     x, y, z = unit_vectors(-np.asarray(fov_lon, float), fov_lat)
-    lat0 = np.deg2rad(lat_pnt)
+    rot = np.deg2rad(np.asarray(rotation, dtype=float))
+    if np.any(rot != 0):
+        cr, sr = np.cos(rot), np.sin(rot)
+        y, z = y * cr + z * sr, -y * sr + z * cr
+    lat0 = np.deg2rad(np.asarray(lat_pnt, dtype=float))
     c, s = np.cos(lat0), np.sin(lat0)
     xs = x * c - z * s
     zs = x * s + z * c

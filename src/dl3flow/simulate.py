@@ -64,6 +64,8 @@ from astropy.table import Table
 from astropy.time import Time
 from scipy.special import erf, ndtr, ndtri
 
+from .coords import angular_offset, fov_to_sky
+
 __all__ = [
     "SIMULATION_FORMAT_VERSION",
     "ObservationPlan",
@@ -579,42 +581,6 @@ def _offset_by(lon, lat, pa, sep):
     return np.degrees(lon + dlon) % 360.0, np.degrees(lat2)
 
 
-def _separation(lon1, lat1, lon2, lat2):
-    """Angular separation (Vincenty formula)."""
-    lon1, lat1, lon2, lat2 = (
-        np.radians(np.asarray(x, dtype=float)) for x in (lon1, lat1, lon2, lat2)
-    )
-    dlon = lon2 - lon1
-    num1 = np.cos(lat2) * np.sin(dlon)
-    num2 = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(dlon)
-    den = np.sin(lat1) * np.sin(lat2) + np.cos(lat1) * np.cos(lat2) * np.cos(dlon)
-    return np.degrees(np.arctan2(np.hypot(num1, num2), den))
-
-
-def _fov_to_sky(fov_lon, fov_lat, lon_pnt, lat_pnt, rotation=0.0):
-    """Inverse of gammapy's ``sky_to_fov``: SkyOffsetFrame with the longitude flipped.
-
-    ``rotation`` (deg) turns the field-of-view axes about the pointing (used for the
-    ALTAZ alignment: the parallactic angle).
-    """
-    lon = -np.radians(np.asarray(fov_lon, dtype=float))
-    lat = np.radians(np.asarray(fov_lat, dtype=float))
-    x = np.cos(lat) * np.cos(lon)
-    y = np.cos(lat) * np.sin(lon)
-    z = np.sin(lat)
-    rot = np.radians(np.asarray(rotation, dtype=float))
-    y, z = y * np.cos(rot) + z * np.sin(rot), -y * np.sin(rot) + z * np.cos(rot)
-    a0 = np.radians(np.asarray(lon_pnt, dtype=float))
-    d0 = np.radians(np.asarray(lat_pnt, dtype=float))
-    x1 = x * np.cos(d0) - z * np.sin(d0)
-    z1 = x * np.sin(d0) + z * np.cos(d0)
-    xs = x1 * np.cos(a0) - y * np.sin(a0)
-    ys = x1 * np.sin(a0) + y * np.cos(a0)
-    ra = np.degrees(np.arctan2(ys, xs)) % 360.0
-    dec = np.degrees(np.arcsin(np.clip(z1, -1.0, 1.0)))
-    return ra, dec
-
-
 def _gmst_deg(mjd):
     return (280.46061837 + _SIDEREAL_DEG_PER_DAY * (np.asarray(mjd) - 51544.5)) % 360.0
 
@@ -949,7 +915,7 @@ def _sample_background(rng, config, plan, instrument):
         mid = 0.5 * (plan.tstart + plan.tstop)
         ha = plan.hour_angle + (time - mid) * _SIDEREAL_DEG_PER_DAY / 86400.0
         rotation = _parallactic_angle(ha, plan.dec_pnt, config.geolat)
-    ra, dec = _fov_to_sky(lon, lat, plan.ra_pnt, plan.dec_pnt, rotation)
+    ra, dec = fov_to_sky(lon, lat, plan.ra_pnt, plan.dec_pnt, rotation=rotation)
     return {"TIME": time, "RA": ra, "DEC": dec, "ENERGY": energy}, float(expected)
 
 
@@ -969,7 +935,7 @@ def _expected_source_counts(config, plan, instrument, source) -> float:
     log_e = np.linspace(math.log(lo), math.log(hi), 1025)
     energy = np.exp(log_e)
     if source.kind == "point":
-        offsets = np.array([_separation(plan.ra_pnt, plan.dec_pnt, source.ra, source.dec)])
+        offsets = np.array([angular_offset(plan.ra_pnt, plan.dec_pnt, source.ra, source.dec)])
         weights = np.array([1.0])
     else:  # Rayleigh radius x uniform angle quadrature of the 2D Gaussian
         q = (np.arange(16) + 0.5) / 16
@@ -977,7 +943,7 @@ def _expected_source_counts(config, plan, instrument, source) -> float:
         pa = np.arange(16) * (360.0 / 16)
         rr, pp = np.meshgrid(radius, pa)
         lon, lat = _offset_by(source.ra, source.dec, pp.ravel(), rr.ravel())
-        offsets = _separation(plan.ra_pnt, plan.dec_pnt, lon, lat)
+        offsets = angular_offset(plan.ra_pnt, plan.dec_pnt, lon, lat)
         weights = np.full(offsets.size, 1.0 / offsets.size)
     emin, emax = config.energy_range
     mean, sigma = instrument.migra_mean_sigma(energy[:, None], offsets[None, :])
@@ -1003,7 +969,7 @@ def _sample_source(rng, config, plan, instrument, source):
         ra, dec = _offset_by(source.ra, source.dec, 360.0 * rng.random(n), radius)
     else:
         ra, dec = np.full(n, source.ra), np.full(n, source.dec)
-    offset = _separation(plan.ra_pnt, plan.dec_pnt, ra, dec)
+    offset = angular_offset(plan.ra_pnt, plan.dec_pnt, ra, dec)
     keep = (rng.random(n) < instrument.aeff_offset_factor(e_true, offset)) & (
         offset <= _OFFSET_MAX_DEG
     )
@@ -1545,7 +1511,7 @@ def write_data_store(
             date_obs, time_obs = _time_strings(plan.mjd_start)
             date_end, time_end = _time_strings(plan.mjd_start + config.ontime / 86400.0)
             offset = float(
-                _separation(plan.ra_pnt, plan.dec_pnt, config.target_ra, config.target_dec)
+                angular_offset(plan.ra_pnt, plan.dec_pnt, config.target_ra, config.target_dec)
             )
             obs_rows.append(
                 {
