@@ -756,8 +756,33 @@ def _interp_parameter(axes, values, energy_true, offset) -> np.ndarray:
     return np.clip(out, 0.0, np.inf)
 
 
+class _ParametricPSF:
+    """Shared behaviour of the parametric PSFs: parameters tabulated on (energy_true, offset)."""
+
+    parameters: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        _check_axes(self, ("energy_true", "offset"))
+        shape = tuple(a.nbin for a in self.axes)
+        for name in self.parameters:
+            object.__setattr__(self, name, _check_data(self, getattr(self, name), shape, name))
+
+    def axis(self, name: str) -> IrfAxis:
+        """The axis called ``name``."""
+        return _axis(self, name)
+
+    def evaluate_parameters(self, *, energy_true, offset) -> dict[str, np.ndarray]:
+        """Interpolated parameters (linear, extrapolated, clipped at 0, never masked)."""
+        energy_true = np.asarray(energy_true, dtype=float)
+        offset = np.asarray(offset, dtype=float)
+        return {
+            name: _interp_parameter(self.axes, getattr(self, name), energy_true, offset)
+            for name in self.parameters
+        }
+
+
 @dataclass(frozen=True, eq=False)
-class PSF3Gauss:
+class PSF3Gauss(_ParametricPSF):
     """Triple-Gaussian PSF ``psf_3gauss`` (gammapy ``EnergyDependentMultiGaussPSF``).
 
     Parameters
@@ -783,25 +808,6 @@ class PSF3Gauss:
     meta: dict = field(default_factory=dict)
 
     parameters = ("sigma_1", "sigma_2", "sigma_3", "scale", "ampl_2", "ampl_3")
-
-    def __post_init__(self):
-        _check_axes(self, ("energy_true", "offset"))
-        shape = tuple(a.nbin for a in self.axes)
-        for name in self.parameters:
-            object.__setattr__(self, name, _check_data(self, getattr(self, name), shape, name))
-
-    def axis(self, name: str) -> IrfAxis:
-        """The axis called ``name``."""
-        return _axis(self, name)
-
-    def evaluate_parameters(self, *, energy_true, offset) -> dict[str, np.ndarray]:
-        """Interpolated parameters (linear, extrapolated, clipped at 0, never masked)."""
-        energy_true = np.asarray(energy_true, dtype=float)
-        offset = np.asarray(offset, dtype=float)
-        return {
-            name: _interp_parameter(self.axes, getattr(self, name), energy_true, offset)
-            for name in self.parameters
-        }
 
     def evaluate(self, *, energy_true, offset, rad) -> np.ndarray:
         """PSF in sr^-1, as gammapy ``EnergyDependentMultiGaussPSF.evaluate``.
@@ -842,7 +848,7 @@ class PSF3Gauss:
 
 
 @dataclass(frozen=True, eq=False)
-class PSFKing:
+class PSFKing(_ParametricPSF):
     """King-function PSF ``psf_king`` (gammapy ``PSFKing``).
 
     Parameters
@@ -863,25 +869,6 @@ class PSFKing:
     meta: dict = field(default_factory=dict)
 
     parameters = ("gamma", "sigma")
-
-    def __post_init__(self):
-        _check_axes(self, ("energy_true", "offset"))
-        shape = tuple(a.nbin for a in self.axes)
-        for name in self.parameters:
-            object.__setattr__(self, name, _check_data(self, getattr(self, name), shape, name))
-
-    def axis(self, name: str) -> IrfAxis:
-        """The axis called ``name``."""
-        return _axis(self, name)
-
-    def evaluate_parameters(self, *, energy_true, offset) -> dict[str, np.ndarray]:
-        """Interpolated parameters (linear, extrapolated, clipped at 0, never masked)."""
-        energy_true = np.asarray(energy_true, dtype=float)
-        offset = np.asarray(offset, dtype=float)
-        return {
-            name: _interp_parameter(self.axes, getattr(self, name), energy_true, offset)
-            for name in self.parameters
-        }
 
     def evaluate(self, *, energy_true, offset, rad) -> np.ndarray:
         """PSF in sr^-1, as gammapy ``PSFKing.evaluate``.
