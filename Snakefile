@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/select.smk"
 include: "rules/reduce.smk"
+include: "rules/safe_mask.smk"
 include: "rules/stack.smk"
 include: "rules/plots.smk"
 

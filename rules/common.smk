@@ -99,6 +99,15 @@ def obs_datasets(wildcards):
     )
 
 
+def obs_safe_masks(wildcards):
+    """Per-observation safe masks of the selected observations (same order)."""
+    return expand(
+        "results/{analysis}/obs/{obs_id}/mask_safe.fits",
+        analysis=wildcards.analysis,
+        obs_id=selected_obs_ids(wildcards.analysis),
+    )
+
+
 QUICKLOOK = ("counts", "background", "exposure")
 
 
@@ -109,6 +118,8 @@ def all_targets():
         targets += [
             f"results/{analysis}/observations.ecsv",
             f"results/{analysis}/stacked/dataset.fits",
+            f"results/{analysis}/tables/safe_energy.ecsv",
+            f"results/{analysis}/plots/safe_energy_threshold.png",
         ]
         targets += [f"results/{analysis}/plots/{name}.png" for name in QUICKLOOK]
     return targets

@@ -21,3 +21,23 @@ rule plot_quicklook:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
     script:
         "../scripts/plot_quicklook.py"
+
+
+rule plot_safe_energy:
+    input:
+        "results/{analysis}/tables/safe_energy.ecsv",
+    output:
+        "results/{analysis}/plots/safe_energy_threshold.png",
+    log:
+        "logs/{analysis}/plot_safe_energy.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_safe_energy.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+    script:
+        "../scripts/plot_safe_energy.py"

@@ -1,5 +1,7 @@
 # Per-observation reduction: counts, exposure, background, edisp, psf on a cutout.
 # One job per observation, independent of the others (groupable on a cluster).
+# params list exactly the config keys the script uses, so that changing other
+# sections (e.g. safe_mask) does not re-run it.
 
 
 rule reduce_observation:
@@ -23,5 +25,8 @@ rule reduce_observation:
         irfs=lambda wildcards: [
             analysis_section(wildcards).get(key) for key in ("edisp", "psf")
         ],
+        fov_rotation_step=lambda wildcards: analysis_section(wildcards).get(
+            "fov_rotation_step"
+        ),
     script:
         "../scripts/reduce_observation.py"

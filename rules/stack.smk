@@ -1,9 +1,11 @@
-# Stack the per-observation datasets of the selected observations.
+# Stack the per-observation datasets of the selected observations, each with its
+# safe mask (rule make_safe_mask) in place of the dataset's own.
 
 
 rule stack_datasets:
     input:
-        obs_datasets,
+        datasets=obs_datasets,
+        masks=obs_safe_masks,
     output:
         "results/{analysis}/stacked/dataset.fits",
     log:

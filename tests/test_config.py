@@ -527,7 +527,7 @@ def test_schema_every_key_has_description_and_default():
 def test_schema_defaults_match_config_module():
     analysis = _schema()["$defs"]["analysis"]["properties"]
     for key, value in DEFAULTS.items():
-        if key in ("selection", "geom", "plots"):
+        if key in ("selection", "geom", "plots", "safe_mask"):
             props = analysis[key]["properties"]
             for sub, sub_default in value.items():
                 assert props[sub]["default"] == sub_default, f"{key}.{sub}"
@@ -572,3 +572,84 @@ def test_cli_check_config(tmp_path, capsys):
     assert "error: analyses.crab.offset_max: expected an angle, got '2 TeV'" in (
         capsys.readouterr().err
     )
+
+
+# ------------------------------------------------------------------------ safe_mask
+
+
+def test_safe_mask_defaults():
+    cfg = analysis_config(with_analysis(offset_max="2 deg"), "a")
+    assert cfg.safe_mask.methods == ("aeff-default", "offset-max")
+    assert cfg.safe_mask.offset_max == 2 * u.deg  # the analysis' offset_max
+    assert cfg.safe_mask.aeff_percent == 10 and cfg.safe_mask.bias_percent == 10
+    assert cfg.safe_mask.position is None and cfg.safe_mask.fixed_offset is None
+    assert cfg.safe_mask.as_kwargs()["offset_max"] == 2 * u.deg
+
+
+def test_safe_mask_full():
+    cfg = analysis_config(
+        with_analysis(
+            safe_mask={
+                "methods": ["bkg-peak", "aeff-max", "edisp-bias"],
+                "aeff_percent": 15,
+                "bias_percent": 5.5,
+                "position": {"lon": "83 deg", "lat": "22 deg"},
+                "offset_max": "1.5 deg",
+            }
+        ),
+        "a",
+    )
+    sm = cfg.safe_mask
+    assert sm.methods == ("aeff-max", "edisp-bias", "bkg-peak")
+    assert (sm.aeff_percent, sm.bias_percent) == (15.0, 5.5)
+    assert sm.position.frame.name == "icrs" and sm.position.ra.deg == pytest.approx(83)
+    assert sm.offset_max == 1.5 * u.deg
+    fixed = analysis_config(with_analysis(safe_mask={"fixed_offset": "0.5 deg"}), "a")
+    assert fixed.safe_mask.fixed_offset == 0.5 * u.deg
+
+
+@pytest.mark.parametrize(
+    ("safe_mask", "match"),
+    [
+        (
+            {"methods": ["aeff-default", "aeff-min"]},
+            r"analyses\.a\.safe_mask\.methods\[1\]: unknown method 'aeff-min'",
+        ),
+        ({"methods": "aeff-max"}, r"analyses\.a\.safe_mask\.methods: expected a list"),
+        ({"methods": ["aeff-max", "aeff-max"]}, r"safe_mask\.methods: a method is listed twice"),
+        (
+            {"aeff_percent": 120},
+            r"analyses\.a\.safe_mask\.aeff_percent: expected a percentage within \[0, 100\]",
+        ),
+        ({"bias_percent": -5}, r"analyses\.a\.safe_mask\.bias_percent: expected a percentage"),
+        ({"bias_percent": "10"}, r"analyses\.a\.safe_mask\.bias_percent: expected a percentage"),
+        (
+            {"position": {"lon": "1 deg", "lat": "2 deg"}, "fixed_offset": "0.5 deg"},
+            r"analyses\.a\.safe_mask: position and fixed_offset are mutually exclusive",
+        ),
+        ({"offset_max": "0 deg"}, r"analyses\.a\.safe_mask\.offset_max: must be positive"),
+        ({"offset_max": "-1 deg"}, r"analyses\.a\.safe_mask\.offset_max: must be positive"),
+        ({"offset_max": "1 TeV"}, r"analyses\.a\.safe_mask\.offset_max: expected an angle"),
+        ({"fixed_offset": "-1 deg"}, r"safe_mask\.fixed_offset: must not be negative"),
+        ({"position": {"lon": "1 deg"}}, r"safe_mask\.position: missing key 'lat'"),
+        ({"percent": 10}, r"analyses\.a\.safe_mask: unknown key\(s\) 'percent'"),
+    ],
+)
+def test_safe_mask_errors(safe_mask, match):
+    with pytest.raises(ConfigError, match=match):
+        analysis_config(with_analysis(safe_mask=safe_mask), "a")
+
+
+@pytest.mark.parametrize(
+    ("safe_mask", "match"),
+    [
+        ({"methods": ["aeff-min"]}, "aeff-min"),
+        ({"aeff_percent": 101}, "101"),
+        ({"bias_percent": -1}, "-1"),
+    ],
+)
+def test_schema_rejects_bad_safe_mask(safe_mask, match):
+    jsonschema = pytest.importorskip("jsonschema")
+    config = with_analysis(safe_mask=safe_mask)
+    with pytest.raises(jsonschema.ValidationError, match=match):
+        jsonschema.Draft202012Validator(_schema()).validate(config)

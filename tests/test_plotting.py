@@ -134,3 +134,29 @@ def test_plotting_does_not_touch_pyplot():
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:  # imported by something else; no figure of ours is registered
         assert pyplot.get_fignums() == []
+
+
+def test_plot_safe_energy():
+    from astropy.table import Table
+
+    from dl3flow.plotting import plot_safe_energy
+
+    table = Table(
+        {
+            "obs_id": [1, 2, 3],
+            "methods": ["aeff-default,offset-max"] * 3,
+            "energy_min": [0.8, 0.6, np.nan],
+            "energy_max": [np.nan] * 3,
+            "energy_min_binned": [1.0, 0.7, 0.5],
+            "energy_max_binned": [10.0] * 3,
+            "offset_max": [2.5] * 3,
+            "zenith": [40.0, 20.0, np.nan],
+        }
+    )
+    fig = plot_safe_energy(table, energy_edges=[0.5, 1.0, 10.0], caption="test data")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert "aeff-default,offset-max" in ax.get_title() and "1 obs without zenith" in ax.get_title()
+    assert [t.get_text() for t in ax.texts] == ["1", "2"]
+    empty = plot_safe_energy(table[:0])
+    assert "no observations" in empty.axes[0].get_title()

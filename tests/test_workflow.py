@@ -67,6 +67,8 @@ def test_dry_run_demo(workdir):
         "select_observations": 1,
         "stack_datasets": 1,
         "plot_quicklook": 1,
+        "safe_energy_table": 1,
+        "plot_safe_energy": 1,
     }
 
 
@@ -81,6 +83,8 @@ def test_dry_run_crab(workdir, fake_store):
         "select_observations": 1,
         "stack_datasets": 1,
         "plot_quicklook": 1,
+        "safe_energy_table": 1,
+        "plot_safe_energy": 1,
     }
     assert f"{fake_store}/obs-index.fits.gz" in output
     assert "results/crab/observations.ecsv" in output
@@ -139,6 +143,8 @@ def test_lint(workdir):
 
 
 def _check_products(workdir, analysis, obs_ids=None):
+    from astropy.table import Table
+
     from dl3flow.dataset import read_dataset
     from dl3flow.io import read_observations
 
@@ -148,10 +154,13 @@ def _check_products(workdir, analysis, obs_ids=None):
         assert sorted(selected["OBS_ID"]) == sorted(obs_ids)
     for obs_id in selected["OBS_ID"]:
         assert (results / "obs" / str(obs_id) / "dataset.fits").is_file()
+        assert (results / "obs" / str(obs_id) / "mask_safe.fits").is_file()
         assert (workdir / "logs" / analysis / "reduce_observation" / f"{obs_id}.log").is_file()
     stacked = read_dataset(results / "stacked" / "dataset.fits")
     assert stacked.counts.sum() > 0
-    for name in ("counts", "background", "exposure"):
+    table = Table.read(results / "tables" / "safe_energy.ecsv")
+    assert sorted(table["obs_id"]) == sorted(selected["OBS_ID"])
+    for name in ("counts", "background", "exposure", "safe_energy_threshold"):
         png = results / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
     # nothing half-written is left behind
@@ -161,6 +170,8 @@ def _check_products(workdir, analysis, obs_ids=None):
 
 @pytest.mark.workflow
 def test_run_demo(workdir):
+    from astropy.table import Table
+
     start = time.perf_counter()
     result = snakemake(workdir, "--cores", 2)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
@@ -169,6 +180,25 @@ def test_run_demo(workdir):
     assert (workdir / "resources" / "demo-sources.reg").is_file()
     again = snakemake(workdir, "-n", "--cores", 2)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # changing only safe_mask settings re-runs the masks and what uses them, never the
+    # per-observation reduction (rerun triggers include params and code)
+    (workdir / "safe.yaml").write_text(
+        "analyses:\n  demo:\n    safe_mask:\n      methods: [aeff-default, bkg-peak]\n"
+    )
+    changed = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    counts = job_counts(changed.stdout + changed.stderr)
+    assert "reduce_observation" not in counts, counts
+    assert counts["make_safe_mask"] == 6 and counts["stack_datasets"] == 1, counts
+    rerun = snakemake(workdir, "--cores", 2, "--configfile", "safe.yaml")
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
+    table = Table.read(workdir / "results/demo/tables/safe_energy.ecsv")
+    assert set(table["methods"]) == {"aeff-default,bkg-peak"}
+    # ... while a reduction setting does re-run it
+    (workdir / "geom.yaml").write_text("analyses:\n  demo:\n    fov_rotation_step: 2 deg\n")
+    reduce = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml", "geom.yaml")
+    assert job_counts(reduce.stdout + reduce.stderr)["reduce_observation"] == 6
 
 
 @pytest.mark.workflow

@@ -48,6 +48,8 @@ __all__ = [
     "SelectionConfig",
     "Cone",
     "PlotConfig",
+    "SafeMaskConfig",
+    "SAFE_MASK_METHODS",
     "DEFAULTS",
     "ANALYSIS_NAME_PATTERN",
     "analysis_config",
@@ -110,7 +112,19 @@ DEFAULTS = {
     "psf": True,
     "fov_rotation_step": "1 deg",
     "plots": {"exposure_energy_true": "1 TeV", "caption": None},
+    "safe_mask": {
+        "methods": ["aeff-default", "offset-max"],
+        "aeff_percent": 10,
+        "bias_percent": 10,
+        "position": None,
+        "fixed_offset": None,
+        "offset_max": None,
+    },
 }
+
+#: Safe-mask methods (as ``dl3flow.safe_mask.METHODS``; kept here so that reading a
+#: config does not import the safe-mask code).
+SAFE_MASK_METHODS = ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
 
 _GEOM_REQUIRED = ("center", "width", "binsz")
 
@@ -174,6 +188,43 @@ class PlotConfig:
 
 
 @dataclass(frozen=True)
+class SafeMaskConfig:
+    """Safe data-range options (``dl3flow.safe_mask.make_safe_mask``).
+
+    Attributes
+    ----------
+    methods : tuple of str
+        Methods combined with logical AND (see :data:`SAFE_MASK_METHODS`).
+    aeff_percent, bias_percent : float
+        Percentages (0-100) for ``aeff-max`` and ``edisp-bias``.
+    position : SkyCoord or None
+        Where ``aeff-max`` / ``edisp-bias`` evaluate the IRFs (None: the cutout centre).
+    fixed_offset : Quantity or None
+        Or at this offset from the pointing (exclusive with ``position``).
+    offset_max : Quantity
+        ``offset-max`` cut (default: the analysis' ``offset_max``).
+    """
+
+    methods: tuple[str, ...] = ("aeff-default", "offset-max")
+    aeff_percent: float = 10.0
+    bias_percent: float = 10.0
+    position: SkyCoord | None = None
+    fixed_offset: u.Quantity | None = None
+    offset_max: u.Quantity = field(default_factory=lambda: 2.5 * u.deg)
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.safe_mask.make_safe_mask`."""
+        return {
+            "methods": self.methods,
+            "aeff_percent": self.aeff_percent,
+            "bias_percent": self.bias_percent,
+            "position": self.position,
+            "fixed_offset": self.fixed_offset,
+            "offset_max": self.offset_max,
+        }
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
     """One analysis of a config file, with every quantity parsed.
 
@@ -193,6 +244,7 @@ class AnalysisConfig:
     fov_rotation_step : Quantity
         Largest field-of-view rotation per time step for ALTAZ-aligned backgrounds.
     plots : `PlotConfig`
+    safe_mask : `SafeMaskConfig`
     """
 
     name: str
@@ -204,6 +256,7 @@ class AnalysisConfig:
     psf: bool = True
     fov_rotation_step: u.Quantity = field(default_factory=lambda: 1.0 * u.deg)
     plots: PlotConfig = field(default_factory=PlotConfig)
+    safe_mask: SafeMaskConfig = field(default_factory=SafeMaskConfig)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -445,6 +498,49 @@ def _plots(value, path: str, *, geom: DatasetGeom) -> PlotConfig:
     return PlotConfig(exposure_energy_true=energy, caption=caption)
 
 
+def _percent(value, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ConfigError(f"{path}: expected a percentage within [0, 100], got {value!r}")
+    return float(value)
+
+
+def _safe_mask(value, path: str, *, offset_max: u.Quantity, frame: str) -> SafeMaskConfig:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, DEFAULTS["safe_mask"], path)
+    methods = value.get("methods")
+    if isinstance(methods, str) or not isinstance(methods, list | tuple):
+        raise ConfigError(f"{path}.methods: expected a list of method names, got {methods!r}")
+    for i, method in enumerate(methods):
+        if method not in SAFE_MASK_METHODS:
+            raise ConfigError(
+                f"{path}.methods[{i}]: unknown method {method!r}; "
+                f"choose from {', '.join(SAFE_MASK_METHODS)}"
+            )
+    if len(set(methods)) != len(methods):
+        raise ConfigError(f"{path}.methods: a method is listed twice: {methods!r}")
+    position, fixed_offset = value.get("position"), value.get("fixed_offset")
+    if position is not None and fixed_offset is not None:
+        raise ConfigError(
+            f"{path}: position and fixed_offset are mutually exclusive; set one to null"
+        )
+    if position is not None:
+        position = _skycoord(position, f"{path}.position", default_frame=frame)
+    if fixed_offset is not None:
+        fixed_offset = parse_quantity(fixed_offset, kind="angle", path=f"{path}.fixed_offset")
+        if fixed_offset.value < 0:
+            raise ConfigError(f"{path}.fixed_offset: must not be negative, got {fixed_offset}")
+    cut = value.get("offset_max")
+    cut = offset_max if cut is None else _positive(cut, kind="angle", path=f"{path}.offset_max")
+    return SafeMaskConfig(
+        methods=tuple(m for m in SAFE_MASK_METHODS if m in methods),
+        aeff_percent=_percent(value.get("aeff_percent"), f"{path}.aeff_percent"),
+        bias_percent=_percent(value.get("bias_percent"), f"{path}.bias_percent"),
+        position=position,
+        fixed_offset=fixed_offset,
+        offset_max=cut,
+    )
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -533,4 +629,10 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         psf=_bool(cfg["psf"], f"{path}.psf"),
         fov_rotation_step=step,
         plots=_plots(cfg["plots"] or {}, f"{path}.plots", geom=geom),
+        safe_mask=_safe_mask(
+            cfg["safe_mask"] or {},
+            f"{path}.safe_mask",
+            offset_max=offset_max,
+            frame=geom.sky.frame,
+        ),
     )

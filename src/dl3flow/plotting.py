@@ -21,6 +21,7 @@ __all__ = [
     "plot_background",
     "plot_exposure",
     "quicklook_figures",
+    "plot_safe_energy",
     "QUICKLOOK_NAMES",
 ]
 
@@ -227,3 +228,71 @@ def quicklook_figures(
         "background": plot_background(dataset, caption=caption),
         "exposure": plot_exposure(dataset, energy_true=exposure_energy_true, caption=caption),
     }
+
+
+def plot_safe_energy(
+    table, *, energy_edges=None, caption: str | None = None, figsize=(6.4, 4.8)
+) -> Figure:
+    """Safe lower energy threshold of each observation against its zenith angle.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        From :func:`dl3flow.safe_mask.safe_energy_table` (``obs_id``, ``methods``,
+        ``energy_min``, ``energy_min_binned``, ``zenith``).
+    energy_edges : array_like, optional
+        Reconstructed-energy bin edges (TeV), drawn as faint horizontal lines: a
+        threshold removes every bin that starts below it.
+    caption : str, optional
+        Small text under the axes (e.g. a data attribution).
+    figsize : tuple
+        Figure size in inches.
+
+    Returns
+    -------
+    figure : `~matplotlib.figure.Figure`
+        Filled circles: the threshold; open squares: lower edge of the first safe
+        reco bin. Observations without a known zenith angle are left out (and counted
+        in the title); each point is labelled with its obs id when there are at most 30.
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    zenith = _values(table["zenith"]) if len(table) else np.array([])
+    threshold = _values(table["energy_min"]) if len(table) else np.array([])
+    binned = _values(table["energy_min_binned"]) if len(table) else np.array([])
+    shown = np.isfinite(zenith) & np.isfinite(threshold) & (threshold > 0)
+    shown_binned = np.isfinite(zenith) & np.isfinite(binned)
+    if energy_edges is not None:
+        for edge in np.asarray(energy_edges, dtype=float):
+            ax.axhline(edge, color="0.85", linewidth=0.7, zorder=0)
+    ax.scatter(
+        zenith[shown_binned],
+        binned[shown_binned],
+        marker="s",
+        facecolors="none",
+        edgecolors="tab:gray",
+        s=40,
+        label="first safe reco-energy bin (lower edge)",
+    )
+    ax.scatter(zenith[shown], threshold[shown], color="tab:blue", s=25, label="safe threshold")
+    if len(table) <= 30:
+        for z, e, obs_id in zip(
+            zenith[shown], threshold[shown], table["obs_id"][shown], strict=True
+        ):
+            ax.annotate(str(obs_id), (z, e), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xlabel("Zenith angle of the pointing (deg)")
+    ax.set_ylabel("Lower safe energy (TeV)")
+    methods = sorted({str(m) for m in table["methods"]}) if len(table) else []
+    missing = int(np.sum(~np.isfinite(zenith)))
+    title = f"Safe energy threshold ({', '.join(methods) or 'no observations'})"
+    if missing:
+        title += f"; {missing} obs without zenith"
+    if not shown.any():
+        ax.text(0.5, 0.5, "no lower energy threshold", transform=ax.transAxes, ha="center")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both", axis="x")
+    ax.legend(fontsize=8, loc="best")
+    if caption:
+        fig.supxlabel(caption, fontsize=7, color="0.35")
+    return fig

@@ -1,0 +1,44 @@
+# Safe data range per observation (its own file target, so that changing the
+# `safe_mask` settings re-runs only the masks and what depends on them).
+
+
+rule make_safe_mask:
+    input:
+        unpack(observation_inputs),
+        dataset="results/{analysis}/obs/{obs_id}/dataset.fits",
+    output:
+        "results/{analysis}/obs/{obs_id}/mask_safe.fits",
+    log:
+        "logs/{analysis}/make_safe_mask/{obs_id}.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/make_safe_mask/{{obs_id}}.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        safe_mask=lambda wildcards: analysis_section(wildcards).get("safe_mask"),
+        offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
+    script:
+        "../scripts/make_safe_mask.py"
+
+
+rule safe_energy_table:
+    input:
+        observations="results/{analysis}/observations.ecsv",
+        masks=obs_safe_masks,
+    output:
+        "results/{analysis}/tables/safe_energy.ecsv",
+    log:
+        "logs/{analysis}/safe_energy_table.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/safe_energy_table.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/safe_energy_table.py"

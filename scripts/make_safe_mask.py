@@ -1,0 +1,31 @@
+"""Safe data-range mask of one observation (methods of the analysis' safe_mask section)."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.datastore import DataStore
+from dl3flow.io import script_logging
+from dl3flow.safe_mask import make_safe_mask, write_safe_mask
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    obs_id = int(snakemake.wildcards.obs_id)
+    store = DataStore.from_files(
+        obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
+    )
+    dataset = read_dataset(snakemake.input.dataset)
+    safe = make_safe_mask(dataset, store.observation(obs_id), **cfg.safe_mask.as_kwargs())
+    for method, result in safe.details.items():
+        log.info(
+            "obs %d %s: %s - %s TeV (%s)",
+            obs_id,
+            method,
+            result.energy_min,
+            result.energy_max,
+            result.note,
+        )
+    provenance = {"DATASET": Path(snakemake.input.dataset).name, "ANALYSIS": cfg.name}
+    write_safe_mask(safe, snakemake.output[0], provenance=provenance)
+    log.info("wrote %s (%d of %d bins safe)", snakemake.output[0], safe.mask.sum(), safe.mask.size)
