@@ -1,0 +1,524 @@
+"""Figures of the final products: significance, excess, flux and exposure maps,
+the significance distribution, and a per-observation quality summary.
+
+Like `dl3flow.plotting`, figures are :class:`matplotlib.figure.Figure` objects
+built without pyplot (no global state, no display needed); sky images use
+astropy's WCSAxes. Every figure has a title, axis labels with units and, for
+images, a labelled colour bar, so that it reads without the code. Save with
+`dl3flow.io.write_figure`.
+
+Inputs are plain arrays, a `~dl3flow.geom.SkyGeom` and astropy Tables, e.g.
+from `dl3flow.estimate.read_maps`; nothing is recomputed here except the
+Gaussian fit of the significance distribution (`dl3flow.stats.fit_gaussian`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from dl3flow.stats import fit_gaussian
+
+__all__ = [
+    "plot_sky_map",
+    "plot_significance_map",
+    "plot_excess_map",
+    "plot_flux_map",
+    "plot_exposure_map",
+    "plot_significance_distribution",
+    "plot_observation_qa",
+]
+
+_AXIS_LABELS = {
+    "icrs": ("Right ascension (ICRS)", "Declination (ICRS)"),
+    "galactic": ("Galactic longitude", "Galactic latitude"),
+}
+_TEV = "TeV"
+_PER_CM2_S = "cm\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT TWO} s\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ONE}"
+_MU, _SIGMA = "\N{GREEK SMALL LETTER MU}", "\N{GREEK SMALL LETTER SIGMA}"
+
+
+def _image(data, sky, what: str) -> np.ndarray:
+    image = np.asarray(getattr(data, "value", data), dtype=float)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.shape != tuple(sky.shape):
+        raise ValueError(f"{what} has shape {image.shape}, the geometry {tuple(sky.shape)}")
+    return image
+
+
+def _band_text(energy_range) -> str:
+    if energy_range is None:
+        return ""
+    lo, hi = (float(v) for v in energy_range)
+    return f"{lo:.3g} \N{EN DASH} {hi:.3g} {_TEV}"
+
+
+def _title(kind: str, name: str | None, energy_range, extra: str | None = None) -> str:
+    head = kind + (f" \N{EM DASH} {name}" if name else "")
+    parts = [p for p in (_band_text(energy_range), extra) if p]
+    return head + ("\n" + ", ".join(parts) if parts else "")
+
+
+def plot_sky_map(
+    image,
+    sky,
+    *,
+    title: str,
+    label: str,
+    cmap: str = "viridis",
+    norm=None,
+    exclusion=None,
+    sources=None,
+    caption: str | None = None,
+    figsize=(6.6, 5.6),
+) -> Figure:
+    """An image on sky axes with a colour bar, optional exclusion contour and sources.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(ny, nx)`` (or ``(1, ny, nx)``) image.
+    sky : `~dl3flow.geom.SkyGeom`
+        Geometry of the image.
+    title : str
+        Figure title.
+    label : str
+        Colour-bar label (quantity and unit).
+    cmap : str
+        Matplotlib colour map.
+    norm : `matplotlib.colors.Normalize`, optional
+        Colour scaling; default linear over the finite values.
+    exclusion : array_like of bool, optional
+        ``(ny, nx)`` exclusion mask, True = used (not excluded); the boundary of the
+        excluded regions is drawn as a white contour.
+    sources : `~astropy.table.Table`, optional
+        Sources to mark: columns ``ra``, ``dec`` (deg, ICRS) and optionally ``name``.
+    caption : str, optional
+        Small text under the figure (e.g. a data attribution).
+    figsize : tuple
+
+    Returns
+    -------
+    figure : `~matplotlib.figure.Figure`
+
+    Raises
+    ------
+    ValueError
+        If an array does not match the geometry or ``sources`` lacks ra/dec columns.
+    """
+    data = _image(image, sky, "image")
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot(projection=sky.wcs)
+    if norm is None:
+        finite = data[np.isfinite(data)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    im = ax.imshow(data, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+    if exclusion is not None:
+        mask = _image(np.asarray(exclusion, dtype=float), sky, "exclusion mask")
+        if mask.min() < 0.5 < mask.max():
+            ax.contour(mask, levels=[0.5], colors="white", linewidths=1.0)
+    n_marked = 0
+    if sources is not None and len(sources) > 0:
+        n_marked = _mark_sources(ax, sky, sources)
+    xlabel, ylabel = _AXIS_LABELS.get(sky.frame, ("Longitude", "Latitude"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.coords.grid(color="0.6", alpha=0.4, linestyle="dotted")
+    ax.set_title(title)
+    colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
+    colorbar.set_label(label)
+    notes = []
+    if exclusion is not None:
+        notes.append("white contour: exclusion regions")
+    if n_marked:
+        notes.append(f"+ : catalog sources ({n_marked})")
+    if caption:
+        notes.append(caption)
+    if notes:
+        fig.supxlabel("; ".join(notes), fontsize=7, color="0.35")
+    return fig
+
+
+def _mark_sources(ax, sky, sources) -> int:
+    names = {c.lower(): c for c in sources.colnames}
+    if "ra" not in names or "dec" not in names:
+        raise ValueError(f"sources need 'ra' and 'dec' columns, got {sources.colnames}")
+    from astropy.coordinates import SkyCoord
+
+    ra = np.asarray(getattr(sources[names["ra"]], "value", sources[names["ra"]]), dtype=float)
+    dec = np.asarray(getattr(sources[names["dec"]], "value", sources[names["dec"]]), dtype=float)
+    coord = SkyCoord(ra, dec, unit="deg", frame="icrs")
+    x, y = sky.wcs.world_to_pixel(coord)
+    ny, nx = sky.shape
+    inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
+    ax.plot(x[inside], y[inside], "+", color="cyan", markersize=10, markeredgewidth=1.5)
+    if "name" in names:
+        for xi, yi, label in zip(
+            x[inside], y[inside], np.asarray(sources[names["name"]])[inside], strict=True
+        ):
+            ax.annotate(
+                str(label),
+                (xi, yi),
+                xytext=(4, 4),
+                textcoords="offset points",
+                color="cyan",
+                fontsize=7,
+            )
+    return int(inside.sum())
+
+
+def plot_significance_map(
+    significance,
+    sky,
+    *,
+    exclusion=None,
+    sources=None,
+    name: str | None = None,
+    energy_range=None,
+    correlation_radius: float | None = None,
+    caption: str | None = None,
+) -> Figure:
+    """Significance map (diverging colours centred on 0) with exclusion contour and sources.
+
+    Parameters
+    ----------
+    significance : array_like
+        ``(ny, nx)`` signed significance (sigma).
+    sky : `~dl3flow.geom.SkyGeom`
+    exclusion : array_like of bool, optional
+        Exclusion mask (True = not excluded).
+    sources : `~astropy.table.Table`, optional
+        Catalog sources (``ra``, ``dec`` in deg, optional ``name``).
+    name : str, optional
+        Analysis name for the title.
+    energy_range : (float, float), optional
+        Energy band in TeV for the title.
+    correlation_radius : float, optional
+        Correlation radius in deg for the title.
+    caption : str, optional
+    """
+    data = _image(significance, sky, "significance")
+    finite = data[np.isfinite(data)]
+    top = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
+    extra = (
+        f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
+    )
+    return plot_sky_map(
+        data,
+        sky,
+        title=_title("Significance", name, energy_range, extra),
+        label="significance (\N{GREEK SMALL LETTER SIGMA})",
+        cmap="RdBu_r",
+        norm=TwoSlopeNorm(vcenter=0.0, vmin=-top if finite.min() < 0 else -1.0, vmax=top),
+        exclusion=exclusion,
+        sources=sources,
+        caption=caption,
+    )
+
+
+def plot_excess_map(
+    excess,
+    sky,
+    *,
+    name=None,
+    energy_range=None,
+    correlation_radius=None,
+    exclusion=None,
+    caption=None,
+) -> Figure:
+    """Correlated excess counts."""
+    extra = (
+        f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
+    )
+    return plot_sky_map(
+        excess,
+        sky,
+        title=_title("Excess counts", name, energy_range, extra),
+        label="excess counts (correlated)",
+        cmap="magma",
+        exclusion=exclusion,
+        caption=caption,
+    )
+
+
+def plot_flux_map(
+    flux,
+    sky,
+    *,
+    name=None,
+    energy_range=None,
+    spectral_index: float = 2.0,
+    correlation_radius=None,
+    exclusion=None,
+    caption=None,
+) -> Figure:
+    """Integral flux map (cm-2 s-1) assuming a power law of ``spectral_index``."""
+    data = _image(flux, sky, "flux")
+    finite = np.abs(data[np.isfinite(data)])
+    scale = 10.0 ** np.floor(np.log10(finite.max())) if finite.size and finite.max() > 0 else 1.0
+    extra = f"power law index {spectral_index:g}"
+    if correlation_radius:
+        extra += f", correlation radius {correlation_radius:g}\N{DEGREE SIGN}"
+    return plot_sky_map(
+        data / scale,
+        sky,
+        title=_title("Integral flux", name, energy_range, extra),
+        label=f"flux ({scale:.0e} {_PER_CM2_S})",
+        cmap="inferno",
+        exclusion=exclusion,
+        caption=caption,
+    )
+
+
+def plot_exposure_map(
+    exposure, sky, *, name=None, energy_range=None, unit: str = "cm2 s", note=None, caption=None
+) -> Figure:
+    """Exposure map (e.g. the power-law weighted exposure of the flux maps)."""
+    data = _image(exposure, sky, "exposure")
+    pretty = unit.replace("cm2", "cm\N{SUPERSCRIPT TWO}").replace("m2", "m\N{SUPERSCRIPT TWO}")
+    return plot_sky_map(
+        data,
+        sky,
+        title=_title("Exposure", name, energy_range, note),
+        label=f"exposure ({pretty})",
+        cmap="viridis",
+        caption=caption,
+    )
+
+
+def plot_significance_distribution(
+    significance,
+    *,
+    exclusion=None,
+    name: str | None = None,
+    energy_range=None,
+    bins=None,
+    caption: str | None = None,
+) -> Figure:
+    """Histogram of the significance of pixels outside the exclusion regions.
+
+    Log-scale counts, with the Gaussian fitted to those pixels (maximum likelihood:
+    their mean and standard deviation, printed on the plot) and the standard
+    normal N(0, 1) for comparison, both scaled to the number of pixels.
+
+    Parameters
+    ----------
+    significance : array_like
+        Significance image (NaN pixels are ignored).
+    exclusion : array_like of bool, optional
+        True = pixel used (not excluded). Without it all finite pixels are used.
+    name : str, optional
+    energy_range : (float, float), optional
+    bins : array_like, optional
+        Histogram bin edges; default 0.2 sigma bins covering the data.
+    caption : str, optional
+
+    Raises
+    ------
+    ValueError
+        If the exclusion mask does not match the image or fewer than two pixels remain.
+    """
+    data = np.asarray(significance, dtype=float)
+    if exclusion is not None:
+        mask = np.asarray(exclusion, dtype=bool)
+        if mask.shape != data.shape:
+            raise ValueError(
+                f"exclusion mask shape {mask.shape} != significance shape {data.shape}"
+            )
+        values = data[mask & np.isfinite(data)]
+    else:
+        values = data[np.isfinite(data)]
+    mean, sigma, n = fit_gaussian(values)
+    if bins is None:
+        lo = np.floor(min(values.min(), -5.0) / 0.2) * 0.2
+        hi = np.ceil(max(values.max(), 5.0) / 0.2) * 0.2
+        bins = np.arange(lo, hi + 0.1, 0.2)
+    bins = np.asarray(bins, dtype=float)
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(
+        values,
+        bins=bins,
+        histtype="stepfilled",
+        color="0.75",
+        edgecolor="0.3",
+        label=f"pixels ({n})",
+    )
+    x = np.linspace(bins[0], bins[-1], 400)
+    width = np.diff(bins).mean()
+
+    def gauss(mu, s):
+        return n * width * np.exp(-0.5 * ((x - mu) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+
+    ax.plot(
+        x,
+        gauss(mean, sigma),
+        color="C3",
+        lw=2,
+        label=f"fit: {_MU} = {mean:.3f}, {_SIGMA} = {sigma:.3f}",
+    )
+    ax.plot(x, gauss(0.0, 1.0), color="C0", lw=1.5, ls="--", label="standard normal N(0, 1)")
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, None)
+    ax.set_xlabel("significance (\N{GREEK SMALL LETTER SIGMA})")
+    ax.set_ylabel("number of pixels")
+    where = "outside exclusion regions" if exclusion is not None else "all pixels"
+    ax.set_title(_title("Significance distribution", name, energy_range, where))
+    ax.text(
+        0.03,
+        0.95,
+        f"mean = {mean:.3f}\nwidth = {sigma:.3f}\nN = {n}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=9,
+        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8},
+    )
+    ax.legend(loc="upper right", fontsize=8)
+    if caption:
+        fig.supxlabel(caption, fontsize=7, color="0.35")
+    return fig
+
+
+def _column(table, *candidates):
+    if table is None:
+        return None
+    lower = {c.lower(): c for c in table.colnames}
+    for candidate in candidates:
+        if candidate.lower() in lower:
+            return lower[candidate.lower()]
+    return None
+
+
+def _values(table, column, unit=None) -> np.ndarray:
+    col = table[column]
+    if unit is not None and getattr(col, "unit", None) is not None:
+        return np.asarray(col.quantity.to_value(unit), dtype=float)
+    return np.asarray(col, dtype=float)
+
+
+def _missing(ax, what: str) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        f"{what}: not available",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="0.4",
+    )
+
+
+def plot_observation_qa(
+    *,
+    observations=None,
+    background_norms=None,
+    safe_energy=None,
+    name: str | None = None,
+    caption: str | None = None,
+) -> Figure:
+    """Per-observation quality summary: background norms, livetime, safe energy thresholds.
+
+    Three panels sharing an observation axis (observation ids as labels). Tables
+    may be missing or lack columns; the panel then says "not available". Column
+    names are matched case-insensitively:
+
+    - ``observations``: ``OBS_ID``; ``LIVETIME`` (s; or ``ONTIME``);
+    - ``background_norms``: ``obs_id``; ``norm``; ``norm_err`` / ``error``;
+      optionally ``status`` (rows whose status is not ``ok`` are marked in red);
+    - ``safe_energy``: ``obs_id``; ``energy_min`` and ``energy_max`` (TeV).
+
+    Returns
+    -------
+    figure : `~matplotlib.figure.Figure`
+    """
+    tables = {
+        "observations": observations,
+        "background_norms": background_norms,
+        "safe_energy": safe_energy,
+    }
+    ids = set()
+    for table in tables.values():
+        column = _column(table, "obs_id")
+        if column is not None:
+            ids.update(int(v) for v in table[column])
+    obs_ids = sorted(ids)
+    position = {obs_id: i for i, obs_id in enumerate(obs_ids)}
+    fig = Figure(figsize=(max(6.4, 0.35 * len(obs_ids) + 3), 7.5), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+
+    def x_of(table):
+        return np.array([position[int(v)] for v in table[_column(table, "obs_id")]])
+
+    # background norms
+    ax = axes[0]
+    col_norm = _column(background_norms, "norm", "bkg_norm", "background_norm")
+    if col_norm and _column(background_norms, "obs_id"):
+        x = x_of(background_norms)
+        y = _values(background_norms, col_norm)
+        col_err = _column(background_norms, "norm_err", "error", "norm_error")
+        yerr = _values(background_norms, col_err) if col_err else None
+        ax.errorbar(x, y, yerr=yerr, fmt="o", color="C0", label="background norm")
+        col_status = _column(background_norms, "status")
+        if col_status:
+            bad = np.array(
+                [
+                    str(s).strip().lower() not in ("ok", "success", "")
+                    for s in background_norms[col_status]
+                ]
+            )
+            if bad.any():
+                ax.plot(x[bad], y[bad], "o", mfc="none", mec="C3", ms=12, label="status not ok")
+        ax.axhline(1.0, color="0.5", ls="--", lw=1)
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _missing(ax, "background norms")
+    ax.set_ylabel("background norm")
+    ax.set_title("Background normalisation per observation")
+
+    # livetime
+    ax = axes[1]
+    col_live = _column(observations, "LIVETIME", "ONTIME")
+    if col_live and _column(observations, "obs_id"):
+        x = x_of(observations)
+        hours = _values(observations, col_live, "s") / 3600.0
+        ax.bar(x, hours, color="C2", width=0.7)
+        ax.set_ylabel(f"{col_live.lower()} (h)")
+        total = np.nansum(hours)
+        ax.set_title(f"{col_live.capitalize()} per observation (total {total:.2f} h)")
+    else:
+        _missing(ax, "livetime")
+        ax.set_ylabel("livetime (h)")
+        ax.set_title("Livetime per observation")
+
+    # safe energy thresholds
+    ax = axes[2]
+    col_lo = _column(safe_energy, "energy_min", "e_min", "energy_threshold_low")
+    col_hi = _column(safe_energy, "energy_max", "e_max", "energy_threshold_high")
+    if (col_lo or col_hi) and _column(safe_energy, "obs_id"):
+        x = x_of(safe_energy)
+        for col, marker, label, color in (
+            (col_lo, "^", "lower threshold", "C1"),
+            (col_hi, "v", "upper threshold", "C4"),
+        ):
+            if col:
+                values = _values(safe_energy, col, "TeV")
+                ok = np.isfinite(values) & (values > 0)
+                ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _missing(ax, "safe energy thresholds")
+    ax.set_ylabel("energy (TeV)")
+    ax.set_title("Safe energy range per observation")
+    ax.set_xlabel("observation id")
+    if obs_ids:
+        ax.set_xticks(range(len(obs_ids)))
+        ax.set_xticklabels([str(i) for i in obs_ids], rotation=90, fontsize=7)
+    head = "Observation quality" + (f" \N{EM DASH} {name}" if name else "")
+    fig.suptitle(head)
+    if caption:
+        fig.supxlabel(caption, fontsize=7, color="0.35")
+    return fig
