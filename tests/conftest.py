@@ -34,3 +34,75 @@ def hess_dr1(shared_data) -> Path:
     if not (path / "obs-index.fits.gz").is_file():
         pytest.skip(f"H.E.S.S. DL3 DR1 not found at {path}")
     return path
+
+
+#: The H.E.S.S. DL3 DR1 observation (Crab) that ``hess_obs_copy`` copies.
+HESS_OBS_ID = 23523
+
+
+@pytest.fixture(scope="session")
+def _hess_obs_source(hess_dr1):
+    """Bytes of one real DL3 file and the index rows of its observation (read once)."""
+    import gzip
+
+    from astropy.table import Table
+
+    name = f"hess_dl3_dr1_obs_id_{HESS_OBS_ID:06d}.fits.gz"
+    raw = (hess_dr1 / "data" / name).read_bytes()
+    obs_index = Table.read(hess_dr1 / "obs-index.fits.gz", hdu="OBS_INDEX")
+    hdu_index = Table.read(hess_dr1 / "hdu-index.fits.gz", hdu="HDU_INDEX")
+    return {
+        "name": name,
+        "raw": raw,
+        "fits": gzip.decompress(raw),
+        "obs_index": obs_index[obs_index["OBS_ID"] == HESS_OBS_ID],
+        "hdu_index": hdu_index[hdu_index["OBS_ID"] == HESS_OBS_ID],
+    }
+
+
+@pytest.fixture
+def hess_obs_copy(_hess_obs_source, tmp_path):
+    """Factory: a one-observation data store in ``tmp_path`` copied from H.E.S.S. DL3 DR1.
+
+    ``make(name="store", *, hdus=None, raw=None, obs_index=None, hdu_index=None)``
+    writes ``tmp_path/name/{obs-index,hdu-index}.fits.gz`` (the rows of obs
+    ``HESS_OBS_ID``) and ``data/<file>.fits.gz`` (a copy of the real file) and
+    returns the directory. Each optional callable corrupts the copy: ``hdus`` gets
+    the opened `~astropy.io.fits.HDUList`, ``raw`` the gzip bytes (returns new
+    bytes), ``obs_index`` / ``hdu_index`` the tables (change in place or return a
+    new one). The shared data is only read.
+    """
+    import gzip
+    import io
+
+    from astropy.io import fits
+
+    source = _hess_obs_source
+
+    def make(name="store", *, hdus=None, raw=None, obs_index=None, hdu_index=None) -> Path:
+        root = tmp_path / name
+        (root / "data").mkdir(parents=True)
+        data = source["raw"]
+        if hdus is not None:
+            with fits.open(io.BytesIO(source["fits"])) as hdulist:
+                hdulist = fits.HDUList([hdu.copy() for hdu in hdulist])
+            hdulist = hdus(hdulist) or hdulist
+            buffer = io.BytesIO()
+            hdulist.writeto(buffer)
+            data = gzip.compress(buffer.getvalue(), mtime=0)
+        if raw is not None:
+            data = raw(data)
+        (root / "data" / source["name"]).write_bytes(data)
+        for kind, mutate in (("obs", obs_index), ("hdu", hdu_index)):
+            table = source[f"{kind}_index"].copy()
+            if mutate is not None:
+                result = mutate(table)
+                table = table if result is None else result
+            hdu = fits.table_to_hdu(table)
+            hdu.name = f"{kind.upper()}_INDEX"
+            buffer = io.BytesIO()
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+            (root / f"{kind}-index.fits.gz").write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+        return root
+
+    return make

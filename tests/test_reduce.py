@@ -193,6 +193,31 @@ def test_reduce_observation_errors_name_the_observation(overrides, kwargs, match
         reduce_observation(fake_observation(**overrides), **params)
 
 
+def test_reduce_observation_rejects_an_empty_event_list():
+    events = SimpleNamespace(ra=np.array([]), dec=np.array([]), energy=np.array([]), header={})
+    with pytest.raises(ReductionError, match=r"^obs 42: the event list is empty \(0 events\)$"):
+        reduce_observation(
+            fake_observation(events=events), geom=geom(), offset_max=1.0, edisp=False, psf=False
+        )
+
+
+class _NanAeff:
+    """An aeff whose values are NaN above 3 TeV (a broken IRF that slipped through)."""
+
+    def evaluate(self, *, energy_true, offset):
+        values = aeff_linear_in_offset().evaluate(energy_true=energy_true, offset=offset)
+        return np.where(np.asarray(energy_true) > 3.0, np.nan, values)
+
+
+def test_reduce_observation_rejects_non_finite_maps():
+    obs = fake_observation(aeff=_NanAeff())
+    with pytest.raises(
+        ReductionError,
+        match=r"^obs 42: exposure map has 16 non-finite values of 32 \(NaN or inf in the aeff IRF",
+    ):
+        reduce_observation(obs, geom=geom(), offset_max=1.0, edisp=False, psf=False)
+
+
 def test_altaz_background_averages_over_the_rotation():
     """A tilted ALTAZ model rotates during the run: the average is smoother than one instant."""
     hess = EarthLocation(lon=16.5 * u.deg, lat=-23.27 * u.deg, height=1835 * u.m)

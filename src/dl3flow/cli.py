@@ -4,6 +4,7 @@ The workflow itself runs with ``snakemake``; this command helps around it::
 
     dl3flow version
     dl3flow check-config config/examples/hess-dr1-crab.yaml [--data-store PATH]
+    dl3flow provenance results/demo/stacked/dataset.fits [--json]
 """
 
 from __future__ import annotations
@@ -57,6 +58,24 @@ def _check_config(args) -> int:
     return 0
 
 
+def _provenance(args) -> int:
+    from .provenance import ProvenanceError, format_provenance, read_provenance
+
+    status = 0
+    for path in args.path:
+        try:
+            record = read_provenance(path)
+        except ProvenanceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(record.to_json(indent=1))
+        else:
+            print(format_provenance(record, title=path))
+    return status
+
+
 def main(argv=None) -> int:
     """Entry point of the ``dl3flow`` command."""
     parser = argparse.ArgumentParser(
@@ -73,6 +92,13 @@ def main(argv=None) -> int:
     check.add_argument("configfile", nargs="+", help="YAML config file(s)")
     check.add_argument("--data-store", help="override the top-level data_store")
     check.set_defaults(func=_check_config)
+    prov = sub.add_parser(
+        "provenance",
+        help="print how a product was made (from its FITS header or .prov.json sidecar)",
+    )
+    prov.add_argument("path", nargs="+", help="product file(s) or .prov.json sidecar(s)")
+    prov.add_argument("--json", action="store_true", help="print the record as JSON")
+    prov.set_defaults(func=_provenance)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -34,6 +34,7 @@ from astropy.time import Time
 from scipy.interpolate import RegularGridInterpolator
 
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.provenance import PROVENANCE_KEYWORDS, add_to_header
 
 __all__ = [
     "DatasetError",
@@ -63,6 +64,7 @@ RESERVED_KEYS = frozenset(
         "CHECKSUM",
         "DATASUM",
         "END",
+        *PROVENANCE_KEYWORDS,  # written by MapDataset.write(provenance=...), not meta
     }
 )
 #: Meta keys summed when stacking (seconds).
@@ -271,7 +273,7 @@ class MapDataset:
         """The dataset as HDUs in gammapy 1.3's ``MapDataset`` layout."""
         return _to_hdulist(self)
 
-    def write(self, path, *, overwrite: bool = False) -> None:
+    def write(self, path, *, overwrite: bool = False, provenance=None) -> None:
         """Write the dataset to a FITS file, atomically.
 
         The HDUs are written to a temporary file in the target directory which is
@@ -283,6 +285,9 @@ class MapDataset:
         path : str or `~pathlib.Path`
         overwrite : bool
             Replace an existing file.
+        provenance : `~dl3flow.provenance.Provenance` or dict, optional
+            Recorded in the primary header (a dict is taken as extra header
+            keywords); see `dl3flow.provenance.add_to_header`.
 
         Raises
         ------
@@ -295,6 +300,7 @@ class MapDataset:
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         hdulist = self.to_hdulist()
+        add_to_header(hdulist[0].header, provenance)
         _atomic_writeto(hdulist, path)
 
 

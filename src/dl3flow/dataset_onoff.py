@@ -33,6 +33,7 @@ from dl3flow.dataset import (
     _shape_check,
 )
 from dl3flow.geom import DatasetGeom
+from dl3flow.provenance import add_to_header
 
 __all__ = ["MapDatasetOnOff", "read_dataset_onoff"]
 
@@ -147,8 +148,11 @@ class MapDatasetOnOff:
             hdus += _image_hdus(name, getattr(self, name.lower()), geom.sky, [("energy", e)], "")
         return fits.HDUList(hdus)
 
-    def write(self, path, *, overwrite: bool = False) -> None:
+    def write(self, path, *, overwrite: bool = False, provenance=None) -> None:
         """Write the dataset to a FITS file, atomically (see `MapDataset.write`).
+
+        ``provenance`` (a `~dl3flow.provenance.Provenance` or a dict of header
+        keywords) is recorded in the primary header.
 
         Raises
         ------
@@ -160,7 +164,9 @@ class MapDatasetOnOff:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        _atomic_writeto(self.to_hdulist(), path)
+        hdulist = self.to_hdulist()
+        add_to_header(hdulist[0].header, provenance)
+        _atomic_writeto(hdulist, path)
 
 
 def read_dataset_onoff(path) -> MapDatasetOnOff:

@@ -69,6 +69,7 @@ from .catalogs import CatalogSpec, ExclusionError, _angle, read_catalog
 from .coords import angular_offset
 from .geom import SkyGeom
 from .io import atomic_write
+from .provenance import add_to_header
 
 if TYPE_CHECKING:
     from regions import SkyRegion
@@ -121,6 +122,12 @@ def _check_regions(regions, *, key: str, origin: str) -> list[SkyRegion]:
             )
         if name in _NO_AREA:
             raise ExclusionError(f"{key}: {origin} gives a {name}, which has no area")
+        vertices = getattr(region, "vertices", None)
+        if vertices is not None and len(vertices) < 3:
+            raise ExclusionError(
+                f"{key}: {origin} gives a {name} with {len(vertices)} vertices, which has "
+                "no area (a polygon needs at least 3)"
+            )
         if not region.meta.get("include", True):
             raise ExclusionError(
                 f"{key}: {origin} has a ds9 exclude ('-') region; list only the regions "
@@ -490,7 +497,7 @@ class ExclusionMask:
     def n_excluded(self) -> int:
         return int((~self.mask).sum())
 
-    def write(self, path, *, overwrite: bool = False, provenance: dict | None = None) -> Path:
+    def write(self, path, *, overwrite: bool = False, provenance=None) -> Path:
         """Write with :func:`write_mask`."""
         return write_mask(
             self.mask,
@@ -638,7 +645,7 @@ def write_mask(
     *,
     recipe: dict,
     sources: Table | None = None,
-    provenance: dict | None = None,
+    provenance=None,
     overwrite: bool = False,
 ) -> Path:
     """Write a mask to FITS atomically (see the module docstring for the layout).
@@ -653,8 +660,9 @@ def write_mask(
         JSON-serialisable; stored as ``RECIPE`` (JSON) and summarised in ``HISTORY``.
     sources : `~astropy.table.Table`, optional
         Excluded sources, written as the ``SOURCES`` table HDU.
-    provenance : dict, optional
-        Extra primary-header keywords (e.g. ``{"CONFHASH": ...}``).
+    provenance : `~dl3flow.provenance.Provenance` or dict, optional
+        The product's provenance record, or extra primary-header keywords
+        (e.g. ``{"CONFHASH": ...}``).
     overwrite : bool
 
     Returns
@@ -677,8 +685,7 @@ def write_mask(
     header["DATE"] = (datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "UTC")
     header["MASKKIND"] = (str(recipe.get("kind", "")), "how the exclusion mask was made")
     header["NEXCL"] = (int((~mask).sum()), "number of excluded pixels")
-    for k, v in (provenance or {}).items():
-        header[k] = v
+    add_to_header(header, provenance)
     header["RECIPE"] = (recipe_json, "exclusion recipe (JSON)")
     for line in _history(recipe):
         header.add_history(line)

@@ -272,8 +272,9 @@ def reduce_observation(
     Raises
     ------
     ReductionError
-        If the observation lies outside the geometry, lacks a needed IRF, or has
-        no positive livetime; the message names the observation.
+        If the observation lies outside the geometry, lacks a needed IRF, has no
+        positive livetime, has an empty event list, or an IRF gives NaN or infinite
+        values on the geometry; the message names the observation.
     """
     obs_id = observation.obs_id
     if offset_max <= 0:
@@ -299,6 +300,8 @@ def reduce_observation(
             raise ReductionError(f"obs {obs_id}: no {name} IRF in the data store")
 
     events = observation.events
+    if np.size(events.energy) == 0:
+        raise ReductionError(f"obs {obs_id}: the event list is empty (0 events)")
     counts = make_counts(
         ra=events.ra,
         dec=events.dec,
@@ -362,6 +365,18 @@ def reduce_observation(
             livetime=livetime,
         )
 
+    _check_finite(
+        obs_id,
+        [
+            ("exposure", "aeff", exposure),
+            ("background", "bkg", background),
+            ("edisp kernel", "edisp", None if edisp_map is None else edisp_map.kernel),
+            ("edisp exposure", "aeff", None if edisp_map is None else edisp_map.exposure),
+            ("psf", "psf", None if psf_map is None else psf_map.psf),
+            ("psf exposure", "aeff", None if psf_map is None else psf_map.exposure),
+        ],
+    )
+
     meta = {
         "OBS_ID": int(obs_id),
         "RA_PNT": float(ra0),
@@ -389,6 +404,19 @@ def reduce_observation(
         meta=meta,
         gti=observation.gti,
     )
+
+
+def _check_finite(obs_id, maps) -> None:
+    """Raise if a reduced map has NaN or infinite values (an IRF with NaN where used)."""
+    for name, irf, values in maps:
+        if values is None:
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ReductionError(
+                f"obs {obs_id}: {name} map has {int(bad.sum())} non-finite values of "
+                f"{bad.size} (NaN or inf in the {irf} IRF where the geometry uses it)"
+            )
 
 
 def _rotation_steps(observation, pointing, location, step_deg: float) -> int:

@@ -80,6 +80,7 @@ from scipy.optimize import root_scalar
 
 from .dataset import MapDataset, _atomic_writeto, _image_hdus, _read_axis, _read_image
 from .geom import EnergyAxis, SkyGeom
+from .provenance import add_to_header
 
 __all__ = [
     "METHODS",
@@ -725,8 +726,9 @@ def write_safe_mask(
     safe : SafeMask
     path : str or `~pathlib.Path`
     overwrite : bool
-    provenance : dict, optional
-        Extra primary-header keywords (e.g. input file names), FITS-legal.
+    provenance : `~dl3flow.provenance.Provenance` or dict, optional
+        The product's provenance record, or extra primary-header keywords (e.g.
+        input file names), FITS-legal.
 
     Raises
     ------
@@ -768,8 +770,7 @@ def write_safe_mask(
         h[f"M{i}EMIN"] = (_header_float(result.energy_min), "[TeV]")
         h[f"M{i}EMAX"] = (_header_float(result.energy_max), "[TeV]")
         h[f"M{i}NOTE"] = result.note
-    for key, value in (provenance or {}).items():
-        h[key] = value
+    add_to_header(h, provenance)
     hdus = [
         primary,
         *_image_hdus("MASK_SAFE", safe.mask, safe.sky, [("energy", safe.energy.edges)], ""),

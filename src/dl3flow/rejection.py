@@ -1,0 +1,405 @@
+"""Failure isolation: one bad observation is either a clear error or a rejection record.
+
+A per-observation failure -- a corrupt or truncated file, a missing HDU, a NaN-filled
+IRF, an empty event list, zero livetime, an observation entirely outside the
+geometry -- must never be silent, and, if the analysis says so, must not stop the
+other observations. :func:`reduce_or_reject` reduces one observation and, depending
+on ``on_bad_observation``:
+
+``"fail"``
+    raises :class:`BadObservationError` naming the observation, the stage that
+    failed and the cause (the original exception is chained);
+``"skip"``
+    returns a :class:`Rejection` (obs_id, stage, reason, exception type).
+
+The stages are, in order: ``open`` (the loader, e.g. ``DataStore.observation``),
+``events``, ``gti``, ``irf`` (aeff, bkg, and edisp / psf when requested),
+``metadata`` (pointing, times, livetime) and ``reduce`` (the reduction itself:
+geometry overlap, positive livetime, non-empty event list, finite maps). Reading
+is lazy and cached per observation, so reading first costs nothing extra and tells
+which part of the data is bad.
+
+In a workflow each observation job writes a small status file (:func:`write_status`,
+JSON: ``ok`` or the rejection); a collecting job gathers them
+(:func:`collect_rejections`) into ``results/{analysis}/tables/rejected_observations.ecsv``
+(:func:`write_rejections`, :func:`read_rejections`) and prints
+:func:`rejection_summary`. :func:`reduce_to_files` does the whole per-observation job
+in one call; a workflow script is then::
+
+    store = DataStore.from_files(obs_index=..., hdu_index=...)
+    reduce_to_files(
+        store.observation, obs_id=obs_id, dataset_path=..., status_path=...,
+        on_bad_observation=cfg.on_bad_observation, geom=cfg.geom, offset_max=...,
+        provenance=lambda: Provenance.create(
+            rule="reduce_observation", inputs=observation_files(store, obs_id), ...
+        ),
+    )
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "BadObservationError",
+    "ON_BAD_OBSERVATION",
+    "Rejection",
+    "STAGES",
+    "collect_rejections",
+    "read_rejections",
+    "read_status",
+    "reduce_or_reject",
+    "reduce_to_files",
+    "rejection_summary",
+    "write_rejections",
+    "write_status",
+]
+
+log = logging.getLogger(__name__)
+
+#: Accepted values of ``on_bad_observation``.
+ON_BAD_OBSERVATION = ("fail", "skip")
+
+#: Stages of :func:`reduce_or_reject`, in order.
+STAGES = ("open", "events", "gti", "irf", "metadata", "reduce")
+
+_STATUS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one observation was left out.
+
+    Attributes
+    ----------
+    obs_id : int
+    stage : str
+        One of :data:`STAGES` (where the failure happened).
+    reason : str
+        The error message; it names the observation and, where known, the file.
+    error : str
+        Exception class name, e.g. ``"CorruptFileError"``.
+    """
+
+    obs_id: int
+    stage: str
+    reason: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"obs {self.obs_id} ({self.stage}): {self.error}: {self.reason}"
+
+    def as_dict(self) -> dict:
+        return {
+            "obs_id": self.obs_id,
+            "stage": self.stage,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+
+class BadObservationError(RuntimeError):
+    """One observation cannot be used; raised with ``on_bad_observation="fail"``.
+
+    Attributes
+    ----------
+    rejection : Rejection
+        What failed, where and why (the original exception is ``__cause__``).
+    """
+
+    def __init__(self, rejection: Rejection):
+        self.rejection = rejection
+        super().__init__(
+            f"observation {rejection.obs_id}: {rejection.stage} failed: "
+            f"{rejection.error}: {rejection.reason}"
+        )
+
+
+def _check_mode(on_bad_observation: str) -> None:
+    if on_bad_observation not in ON_BAD_OBSERVATION:
+        raise ValueError(
+            f"on_bad_observation must be one of {', '.join(ON_BAD_OBSERVATION)}, "
+            f"got {on_bad_observation!r}"
+        )
+
+
+def _reason(obs_id: int, exc: BaseException) -> str:
+    """The exception message, prefixed with the observation if it does not name it."""
+    message = " ".join(str(exc).split()) or repr(exc)
+    if str(obs_id) not in message:
+        message = f"obs {obs_id}: {message}"
+    return message
+
+
+def reduce_or_reject(
+    observation_loader: Callable,
+    *,
+    obs_id: int,
+    geom,
+    offset_max: float,
+    edisp: bool = True,
+    psf: bool = True,
+    fov_rotation_step: float = 1.0,
+    on_bad_observation: str = "skip",
+):
+    """Reduce one observation, or say precisely why it cannot be.
+
+    Parameters
+    ----------
+    observation_loader : callable
+        ``observation_loader(obs_id)`` returns a `dl3flow.datastore.Observation`,
+        e.g. ``DataStore.from_dir(path).observation``.
+    obs_id : int
+        The observation.
+    geom, offset_max, edisp, psf, fov_rotation_step
+        As for `dl3flow.reduce.reduce_observation`.
+    on_bad_observation : {"skip", "fail"}
+        What a failure gives: a :class:`Rejection` (``"skip"``) or a
+        :class:`BadObservationError` (``"fail"``).
+
+    Returns
+    -------
+    `~dl3flow.dataset.MapDataset` or `Rejection`
+
+    Raises
+    ------
+    BadObservationError
+        With ``on_bad_observation="fail"``, on any failure of the observation
+        (the message names the observation, the stage and the cause).
+    ValueError
+        If ``on_bad_observation`` is not ``"fail"`` or ``"skip"``.
+    """
+    from .reduce import reduce_observation
+
+    _check_mode(on_bad_observation)
+    obs_id = int(obs_id)
+    stage = "open"
+    try:
+        observation = observation_loader(obs_id)
+        stage = "events"
+        observation.events  # noqa: B018 - read (and cache) to locate failures
+        stage = "gti"
+        observation.gti  # noqa: B018
+        stage = "irf"
+        observation.aeff  # noqa: B018
+        observation.bkg  # noqa: B018
+        if edisp:
+            observation.edisp  # noqa: B018
+        if psf:
+            observation.psf  # noqa: B018
+        stage = "metadata"
+        observation.pointing  # noqa: B018
+        observation.livetime  # noqa: B018
+        observation.ontime  # noqa: B018
+        stage = "reduce"
+        return reduce_observation(
+            observation,
+            geom=geom,
+            offset_max=offset_max,
+            edisp=edisp,
+            psf=psf,
+            fov_rotation_step=fov_rotation_step,
+        )
+    except MemoryError:
+        raise
+    except Exception as exc:
+        rejection = Rejection(
+            obs_id=obs_id, stage=stage, reason=_reason(obs_id, exc), error=type(exc).__name__
+        )
+        if on_bad_observation == "fail":
+            raise BadObservationError(rejection) from exc
+        log.warning("rejected %s", rejection)
+        return rejection
+
+
+# ----------------------------------------------------------------------------- status files
+
+
+def write_status(path, *, obs_id: int, rejection: Rejection | None = None) -> Path:
+    """Write the per-observation status file (JSON, atomically).
+
+    ``{"obs_id": N, "status": "ok"}`` or ``{"obs_id": N, "status": "rejected",
+    "stage": ..., "reason": ..., "error": ...}``.
+
+    Raises
+    ------
+    ValueError
+        If ``rejection`` is for another observation.
+    """
+    from .io import atomic_write
+
+    content = {"format": _STATUS_FORMAT, "obs_id": int(obs_id), "status": "ok"}
+    if rejection is not None:
+        if rejection.obs_id != int(obs_id):
+            raise ValueError(f"status of obs {obs_id}: the rejection is for obs {rejection.obs_id}")
+        content |= {"status": "rejected"} | rejection.as_dict()
+    text = json.dumps(content, indent=1, sort_keys=True) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
+
+
+def read_status(path) -> Rejection | None:
+    """Read a status file: None for ``ok``, the :class:`Rejection` otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, not JSON or not a status file (the message names it).
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"status file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"status file {path} is not readable JSON ({exc})") from None
+    status = content.get("status") if isinstance(content, dict) else None
+    try:
+        if status == "ok":
+            int(content["obs_id"])
+            return None
+        if status == "rejected":
+            return Rejection(
+                obs_id=int(content["obs_id"]),
+                stage=str(content["stage"]),
+                reason=str(content["reason"]),
+                error=str(content["error"]),
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"status file {path} lacks or mangles a field ({exc!r})") from None
+    raise ValueError(f"status file {path}: status must be 'ok' or 'rejected', got {status!r}")
+
+
+def collect_rejections(status_paths: Iterable) -> list[Rejection]:
+    """The rejections among many status files, sorted by obs_id."""
+    found = (read_status(path) for path in status_paths)
+    return sorted((r for r in found if r is not None), key=lambda r: r.obs_id)
+
+
+# ----------------------------------------------------------------------------- table
+
+
+def write_rejections(rejections: Iterable[Rejection], path, *, overwrite: bool = False) -> Path:
+    """Write rejections as an ECSV table (atomically): OBS_ID, STAGE, ERROR, REASON.
+
+    An empty list gives a table without rows (the file always exists, so a
+    workflow can declare it as an output).
+    """
+    from astropy.table import Table
+
+    from .io import write_table
+
+    rows = sorted(rejections, key=lambda r: r.obs_id)
+    table = Table(
+        {
+            "OBS_ID": [r.obs_id for r in rows],
+            "STAGE": [r.stage for r in rows],
+            "ERROR": [r.error for r in rows],
+            "REASON": [r.reason for r in rows],
+        },
+        dtype=[int, str, str, str],
+    )
+    table.meta["n_rejected"] = len(rows)
+    table.meta["comments"] = ["observations left out of the analysis, and why"]
+    return write_table(table, path, overwrite=overwrite, format="ascii.ecsv")
+
+
+def read_rejections(path) -> list[Rejection]:
+    """Read a table written by :func:`write_rejections`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, unreadable or lacks a column (the message names it).
+    """
+    from astropy.table import Table
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"rejection table {path} does not exist")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as exc:
+        raise ValueError(f"rejection table {path} is not a readable ECSV table ({exc})") from exc
+    missing = [
+        name for name in ("OBS_ID", "STAGE", "ERROR", "REASON") if name not in table.colnames
+    ]
+    if missing:
+        raise ValueError(f"rejection table {path} lacks column(s) {', '.join(missing)}")
+    return [
+        Rejection(
+            obs_id=int(row["OBS_ID"]),
+            stage=str(row["STAGE"]),
+            reason=str(row["REASON"]),
+            error=str(row["ERROR"]),
+        )
+        for row in table
+    ]
+
+
+def rejection_summary(rejections: Iterable[Rejection], *, n_total: int | None = None) -> str:
+    """One line per rejected observation, after a count (for the end of a run)."""
+    rejections = list(rejections)
+    of = f" of {n_total}" if n_total is not None else ""
+    if not rejections:
+        return f"no observation rejected{f' (of {n_total})' if n_total is not None else ''}"
+    lines = [f"{len(rejections)}{of} observation(s) rejected:"]
+    lines += [f"  {r}" for r in rejections]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- one job
+
+
+def reduce_to_files(
+    observation_loader: Callable,
+    *,
+    obs_id: int,
+    dataset_path,
+    status_path,
+    provenance=None,
+    on_bad_observation: str = "skip",
+    **reduce_kwargs,
+):
+    """The per-observation job: reduce, write the dataset if any, always write the status.
+
+    The dataset (with ``provenance`` in its primary header) is written first and
+    the status file last, so a status file means the job finished. A rejected
+    observation gets no dataset file.
+
+    Parameters
+    ----------
+    observation_loader, obs_id, on_bad_observation, **reduce_kwargs
+        As for :func:`reduce_or_reject` (``geom``, ``offset_max``, ``edisp``, ...).
+    dataset_path, status_path : str or `~pathlib.Path`
+    provenance : `~dl3flow.provenance.Provenance`, dict or callable, optional
+        Recorded in the dataset's primary header. A callable (no arguments) is
+        called only once the reduction has succeeded, so that hashing the input
+        files (`~dl3flow.provenance.Provenance.create`) never fails on a file the
+        reduction would have rejected.
+
+    Returns
+    -------
+    `~dl3flow.dataset.MapDataset` or `Rejection`
+
+    Raises
+    ------
+    BadObservationError
+        With ``on_bad_observation="fail"`` (no file is written then).
+    """
+    result = reduce_or_reject(
+        observation_loader, obs_id=obs_id, on_bad_observation=on_bad_observation, **reduce_kwargs
+    )
+    if isinstance(result, Rejection):
+        write_status(status_path, obs_id=obs_id, rejection=result)
+        return result
+    if callable(provenance):
+        provenance = provenance()
+    dataset_path = Path(dataset_path)
+    dataset_path.parent.mkdir(parents=True, exist_ok=True)
+    result.write(dataset_path, overwrite=True, provenance=provenance)
+    write_status(status_path, obs_id=obs_id)
+    return result
