@@ -21,6 +21,8 @@ include: "rules/data.smk"
 include: "rules/select.smk"
 include: "rules/reduce.smk"
 include: "rules/safe_mask.smk"
+include: "rules/masks.smk"
+include: "rules/background.smk"
 include: "rules/stack.smk"
 include: "rules/plots.smk"
 

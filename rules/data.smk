@@ -6,8 +6,8 @@ rule simulate_data_store:
     output:
         obs_index=f"{DEMO_DATA_STORE}/obs-index.fits.gz",
         hdu_index=f"{DEMO_DATA_STORE}/hdu-index.fits.gz",
-        catalog="resources/demo-sources.ecsv",
-        regions="resources/demo-sources.reg",
+        catalog=DEMO_CATALOG,
+        regions=DEMO_REGIONS,
     log:
         "logs/simulate_data_store.log",
     benchmark:

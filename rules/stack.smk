@@ -1,11 +1,12 @@
-# Stack the per-observation datasets of the selected observations, each with its
-# safe mask (rule make_safe_mask) in place of the dataset's own.
+# Stack the background-corrected datasets of the selected observations (each with
+# its safe mask); observations dropped by the background normalisation are left
+# out, and the log and the stacked meta (NDROPPED, DROPPED) say which.
 
 
 rule stack_datasets:
     input:
-        datasets=obs_datasets,
-        masks=obs_safe_masks,
+        datasets=obs_bkg_datasets,
+        norms="results/{analysis}/tables/background_norms.ecsv",
     output:
         "results/{analysis}/stacked/dataset.fits",
     log:

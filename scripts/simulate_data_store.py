@@ -18,6 +18,6 @@ with script_logging(snakemake.log) as log:
     store = Path(snakemake.output.obs_index).parent
     log.info("simulating %d observations (seed %d) into %s", sim.n_obs, sim.seed, store)
     write_data_store(sim, store, overwrite=True)
-    write_source_catalog(sim.sources, snakemake.output.catalog, overwrite=True)
+    write_source_catalog(sim.sources, snakemake.output.catalog, overwrite=True)  # FITS by suffix
     write_region_file(sim.sources, snakemake.output.regions, overwrite=True)
     log.info("wrote %s", ", ".join(map(str, snakemake.output)))

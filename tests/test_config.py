@@ -14,6 +14,7 @@ from dl3flow.config import (
     ConfigError,
     analysis_config,
     analysis_names,
+    check_exclusion_inputs,
     parse_quantity,
 )
 
@@ -472,7 +473,15 @@ def test_analysis_names_errors(config, match):
 # --------------------------------------------------------------------------- shipped configs
 
 
-@pytest.mark.parametrize("path", ["config/config.yaml", "config/examples/hess-dr1-crab.yaml"])
+SHIPPED = [
+    "config/config.yaml",
+    "config/examples/hess-dr1-crab.yaml",
+    "config/examples/hess-dr1-pks2155.yaml",
+    "config/examples/hess-dr1-msh1552.yaml",
+]
+
+
+@pytest.mark.parametrize("path", SHIPPED)
 def test_shipped_configs_parse(path):
     config = yaml.safe_load((REPO / path).read_text())
     for name in analysis_names(config):
@@ -527,7 +536,7 @@ def test_schema_every_key_has_description_and_default():
 def test_schema_defaults_match_config_module():
     analysis = _schema()["$defs"]["analysis"]["properties"]
     for key, value in DEFAULTS.items():
-        if key in ("selection", "geom", "plots", "safe_mask"):
+        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background"):
             props = analysis[key]["properties"]
             for sub, sub_default in value.items():
                 assert props[sub]["default"] == sub_default, f"{key}.{sub}"
@@ -538,7 +547,7 @@ def test_schema_defaults_match_config_module():
 def test_schema_validates_shipped_configs_and_fills_defaults():
     jsonschema = pytest.importorskip("jsonschema")
     schema = _schema()
-    for path in ["config/config.yaml", "config/examples/hess-dr1-crab.yaml"]:
+    for path in SHIPPED:
         jsonschema.Draft202012Validator(schema).validate(yaml.safe_load((REPO / path).read_text()))
     bad = minimal()
     bad["analyses"]["a"]["geom"]["bnsz"] = "1 deg"
@@ -653,3 +662,222 @@ def test_schema_rejects_bad_safe_mask(safe_mask, match):
     config = with_analysis(safe_mask=safe_mask)
     with pytest.raises(jsonschema.ValidationError, match=match):
         jsonschema.Draft202012Validator(_schema()).validate(config)
+
+
+# --------------------------------------------------------------------------- exclusion
+
+
+def test_exclusion_background_ring_defaults():
+    cfg = analysis_config(minimal(), "a")
+    excl = cfg.exclusion
+    assert (excl.regions, excl.region_files, excl.catalogs, excl.significance) == ((), (), (), None)
+    assert excl.key == "analyses.a.exclusion"
+    assert cfg.background.as_kwargs() == {
+        "method": "scale",
+        "min_counts": 0.0,
+        "min_npred_background": 0.0,
+        "reference_energy": 1 * u.TeV,
+        "fit_tilt": True,
+        "on_failure": "drop",
+    }
+    assert cfg.ring is None
+
+
+def test_exclusion_full():
+    cfg = analysis_config(
+        with_analysis(
+            exclusion={
+                "regions": ["icrs;circle(83.633,22.0145,0.3)"],
+                "region_files": ["a.reg"],
+                "catalogs": [
+                    {"kind": "HGPS", "path": "hgps.fits.gz", "cuts": {"Sqrt_TS": 5}},
+                    {
+                        "kind": "table",
+                        "path": "t.ecsv",
+                        "columns": {"name": "N", "lon": "L", "lat": "B", "frame": "galactic"},
+                        "min_radius": "12 arcmin",
+                        "scale": 1,
+                        "margin": "0 deg",
+                    },
+                ],
+                "significance": {"high": 5, "low": 3, "dilate": "6 arcmin"},
+            },
+            background={"method": "fit", "min_counts": 10, "reference_energy": "2 TeV"},
+            ring={"r_in": "0.6 deg", "energy_edges": ["1 TeV", "10 TeV"]},
+        ),
+        "a",
+    )
+    excl = cfg.exclusion
+    assert excl.regions == ("icrs;circle(83.633,22.0145,0.3)",)
+    assert excl.region_files == (Path("a.reg"),)
+    hgps, table = excl.catalogs
+    assert (hgps.kind, hgps.min_radius, hgps.scale, hgps.margin) == ("hgps", 0.3, 2.0, 0.2)
+    assert hgps.cuts == {"Sqrt_TS": 5}
+    assert table.min_radius == pytest.approx(0.2) and table.margin == 0
+    assert table.resolved_columns().frame == "galactic"
+    sig = excl.significance
+    assert (sig.high, sig.low, sig.connectivity) == (5.0, 3.0, 1)
+    assert sig.as_kwargs()["dilate"] == pytest.approx(0.1)
+    assert sig.correlation_radius == 0.1 * u.deg
+    assert cfg.background.method == "fit" and cfg.background.min_counts == 10
+    assert cfg.background.reference_energy == 2 * u.TeV
+    assert cfg.ring.r_in == 0.6 * u.deg and cfg.ring.width == 0.3 * u.deg
+    np.testing.assert_allclose(cfg.ring.energy_edges.to_value("TeV"), [1, 10])
+    assert analysis_config(with_analysis(exclusion={"significance": {"high": 4}}), "a")
+
+
+def _catalog(**changes):
+    return {"catalogs": [{"kind": "gamma-cat", "path": "g.fits", **changes}]}
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "match"),
+    [
+        ("exclusion", {"regionz": []}, r"^analyses\.a\.exclusion: unknown key\(s\) 'regionz'"),
+        ("exclusion", {"regions": "icrs;circle(1,2,3)"}, r"exclusion\.regions: expected a list"),
+        ("exclusion", {"regions": [""]}, r"exclusion\.regions\[0\]: expected a ds9 region"),
+        ("exclusion", {"region_files": [3]}, r"exclusion\.region_files\[0\]: expected a file"),
+        ("exclusion", {"catalogs": [{"kind": "hgps"}]}, r"catalogs\[0\]: missing key 'path'"),
+        ("exclusion", _catalog(kind="2fhl"), r"catalogs\[0\]\.kind: expected one of hgps"),
+        ("exclusion", _catalog(min_radius="1 TeV"), r"catalogs\[0\]\.min_radius: expected an"),
+        ("exclusion", _catalog(margin="-1 deg"), r"catalogs\[0\]\.margin: must not be negative"),
+        ("exclusion", _catalog(scale=-1), r"catalogs\[0\]\.scale: must be >= 0"),
+        ("exclusion", _catalog(scale="2"), r"catalogs\[0\]\.scale: expected a number"),
+        ("exclusion", _catalog(radius=1), r"catalogs\[0\]: unknown key\(s\) 'radius'"),
+        (
+            "exclusion",
+            _catalog(kind="table"),
+            r"^analyses\.a\.exclusion\.catalogs\[0\]\.columns: a 'table' catalog needs",
+        ),
+        (
+            "exclusion",
+            _catalog(columns={"nam": "x"}),
+            r"catalogs\[0\]\.columns: unknown column role",
+        ),
+        (
+            "exclusion",
+            _catalog(cuts={"Sqrt_TS": "five"}),
+            r"^analyses\.a\.exclusion\.catalogs\[0\]\.cuts\.Sqrt_TS: cut bounds must be",
+        ),
+        ("exclusion", {"significance": {"low": 3}}, r"exclusion\.significance: missing key 'high'"),
+        (
+            "exclusion",
+            {"significance": {"high": 3, "low": 5}},
+            r"exclusion\.significance\.low: must not exceed high",
+        ),
+        (
+            "exclusion",
+            {"significance": {"high": 5, "dilate": "1 TeV"}},
+            r"exclusion\.significance\.dilate: expected an angle",
+        ),
+        (
+            "exclusion",
+            {"significance": {"high": 5, "correlation_radius": "0 deg"}},
+            r"exclusion\.significance\.correlation_radius: must be positive",
+        ),
+        (
+            "exclusion",
+            {"significance": {"high": 5, "connectivity": 3}},
+            r"exclusion\.significance\.connectivity: expected 1 or 2",
+        ),
+        ("background", {"method": "fitt"}, r"^analyses\.a\.background\.method: expected one of"),
+        ("background", {"on_failure": "skip"}, r"background\.on_failure: expected one of drop"),
+        ("background", {"min_counts": -1}, r"background\.min_counts: must be >= 0"),
+        ("background", {"min_npred_background": "x"}, r"min_npred_background: expected a number"),
+        ("background", {"reference_energy": "1 deg"}, r"reference_energy: expected an energy"),
+        ("background", {"fit_tilt": "no"}, r"background\.fit_tilt: expected true or false"),
+        ("ring", {"r_in": "-1 deg"}, r"^analyses\.a\.ring\.r_in: must not be negative"),
+        ("ring", {"width": "0 deg"}, r"^analyses\.a\.ring\.width: must be positive"),
+        ("ring", {"r_in": "0 deg", "width": "0.01 deg"}, r"^analyses\.a\.ring: the ring"),
+        ("ring", {"rin": "1 deg"}, r"^analyses\.a\.ring: unknown key\(s\) 'rin'"),
+        ("ring", {"energy_edges": ["1 TeV"]}, r"ring\.energy_edges: expected at least two"),
+        ("ring", {"energy_edges": ["10 TeV", "1 TeV"]}, r"ring\.energy_edges: must increase"),
+        (
+            "ring",
+            {"energy_edges": ["1 TeV", "3 TeV"]},
+            r"^analyses\.a\.ring\.energy_edges\[1\]: '3 TeV' is not an edge",
+        ),
+    ],
+)
+def test_exclusion_background_ring_errors(section, value, match):
+    with pytest.raises(ConfigError, match=match):
+        analysis_config(with_analysis(**{section: value}), "a")
+
+
+def _checked(**exclusion):
+    return analysis_config(with_analysis(exclusion=exclusion), "a")
+
+
+def test_check_exclusion_inputs_ok(tmp_path):
+    regions = tmp_path / "x.reg"
+    regions.write_text("icrs\ncircle(83.6,22.0,0.3)\n")
+    catalog = tmp_path / "cat.ecsv"
+    from astropy.table import Table
+
+    Table({"N": ["a"], "RA": [83.6], "DEC": [22.0]}).write(catalog)
+    cfg = _checked(
+        regions=["galactic;box(185,-4,1.0,0.5,45)"],
+        region_files=[str(regions), "later.reg"],
+        catalogs=[
+            {
+                "kind": "table",
+                "path": str(catalog),
+                "columns": {"name": "N", "lon": "RA", "lat": "DEC"},
+            }
+        ],
+    )
+    assert check_exclusion_inputs(cfg, produced=["later.reg"]) is None
+
+
+@pytest.mark.parametrize(
+    ("exclusion", "match"),
+    [
+        (
+            {"regions": ["icrs;circle(83.6,22.0,0.3)", "icrs;circel(1,2,3)"]},
+            r"^analyses\.a\.exclusion\.regions\[1\]: cannot parse",
+        ),
+        (
+            {"region_files": ["nope.reg"]},
+            r"^analyses\.a\.exclusion\.region_files\[0\]: region file 'nope.reg' does not exist",
+        ),
+        (
+            {"catalogs": [{"kind": "hgps", "path": "nope.fits"}]},
+            r"^analyses\.a\.exclusion\.catalogs\[0\]: catalog file 'nope.fits' does not exist",
+        ),
+    ],
+)
+def test_check_exclusion_inputs_errors(tmp_path, exclusion, match):
+    cfg = _checked(**exclusion)
+    with pytest.raises(ConfigError, match=match):
+        check_exclusion_inputs(cfg)
+
+
+def test_check_exclusion_inputs_missing_column(tmp_path):
+    from astropy.table import Table
+
+    catalog = tmp_path / "cat.ecsv"
+    Table({"N": ["a"], "RA": [83.6], "DEC": [22.0]}).write(catalog)
+    entry = {
+        "kind": "table",
+        "path": str(catalog),
+        "columns": {"name": "N", "lon": "RA", "lat": "DE"},
+    }
+    cfg = _checked(catalogs=[entry])
+    with pytest.raises(
+        ConfigError, match=r"^analyses\.a\.exclusion\.catalogs\[0\]: catalog .* has no column 'DE'"
+    ):
+        check_exclusion_inputs(cfg)
+
+
+@pytest.mark.parametrize("path", SHIPPED[1:])
+def test_examples_exclusion_inputs(path, monkeypatch):
+    """The examples' region files and catalogs ('../shared/data/...' relative to the
+    workflow directory) exist and have the configured columns."""
+    if not (REPO.parent / "shared" / "data" / "catalogs").is_dir():
+        pytest.skip(f"shared data not found at {REPO.parent / 'shared' / 'data'}")
+    monkeypatch.chdir(REPO)
+    config = yaml.safe_load((REPO / path).read_text())
+    for name in analysis_names(config):
+        cfg = analysis_config(config, name)
+        assert cfg.exclusion.catalogs and cfg.ring is not None
+        check_exclusion_inputs(cfg)

@@ -8,6 +8,7 @@ This work made use of data from the H.E.S.S. DL3 public test data release 1
 (HESS DL3 DR1, H.E.S.S. collaboration, 2018).
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,19 +21,58 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs")
 CRAB = "config/examples/hess-dr1-crab.yaml"
+PKS = "config/examples/hess-dr1-pks2155.yaml"
+MSH = "config/examples/hess-dr1-msh1552.yaml"
 CRAB_OBS_IDS = (23523, 23526, 23559, 23592)
+SHARED_DATA = Path(os.environ.get("DL3FLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# Jobs of every analysis before the selection checkpoint has run (dry run).
+COMMON_JOBS = {
+    "all": 1,
+    "select_observations": 1,
+    "stack_datasets": 1,
+    "plot_quicklook": 1,
+    "safe_energy_table": 1,
+    "plot_safe_energy": 1,
+    "exclusion_regions": 1,
+    "exclusion_catalog": 1,
+    "exclusion_initial": 1,
+    "exclusion_final": 1,
+    "background_norms_table": 1,
+    "plot_background_norms": 1,
+    "ring_background": 1,
+}
+# ... and of the first pass, only with a significance mask.
+FIRST_PASS_JOBS = {"stack_initial": 1, "significance_initial": 1, "exclusion_significance": 1}
 
 
 @pytest.fixture
 def workdir(tmp_path):
-    """A copy of the workflow files."""
+    """A copy of the workflow files in tmp_path/workflow.
+
+    tmp_path/shared/data links to the shared data (when present), so that the
+    examples' paths relative to the workflow directory ('../shared/data/...') work.
+    """
+    workdir = tmp_path / "workflow"
+    workdir.mkdir()
     for name in WORKFLOW_FILES:
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
+            shutil.copytree(source, workdir / name)
         elif source.exists():
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+            shutil.copy2(source, workdir / name)
+    if SHARED_DATA.is_dir():
+        (tmp_path / "shared").mkdir()
+        (tmp_path / "shared" / "data").symlink_to(SHARED_DATA.resolve())
+    return workdir
+
+
+@pytest.fixture
+def shared(workdir):
+    """Skip unless the shared data (region files, catalogs) is reachable from workdir."""
+    if not (workdir.parent / "shared" / "data" / "catalogs").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set DL3FLOW_SHARED_DATA)")
+    return workdir.parent / "shared" / "data"
 
 
 @pytest.fixture
@@ -62,35 +102,45 @@ def test_dry_run_demo(workdir):
     result = snakemake(workdir, "-n", "--cores", 2)
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_counts(result.stdout + result.stderr) == {
-        "all": 1,
+        **COMMON_JOBS,
+        **FIRST_PASS_JOBS,
         "simulate_data_store": 1,
-        "select_observations": 1,
-        "stack_datasets": 1,
-        "plot_quicklook": 1,
-        "safe_energy_table": 1,
-        "plot_safe_energy": 1,
+        "plot_exclusion": 5,
     }
 
 
-def test_dry_run_crab(workdir, fake_store):
+@pytest.mark.parametrize(
+    ("example", "analysis", "first_pass"),
+    [(CRAB, "crab", False), (PKS, "pks2155", True), (MSH, "msh1552", False)],
+)
+def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_pass):
     result = snakemake(
-        workdir, "-n", "--cores", 2, "--configfile", CRAB, "--config", f"data_store={fake_store}"
+        workdir, "-n", "--cores", 2, "--configfile", example, "--config", f"data_store={fake_store}"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
-    assert job_counts(output) == {
-        "all": 1,
-        "select_observations": 1,
-        "stack_datasets": 1,
-        "plot_quicklook": 1,
-        "safe_energy_table": 1,
-        "plot_safe_energy": 1,
-    }
+    expected = {**COMMON_JOBS, "plot_exclusion": 4}
+    if first_pass:
+        expected.update(FIRST_PASS_JOBS, plot_exclusion=5)
+    assert job_counts(output) == expected
     assert f"{fake_store}/obs-index.fits.gz" in output
-    assert "results/crab/observations.ecsv" in output
+    assert f"results/{analysis}/observations.ecsv" in output
+    assert f"results/{analysis}/stacked/ring.fits" in output
 
 
-def test_dry_run_several_analyses(workdir, fake_store):
+def test_dry_run_without_significance_has_no_first_pass(workdir):
+    (workdir / "nosig.yaml").write_text(
+        "analyses:\n  demo:\n    exclusion:\n      significance: null\n    ring: null\n"
+    )
+    result = snakemake(workdir, "-n", "--cores", 2, "--configfile", "nosig.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = job_counts(result.stdout + result.stderr)
+    assert not set(FIRST_PASS_JOBS) & set(counts), counts
+    assert "ring_background" not in counts and counts["plot_exclusion"] == 4
+    assert "stacked/initial" not in result.stdout + result.stderr
+
+
+def test_dry_run_several_analyses(workdir, shared, fake_store):
     (workdir / "both.yaml").write_text(
         (workdir / CRAB).read_text().replace("run: [crab]", "run: null")
     )
@@ -100,6 +150,31 @@ def test_dry_run_several_analyses(workdir, fake_store):
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout + result.stderr)
     assert counts["select_observations"] == 2 and counts["plot_quicklook"] == 2
+    assert counts["stack_initial"] == 1 and counts["exclusion_final"] == 2  # demo only
+
+
+@pytest.mark.parametrize(
+    ("exclusion", "message"),
+    [
+        (
+            "regions: ['icrs;circel(60,-25,0.3)']",
+            "analyses.demo.exclusion.regions[0]: cannot parse 'icrs;circel(60,-25,0.3)'",
+        ),
+        (
+            "region_files: [nope.reg]",
+            "analyses.demo.exclusion.region_files[0]: region file 'nope.reg' does not exist",
+        ),
+        (
+            "catalogs: [{kind: table, path: resources/demo-sources.fits}]",
+            "analyses.demo.exclusion.catalogs[0].columns: a 'table' catalog needs",
+        ),
+    ],
+)
+def test_dry_run_exclusion_errors(workdir, exclusion, message):
+    (workdir / "bad.yaml").write_text(f"analyses:\n  demo:\n    exclusion:\n      {exclusion}\n")
+    result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
@@ -142,10 +217,12 @@ def test_lint(workdir):
     assert "Congratulations" in result.stdout + result.stderr
 
 
-def _check_products(workdir, analysis, obs_ids=None):
+def _check_products(workdir, analysis, obs_ids=None, *, first_pass=False):
     from astropy.table import Table
 
     from dl3flow.dataset import read_dataset
+    from dl3flow.dataset_onoff import read_dataset_onoff
+    from dl3flow.exclusion import read_mask
     from dl3flow.io import read_observations
 
     results = workdir / "results" / analysis
@@ -153,33 +230,102 @@ def _check_products(workdir, analysis, obs_ids=None):
     if obs_ids is not None:
         assert sorted(selected["OBS_ID"]) == sorted(obs_ids)
     for obs_id in selected["OBS_ID"]:
-        assert (results / "obs" / str(obs_id) / "dataset.fits").is_file()
-        assert (results / "obs" / str(obs_id) / "mask_safe.fits").is_file()
+        for name in ("dataset.fits", "mask_safe.fits", "dataset_bkg.fits"):
+            assert (results / "obs" / str(obs_id) / name).is_file()
         assert (workdir / "logs" / analysis / "reduce_observation" / f"{obs_id}.log").is_file()
+        assert (workdir / "logs" / analysis / "normalize_background" / f"{obs_id}.log").is_file()
     stacked = read_dataset(results / "stacked" / "dataset.fits")
     assert stacked.counts.sum() > 0
     table = Table.read(results / "tables" / "safe_energy.ecsv")
     assert sorted(table["obs_id"]) == sorted(selected["OBS_ID"])
-    for name in ("counts", "background", "exposure", "safe_energy_threshold"):
+    norms = Table.read(results / "tables" / "background_norms.ecsv")
+    assert sorted(norms["obs_id"]) == sorted(selected["OBS_ID"])
+
+    # exclusion masks: True = usable, each with its recipe; final = AND of the others
+    masks = {}
+    stages = ["regions", "catalog", "initial", "significance", ""]
+    for stage in stages if first_pass else [s for s in stages if s != "significance"]:
+        name = f"exclusion_{stage}" if stage else "exclusion"
+        mask, geom, recipe = read_mask(results / "masks" / f"{name}.fits")
+        assert geom.shape == stacked.geom.sky.shape and recipe["kind"]
+        masks[stage or "final"] = mask
+    assert (masks["initial"] == (masks["regions"] & masks["catalog"])).all()
+    assert (masks["final"] <= masks["initial"]).all()
+    if first_pass:
+        assert (masks["final"] == (masks["initial"] & masks["significance"])).all()
+        assert (results / "stacked" / "initial" / "maps.fits").is_file()
+    else:
+        assert not (results / "stacked" / "initial").exists()
+        assert (masks["final"] == masks["initial"]).all()
+
+    ring = read_dataset_onoff(results / "stacked" / "ring.fits")
+    assert ring.counts.sum() == stacked.counts[stacked.mask_safe].sum()
+    plots = ["counts", "background", "exposure", "safe_energy_threshold", "background_norms"]
+    plots += [f"exclusion_{m}" for m in masks]
+    for name in plots:
         png = results / "plots" / f"{name}.png"
-        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert png.read_bytes()[:4] == b"\x89PNG", name
     # nothing half-written is left behind
     assert not [p for p in results.rglob("*") if ".tmp" in p.name]
-    return stacked
+    return stacked, norms
 
 
 @pytest.mark.workflow
 def test_run_demo(workdir):
+    import numpy as np
     from astropy.table import Table
+
+    from dl3flow.dataset import read_dataset
 
     start = time.perf_counter()
     result = snakemake(workdir, "--cores", 2)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     print(f"demo workflow: {time.perf_counter() - start:.1f} s")
-    _check_products(workdir, "demo", obs_ids=range(1, 7))
+    stacked, norms = _check_products(workdir, "demo", obs_ids=range(1, 7), first_pass=True)
     assert (workdir / "resources" / "demo-sources.reg").is_file()
+    assert (workdir / "resources" / "demo-sources.fits").is_file()
+    assert set(norms["status"]) == {"ok"} and stacked.meta["NDROPPED"] == 0
     again = snakemake(workdir, "-n", "--cores", 2)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # a forced failure of every normalisation, kept unscaled: the run goes on, the
+    # table says why, and the stack holds the IRF background of every observation
+    (workdir / "keep.yaml").write_text(
+        "analyses:\n  demo:\n    background:\n      min_counts: 1000000000\n"
+        "      on_failure: keep_unscaled\n"
+    )
+    keep = snakemake(workdir, "--cores", 2, "--configfile", "keep.yaml")
+    assert keep.returncode == 0, (keep.stdout + keep.stderr)[-5000:]
+    table = Table.read(workdir / "results/demo/tables/background_norms.ecsv")
+    assert set(table["status"]) == {"skipped"} and set(table["action"]) == {"kept_unscaled"}
+    assert all("must be > min_counts = 1e+09" in reason for reason in table["reason"])
+    unscaled = read_dataset(workdir / "results/demo/stacked/dataset.fits")
+    assert unscaled.counts.sum() == stacked.counts.sum() and unscaled.meta["NDROPPED"] == 0
+    for obs_id in range(1, 7):
+        obs = workdir / "results/demo/obs" / str(obs_id)
+        kept = read_dataset(obs / "dataset_bkg.fits")
+        assert kept.meta["BKGACT"] == "kept_unscaled" and kept.mask_safe.any()
+        np.testing.assert_array_equal(
+            kept.background, read_dataset(obs / "dataset.fits").background
+        )
+
+    # ... and dropped: the observations below the median counts are left out of the
+    # stack (and said so in the table and the stack log), the others are stacked
+    median = float(np.median(norms["counts"]))
+    (workdir / "drop.yaml").write_text(
+        f"analyses:\n  demo:\n    background:\n      min_counts: {median}\n      on_failure: drop\n"
+    )
+    drop = snakemake(workdir, "--cores", 2, "--configfile", "drop.yaml")
+    assert drop.returncode == 0, (drop.stdout + drop.stderr)[-5000:]
+    table = Table.read(workdir / "results/demo/tables/background_norms.ecsv")
+    dropped = sorted(table["obs_id"][table["action"] == "dropped"])
+    assert dropped and len(dropped) < 6
+    assert set(table["status"][table["action"] == "dropped"]) == {"skipped"}
+    partial = read_dataset(workdir / "results/demo/stacked/dataset.fits")
+    assert partial.meta["NDROPPED"] == len(dropped) and partial.meta["DROPPED"] == dropped
+    assert sorted(partial.meta["OBS_IDS"]) == sorted(set(range(1, 7)) - set(dropped))
+    log = (workdir / "logs/demo/stack_datasets.log").read_text()
+    assert f"obs {dropped[0]} left out of the stack: background normalisation skipped" in log
 
     # changing only safe_mask settings re-runs the masks and what uses them, never the
     # per-observation reduction (rerun triggers include params and code)
@@ -191,6 +337,8 @@ def test_run_demo(workdir):
     counts = job_counts(changed.stdout + changed.stderr)
     assert "reduce_observation" not in counts, counts
     assert counts["make_safe_mask"] == 6 and counts["stack_datasets"] == 1, counts
+    # ... and the exclusion masks from regions and catalogs do not depend on them
+    assert "exclusion_regions" not in counts and "exclusion_catalog" not in counts, counts
     rerun = snakemake(workdir, "--cores", 2, "--configfile", "safe.yaml")
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
     table = Table.read(workdir / "results/demo/tables/safe_energy.ecsv")
@@ -202,13 +350,20 @@ def test_run_demo(workdir):
 
 
 @pytest.mark.workflow
-def test_run_crab(workdir, hess_dr1):
+def test_run_crab(workdir, shared, hess_dr1):
+    from dl3flow.exclusion import read_mask, read_mask_sources
+
     start = time.perf_counter()
     result = snakemake(
         workdir, "--cores", 2, "--configfile", CRAB, "--config", f"data_store={hess_dr1}"
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     print(f"crab workflow: {time.perf_counter() - start:.1f} s")
-    stacked = _check_products(workdir, "crab", obs_ids=CRAB_OBS_IDS)
+    stacked, norms = _check_products(workdir, "crab", obs_ids=CRAB_OBS_IDS)
     assert stacked.counts.shape == (11, 250, 250)
     assert stacked.exposure.shape == (20, 250, 250)
+    assert set(norms["status"]) == {"ok"}
+    mask, _, _ = read_mask(workdir / "results/crab/masks/exclusion.fits")
+    assert not mask[125, 125] and mask[0, 0]  # the Crab is excluded, the corner is not
+    sources = read_mask_sources(workdir / "results/crab/masks/exclusion_catalog.fits")
+    assert "Crab nebula" in list(sources["NAME"])

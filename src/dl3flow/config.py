@@ -49,12 +49,19 @@ __all__ = [
     "Cone",
     "PlotConfig",
     "SafeMaskConfig",
+    "ExclusionConfig",
+    "SignificanceMaskConfig",
+    "BackgroundConfig",
+    "RingConfig",
     "SAFE_MASK_METHODS",
+    "BACKGROUND_METHODS",
+    "ON_FAILURE",
     "DEFAULTS",
     "ANALYSIS_NAME_PATTERN",
     "analysis_config",
     "analysis_names",
     "parse_quantity",
+    "check_exclusion_inputs",
 ]
 
 #: Analysis names become path components and the ``{analysis}`` wildcard.
@@ -120,7 +127,41 @@ DEFAULTS = {
         "fixed_offset": None,
         "offset_max": None,
     },
+    "exclusion": {"regions": [], "region_files": [], "catalogs": [], "significance": None},
+    "background": {
+        "method": "scale",
+        "min_counts": 0,
+        "min_npred_background": 0,
+        "reference_energy": "1 TeV",
+        "fit_tilt": True,
+        "on_failure": "drop",
+    },
+    "ring": None,
 }
+
+#: Defaults of one ``exclusion.catalogs`` entry (``kind`` and ``path`` are required).
+CATALOG_DEFAULTS = {
+    "min_radius": "0.3 deg",
+    "scale": 2.0,
+    "margin": "0.2 deg",
+    "cuts": {},
+    "columns": None,
+}
+#: Defaults of ``exclusion.significance`` when it is given (``high`` is required).
+SIGNIFICANCE_DEFAULTS = {
+    "high": None,
+    "low": None,
+    "dilate": "0 deg",
+    "correlation_radius": "0.1 deg",
+    "connectivity": 1,
+}
+#: Defaults of ``ring`` when it is given.
+RING_DEFAULTS = {"r_in": "0.5 deg", "width": "0.3 deg", "energy_edges": None}
+
+#: FoV background methods and failure actions (as ``dl3flow.background``; kept here
+#: so that reading a config does not import the background code).
+BACKGROUND_METHODS = ("scale", "fit")
+ON_FAILURE = ("drop", "keep_unscaled")
 
 #: Safe-mask methods (as ``dl3flow.safe_mask.METHODS``; kept here so that reading a
 #: config does not import the safe-mask code).
@@ -225,6 +266,107 @@ class SafeMaskConfig:
 
 
 @dataclass(frozen=True)
+class SignificanceMaskConfig:
+    """Exclusion from the first-pass significance (``dl3flow.exclusion.significance_mask``).
+
+    Attributes
+    ----------
+    high, low : float
+        Hysteresis thresholds (sigma): pixels above ``high`` seed the excluded
+        regions, which grow through connected pixels above ``low`` (``low <= high``).
+    dilate : Quantity
+        Radius the excluded regions are then grown by (0 deg: none).
+    correlation_radius : Quantity
+        Top-hat correlation radius of the first-pass significance image.
+    connectivity : int
+        1 (edges) or 2 (edges and corners) for the growth.
+    """
+
+    high: float
+    low: float
+    dilate: u.Quantity = field(default_factory=lambda: 0.0 * u.deg)
+    correlation_radius: u.Quantity = field(default_factory=lambda: 0.1 * u.deg)
+    connectivity: int = 1
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.exclusion.significance_mask`."""
+        return {
+            "high": self.high,
+            "low": self.low,
+            "dilate": self.dilate.to_value("deg"),
+            "connectivity": self.connectivity,
+        }
+
+
+@dataclass(frozen=True)
+class ExclusionConfig:
+    """Exclusion-mask recipe (True = usable for the background).
+
+    Attributes
+    ----------
+    regions : tuple of str
+        ds9 region strings (checked by :func:`check_exclusion_inputs`).
+    region_files : tuple of `pathlib.Path`
+        ds9 region files (relative to the working directory).
+    catalogs : tuple of `~dl3flow.catalogs.CatalogSpec`
+    significance : `SignificanceMaskConfig` or None
+        None: no significance mask, hence no first pass.
+    key : str
+        Config key of the section (``analyses.<name>.exclusion``), for messages.
+    """
+
+    regions: tuple[str, ...] = ()
+    region_files: tuple[Path, ...] = ()
+    catalogs: tuple = ()
+    significance: SignificanceMaskConfig | None = None
+    key: str = "exclusion"
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """FoV background normalisation (``dl3flow.background.normalize_background``)."""
+
+    method: str = "scale"
+    min_counts: float = 0.0
+    min_npred_background: float = 0.0
+    reference_energy: u.Quantity = field(default_factory=lambda: 1.0 * u.TeV)
+    fit_tilt: bool = True
+    on_failure: str = "drop"
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.background.normalize_background`."""
+        return {
+            "method": self.method,
+            "min_counts": self.min_counts,
+            "min_npred_background": self.min_npred_background,
+            "reference_energy": self.reference_energy,
+            "fit_tilt": self.fit_tilt,
+            "on_failure": self.on_failure,
+        }
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """Ring background (``dl3flow.background.ring_background``).
+
+    Attributes
+    ----------
+    r_in, width : Quantity
+        Inner radius and width of the ring.
+    energy_edges : Quantity or None
+        Band edges (edges of the analysis' energy axis); None = one band.
+    """
+
+    r_in: u.Quantity
+    width: u.Quantity
+    energy_edges: u.Quantity | None = None
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.background.ring_background`."""
+        return {"r_in": self.r_in, "width": self.width, "energy_edges": self.energy_edges}
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
     """One analysis of a config file, with every quantity parsed.
 
@@ -245,6 +387,10 @@ class AnalysisConfig:
         Largest field-of-view rotation per time step for ALTAZ-aligned backgrounds.
     plots : `PlotConfig`
     safe_mask : `SafeMaskConfig`
+    exclusion : `ExclusionConfig`
+    background : `BackgroundConfig`
+    ring : `RingConfig` or None
+        None: no ring background.
     """
 
     name: str
@@ -257,6 +403,9 @@ class AnalysisConfig:
     fov_rotation_step: u.Quantity = field(default_factory=lambda: 1.0 * u.deg)
     plots: PlotConfig = field(default_factory=PlotConfig)
     safe_mask: SafeMaskConfig = field(default_factory=SafeMaskConfig)
+    exclusion: ExclusionConfig = field(default_factory=ExclusionConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    ring: RingConfig | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -541,6 +690,209 @@ def _safe_mask(value, path: str, *, offset_max: u.Quantity, frame: str) -> SafeM
     )
 
 
+def _number(value, path: str, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ConfigError(f"{path}: expected a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{path}: must be >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _non_negative_angle(value, path: str) -> u.Quantity:
+    angle = parse_quantity(value, kind="angle", path=path)
+    if angle.value < 0:
+        raise ConfigError(f"{path}: must not be negative, got {value!r}")
+    return angle
+
+
+def _list(value, path: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError(f"{path}: expected a list, got {value!r}")
+    return list(value)
+
+
+def _catalog(value, path: str):
+    from .catalogs import CATALOG_KINDS, CatalogError, CatalogSpec
+
+    value = _mapping(value, path)
+    _no_unknown_keys(value, ("kind", "path", *CATALOG_DEFAULTS), path)
+    for key in ("kind", "path"):
+        if not isinstance(value.get(key), str) or not value.get(key):
+            raise ConfigError(f"{path}: missing key '{key}' (a string)")
+    value = {**CATALOG_DEFAULTS, **{k: v for k, v in value.items() if v is not None}}
+    kind = value["kind"].lower()
+    if kind not in CATALOG_KINDS:
+        raise ConfigError(
+            f"{path}.kind: expected one of {', '.join(CATALOG_KINDS)}, got {value['kind']!r}"
+        )
+    cuts = _mapping(value["cuts"], f"{path}.cuts")
+    columns = value["columns"]
+    if columns is not None:
+        columns = _mapping(columns, f"{path}.columns")
+    try:
+        spec = CatalogSpec(
+            kind=kind,
+            path=value["path"],
+            columns=columns,
+            min_radius=_non_negative_angle(value["min_radius"], f"{path}.min_radius").value,
+            scale=_number(value["scale"], f"{path}.scale", minimum=0),
+            margin=_non_negative_angle(value["margin"], f"{path}.margin").value,
+            cuts=cuts,
+        )
+        spec.resolved_columns(key=path)
+        spec.to_recipe()  # checks the cut bounds
+    except CatalogError as exc:
+        message = str(exc)
+        if not message.startswith(path):
+            message = f"{path}.{message}"
+        raise ConfigError(message) from None
+    return spec
+
+
+def _significance(value, path: str) -> SignificanceMaskConfig | None:
+    if value is None:
+        return None
+    value = _mapping(value, path)
+    _no_unknown_keys(value, SIGNIFICANCE_DEFAULTS, path)
+    if value.get("high") is None:
+        raise ConfigError(f"{path}: missing key 'high' (significance threshold, e.g. 5)")
+    value = {**SIGNIFICANCE_DEFAULTS, **{k: v for k, v in value.items() if v is not None}}
+    high = _number(value["high"], f"{path}.high")
+    low = high if value["low"] is None else _number(value["low"], f"{path}.low")
+    if low > high:
+        raise ConfigError(f"{path}.low: must not exceed high ({high:g}), got {value['low']!r}")
+    connectivity = value["connectivity"]
+    if connectivity not in (1, 2) or isinstance(connectivity, bool):
+        raise ConfigError(f"{path}.connectivity: expected 1 or 2, got {connectivity!r}")
+    return SignificanceMaskConfig(
+        high=high,
+        low=low,
+        dilate=_non_negative_angle(value["dilate"], f"{path}.dilate"),
+        correlation_radius=_positive(
+            value["correlation_radius"], kind="angle", path=f"{path}.correlation_radius"
+        ),
+        connectivity=int(connectivity),
+    )
+
+
+def _exclusion(value, path: str) -> ExclusionConfig:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, DEFAULTS["exclusion"], path)
+    regions = _list(value.get("regions"), f"{path}.regions")
+    for i, text in enumerate(regions):
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{path}.regions[{i}]: expected a ds9 region string, got {text!r}")
+    files = _list(value.get("region_files"), f"{path}.region_files")
+    for i, name in enumerate(files):
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{path}.region_files[{i}]: expected a file path, got {name!r}")
+    catalogs = _list(value.get("catalogs"), f"{path}.catalogs")
+    return ExclusionConfig(
+        regions=tuple(regions),
+        region_files=tuple(Path(name) for name in files),
+        catalogs=tuple(_catalog(c, f"{path}.catalogs[{i}]") for i, c in enumerate(catalogs)),
+        significance=_significance(value.get("significance"), f"{path}.significance"),
+        key=path,
+    )
+
+
+def _background(value, path: str) -> BackgroundConfig:
+    value = _mapping(value, path)
+    _no_unknown_keys(value, DEFAULTS["background"], path)
+    method = value.get("method")
+    if method not in BACKGROUND_METHODS:
+        raise ConfigError(
+            f"{path}.method: expected one of {', '.join(BACKGROUND_METHODS)}, got {method!r}"
+        )
+    on_failure = value.get("on_failure")
+    if on_failure not in ON_FAILURE:
+        raise ConfigError(
+            f"{path}.on_failure: expected one of {', '.join(ON_FAILURE)}, got {on_failure!r}"
+        )
+    return BackgroundConfig(
+        method=method,
+        min_counts=_number(value.get("min_counts"), f"{path}.min_counts", minimum=0),
+        min_npred_background=_number(
+            value.get("min_npred_background"), f"{path}.min_npred_background", minimum=0
+        ),
+        reference_energy=_positive(
+            value.get("reference_energy"), kind="energy", path=f"{path}.reference_energy"
+        ),
+        fit_tilt=_bool(value.get("fit_tilt"), f"{path}.fit_tilt"),
+        on_failure=on_failure,
+    )
+
+
+def _ring(value, path: str, *, geom: DatasetGeom) -> RingConfig | None:
+    if value is None:
+        return None
+    value = _mapping(value, path)
+    _no_unknown_keys(value, RING_DEFAULTS, path)
+    value = {**RING_DEFAULTS, **{k: v for k, v in value.items() if v is not None}}
+    r_in = _non_negative_angle(value["r_in"], f"{path}.r_in")
+    width = _positive(value["width"], kind="angle", path=f"{path}.width")
+    binsz = geom.sky.binsz[0]
+    if (r_in + width).to_value("deg") < binsz:
+        raise ConfigError(
+            f"{path}: the ring (r_in + width = {r_in + width:g}) is smaller than one pixel "
+            f"({binsz:g} deg)"
+        )
+    edges = value["energy_edges"]
+    if edges is not None:
+        items = _list(edges, f"{path}.energy_edges")
+        if len(items) < 2:
+            raise ConfigError(f"{path}.energy_edges: expected at least two energies, got {edges!r}")
+        parsed = [
+            _positive(e, kind="energy", path=f"{path}.energy_edges[{i}]")
+            for i, e in enumerate(items)
+        ]
+        edges = u.Quantity(parsed)
+        if np.any(np.diff(edges.value) <= 0):
+            raise ConfigError(f"{path}.energy_edges: must increase, got {items!r}")
+        axis = geom.energy.edges
+        for i, energy in enumerate(edges.value):
+            if not np.isclose(axis, energy, rtol=1e-6, atol=0).any():
+                raise ConfigError(
+                    f"{path}.energy_edges[{i}]: {items[i]!r} is not an edge of the "
+                    f"reconstructed-energy axis ({', '.join(f'{e:.4g}' for e in axis)} TeV)"
+                )
+    return RingConfig(r_in=r_in, width=width, energy_edges=edges)
+
+
+def check_exclusion_inputs(cfg: AnalysisConfig, *, produced=()) -> None:
+    """Check the exclusion inputs of an analysis before any job runs.
+
+    Parses the ds9 region strings, and reads the region files and catalogs (their
+    configured columns must exist), except the files in ``produced`` (written by a
+    workflow rule, hence checked when that rule has run). Imports ``regions``
+    (and with it matplotlib), so it is not part of :func:`analysis_config`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, e.g. ``analyses.crab.exclusion.region_files[0]: region file
+        'x.reg' does not exist``.
+    """
+    from .catalogs import read_catalog
+    from .exclusion import ExclusionError, parse_regions, read_region_file
+
+    produced = {Path(p) for p in produced}
+    excl = cfg.exclusion
+    try:
+        if excl.regions:
+            parse_regions(list(excl.regions), key=f"{excl.key}.regions")
+        for i, path in enumerate(excl.region_files):
+            if Path(path) not in produced:
+                read_region_file(path, key=f"{excl.key}.region_files[{i}]")
+        for i, spec in enumerate(excl.catalogs):
+            if Path(spec.path) not in produced:
+                read_catalog(spec, key=f"{excl.key}.catalogs[{i}]")
+    except ExclusionError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -635,4 +987,7 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
             offset_max=offset_max,
             frame=geom.sky.frame,
         ),
+        exclusion=_exclusion(cfg["exclusion"] or {}, f"{path}.exclusion"),
+        background=_background(cfg["background"] or {}, f"{path}.background"),
+        ring=_ring(cfg["ring"], f"{path}.ring", geom=geom),
     )

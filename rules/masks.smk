@@ -1,0 +1,163 @@
+# Exclusion masks on the analysis geometry (True = usable for the background), in
+# two stages so that the file graph stays acyclic:
+#   exclusion_regions, exclusion_catalog -> exclusion_initial
+#   -> first pass (stack_initial, significance_initial) -> exclusion_significance
+#   -> exclusion (final). Without `exclusion.significance` the first pass is skipped
+# and the final mask is the initial one.
+
+
+rule exclusion_regions:
+    input:
+        files=exclusion_region_files,
+    output:
+        "results/{analysis}/masks/exclusion_regions.fits",
+    log:
+        "logs/{analysis}/exclusion_regions.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/exclusion_regions.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        geom=lambda wildcards: analysis_section(wildcards)["geom"],
+        regions=lambda wildcards: [
+            analysis_section(wildcards)["exclusion"].get(key)
+            for key in ("regions", "region_files")
+        ],
+    script:
+        "../scripts/exclusion_regions.py"
+
+
+rule exclusion_catalog:
+    input:
+        catalogs=exclusion_catalog_files,
+    output:
+        "results/{analysis}/masks/exclusion_catalog.fits",
+    log:
+        "logs/{analysis}/exclusion_catalog.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/exclusion_catalog.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        geom=lambda wildcards: analysis_section(wildcards)["geom"],
+        catalogs=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
+            "catalogs"
+        ),
+    script:
+        "../scripts/exclusion_catalog.py"
+
+
+rule exclusion_initial:
+    input:
+        "results/{analysis}/masks/exclusion_regions.fits",
+        "results/{analysis}/masks/exclusion_catalog.fits",
+    output:
+        "results/{analysis}/masks/exclusion_initial.fits",
+    log:
+        "logs/{analysis}/exclusion_initial.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/exclusion_initial.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        stage="initial",
+    script:
+        "../scripts/combine_exclusions.py"
+
+
+# First pass (only for analyses with a significance mask): each observation
+# FoV-normalised outside the initial mask, stacked, and its significance image.
+rule stack_initial:
+    input:
+        datasets=obs_datasets,
+        masks=obs_safe_masks,
+        exclusion="results/{analysis}/masks/exclusion_initial.fits",
+    output:
+        dataset="results/{analysis}/stacked/initial/dataset.fits",
+        table="results/{analysis}/stacked/initial/background_norms.ecsv",
+    log:
+        "logs/{analysis}/stack_initial.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/stack_initial.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        background=lambda wildcards: analysis_section(wildcards).get("background"),
+    script:
+        "../scripts/stack_initial.py"
+
+
+rule significance_initial:
+    input:
+        "results/{analysis}/stacked/initial/dataset.fits",
+    output:
+        "results/{analysis}/stacked/initial/maps.fits",
+    log:
+        "logs/{analysis}/significance_initial.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/significance_initial.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        radius=lambda wildcards: (
+            analysis_section(wildcards)["exclusion"].get("significance") or {}
+        ).get("correlation_radius"),
+    script:
+        "../scripts/significance_initial.py"
+
+
+rule exclusion_significance:
+    input:
+        "results/{analysis}/stacked/initial/maps.fits",
+    output:
+        "results/{analysis}/masks/exclusion_significance.fits",
+    log:
+        "logs/{analysis}/exclusion_significance.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/exclusion_significance.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        significance=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
+            "significance"
+        ),
+    script:
+        "../scripts/exclusion_significance.py"
+
+
+rule exclusion_final:
+    input:
+        final_exclusion_inputs,
+    output:
+        "results/{analysis}/masks/exclusion.fits",
+    log:
+        "logs/{analysis}/exclusion_final.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/exclusion_final.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        stage="final",
+    script:
+        "../scripts/combine_exclusions.py"

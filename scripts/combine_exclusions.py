@@ -1,0 +1,23 @@
+"""Combine exclusion masks with logical AND (the initial and the final mask)."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
+from dl3flow.exclusion import combine_exclusions
+from dl3flow.io import script_logging
+from dl3flow.steps import read_exclusion
+
+with script_logging(snakemake.log) as log:
+    masks = [read_exclusion(path) for path in snakemake.input]
+    combined = combine_exclusions(*masks)
+    recipe = {**combined.recipe, "stage": snakemake.params.stage}
+    recipe["inputs"] = [Path(path).name for path in snakemake.input]
+    combined = type(combined)(combined.mask, combined.geom, recipe, combined.sources)
+    provenance = {"ANALYSIS": snakemake.wildcards.analysis, "STAGE": snakemake.params.stage}
+    combined.write(snakemake.output[0], provenance=provenance)
+    log.info(
+        "wrote %s = AND of %s (%d pixels excluded)",
+        snakemake.output[0],
+        ", ".join(recipe["inputs"]),
+        combined.n_excluded,
+    )

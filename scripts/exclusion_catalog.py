@@ -1,0 +1,17 @@
+"""Exclusion mask from the analysis' source catalogs (excluded sources in its SOURCES HDU)."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.exclusion import catalogs_mask
+from dl3flow.io import script_logging
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    excl = cfg.exclusion
+    mask = catalogs_mask(cfg.geom.sky, excl.catalogs, key=f"{excl.key}.catalogs")
+    if not excl.catalogs:
+        log.info("%s: no exclusion catalogs configured: nothing excluded", cfg.name)
+    for entry in mask.recipe["catalogs"]:
+        log.info("%s %s: excluded %s", entry["kind"], entry["path"], entry["excluded"])
+    mask.write(snakemake.output[0], provenance={"ANALYSIS": cfg.name})
+    log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)

@@ -1,0 +1,23 @@
+"""Exclusion mask from the first-pass significance image (hysteresis, then dilation)."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.estimate import read_maps
+from dl3flow.exclusion import significance_mask
+from dl3flow.io import script_logging
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    significance = cfg.exclusion.significance
+    if significance is None:
+        raise ValueError(f"{cfg.exclusion.key}.significance: not configured (null)")
+    maps = read_maps(snakemake.input[0])
+    mask = significance_mask(
+        maps.image("sqrt_ts", 0),
+        cfg.geom.sky,
+        **significance.as_kwargs(),
+        key=f"{cfg.exclusion.key}.significance",
+        source=snakemake.input[0],
+    )
+    mask.write(snakemake.output[0], provenance={"ANALYSIS": cfg.name})
+    log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)

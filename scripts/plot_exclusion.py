@@ -1,0 +1,32 @@
+"""Plot an exclusion mask over the stacked counts image, excluded sources labelled."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.io import script_logging, write_figure
+from dl3flow.plotting_masks import plot_exclusion
+from dl3flow.steps import read_exclusion
+
+TITLES = {
+    "regions": "Exclusion mask from regions",
+    "catalog": "Exclusion mask from catalogs",
+    "initial": "Initial exclusion mask (regions AND catalogs)",
+    "significance": "Exclusion mask from the first-pass significance",
+    "final": "Final exclusion mask",
+}
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    mask = read_exclusion(snakemake.input.mask)
+    dataset = read_dataset(snakemake.input.dataset)
+    counts = (dataset.counts * dataset.mask_safe).sum(axis=0)
+    figure = plot_exclusion(
+        mask.mask,
+        mask.geom,
+        counts=counts,
+        sources=mask.sources,
+        title=f"{cfg.name}: {TITLES[snakemake.wildcards.mask]}",
+        caption=cfg.plots.caption,
+    )
+    write_figure(figure, snakemake.output[0])
+    log.info("wrote %s", snakemake.output[0])

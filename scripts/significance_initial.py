@@ -1,0 +1,22 @@
+"""Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.estimate import estimate_excess_maps
+from dl3flow.io import script_logging
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    significance = cfg.exclusion.significance
+    if significance is None:
+        raise ValueError(f"{cfg.exclusion.key}.significance: not configured (null)")
+    radius = significance.correlation_radius.to_value("deg")
+    maps = estimate_excess_maps(read_dataset(snakemake.input[0]), correlation_radius=radius)
+    maps.write(snakemake.output[0], meta={"ANALYSIS": cfg.name, "STAGE": "initial"})
+    log.info(
+        "wrote %s (correlation radius %g deg, max significance %.2f)",
+        snakemake.output[0],
+        radius,
+        float(max(maps["sqrt_ts"][0][maps["mask"][0]], default=float("nan"))),
+    )

@@ -1,0 +1,34 @@
+"""First pass: FoV-normalise each observation outside the initial exclusion mask, stack."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.background import results_table
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.io import script_logging, write_table
+from dl3flow.safe_mask import read_safe_mask, with_safe_mask
+from dl3flow.steps import (
+    describe_norm,
+    normalise_observation,
+    read_exclusion,
+    stack_background_corrected,
+)
+
+with script_logging(snakemake.log) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    exclusion = read_exclusion(snakemake.input.exclusion)
+    pairs = list(zip(snakemake.input.datasets, snakemake.input.masks, strict=True))
+    results = []
+
+    def normalised():
+        for dataset, safe in pairs:
+            dataset = with_safe_mask(read_dataset(dataset), read_safe_mask(safe))
+            out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
+            results.append(res)
+            (log.info if res.ok else log.warning)("first pass: %s", describe_norm(res))
+            yield out
+
+    name = f"{cfg.name}-initial"
+    stacked = stack_background_corrected(normalised(), geom=cfg.geom, name=name, logger=log)
+    write_table(results_table(results), snakemake.output.table, format="ascii.ecsv")
+    stacked.write(snakemake.output.dataset)
+    log.info("wrote %s (%d counts)", snakemake.output.dataset, stacked.counts.sum())

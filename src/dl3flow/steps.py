@@ -1,0 +1,148 @@
+"""Workflow steps that combine several dl3flow modules (used by the workflow scripts).
+
+The Snakemake scripts stay thin by calling these functions; they are plain Python,
+importable and tested without Snakemake. Nothing here does science of its own: the
+methods are in `dl3flow.exclusion`, `dl3flow.background`, `dl3flow.dataset` and
+`dl3flow.estimate`.
+
+Background-normalisation outcome in the workflow: every observation gets a
+``dataset_bkg.fits`` and a one-row status table, whatever happened. An observation
+whose normalisation was skipped or failed with ``on_failure: drop`` is written with
+its IRF background, its safe mask cleared (as gammapy's ``FoVBackgroundMaker`` does)
+and ``BKGACT = 'dropped'`` in its meta; :func:`stack_background_corrected` leaves such
+datasets out and logs each one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .background import BackgroundNormResult, normalize_background
+from .dataset import MapDataset, read_dataset, stack_datasets
+from .exclusion import ExclusionMask, read_mask, read_mask_sources
+from .geom import DatasetGeom
+
+__all__ = [
+    "StackError",
+    "read_exclusion",
+    "describe_norm",
+    "normalise_observation",
+    "is_dropped",
+    "stack_background_corrected",
+]
+
+log = logging.getLogger(__name__)
+
+
+class StackError(ValueError):
+    """Nothing left to stack (every observation was dropped)."""
+
+
+def read_exclusion(path) -> ExclusionMask:
+    """An `~dl3flow.exclusion.ExclusionMask` (mask, geometry, recipe, sources) from a file."""
+    mask, geom, recipe = read_mask(path)
+    return ExclusionMask(mask=mask, geom=geom, recipe=recipe, sources=read_mask_sources(path))
+
+
+def describe_norm(res: BackgroundNormResult) -> str:
+    """One log line for a normalisation result."""
+    text = (
+        f"obs {res.obs_id}: {res.method} {res.status} -> {res.action}; "
+        f"counts {res.counts:.0f}, predicted background {res.npred_background:.1f}"
+    )
+    if res.ok:
+        text += f", norm {res.norm:.4f} +- {res.norm_err:.4f}"
+        if np.isfinite(res.tilt_err):
+            text += f", tilt {res.tilt:.4f} +- {res.tilt_err:.4f}"
+    else:
+        text += f" ({res.reason})"
+    return text
+
+
+def normalise_observation(
+    dataset: MapDataset, exclusion: ExclusionMask, **options
+) -> tuple[MapDataset, BackgroundNormResult]:
+    """FoV-normalise one dataset outside ``exclusion``; always returns a dataset.
+
+    Parameters
+    ----------
+    dataset : `~dl3flow.dataset.MapDataset`
+        One observation, with its safe mask.
+    exclusion : `~dl3flow.exclusion.ExclusionMask`
+        On the analysis geometry (the dataset is a cutout of it).
+    **options
+        Of `dl3flow.background.normalize_background` (method, min_counts, ...,
+        on_failure).
+
+    Returns
+    -------
+    dataset : `~dl3flow.dataset.MapDataset`
+        Scaled, kept unscaled, or -- when dropped -- the input with an all-False
+        safe mask; its meta records the result (``BKGSTAT``, ``BKGACT`` ...).
+    result : `~dl3flow.background.BackgroundNormResult`
+    """
+    out, res = normalize_background(
+        dataset, exclusion.mask, exclusion_geom=exclusion.geom, **options
+    )
+    if out is None:
+        meta = {**dataset.meta, **res.to_meta()}
+        out = replace(dataset, mask_safe=np.zeros_like(dataset.mask_safe), meta=meta)
+    return out, res
+
+
+def is_dropped(dataset: MapDataset) -> bool:
+    """Whether the background normalisation dropped this dataset (``BKGACT``)."""
+    return dataset.meta.get("BKGACT") == "dropped"
+
+
+def stack_background_corrected(
+    datasets: Iterable[MapDataset | str | Path],
+    *,
+    geom: DatasetGeom,
+    name: str,
+    logger: logging.Logger | None = None,
+) -> MapDataset:
+    """Stack datasets (or files), leaving out -- and logging -- the dropped ones.
+
+    The stacked meta gains ``NDROPPED`` (number of observations left out) and, if
+    any, ``DROPPED`` (their obs ids).
+
+    Raises
+    ------
+    StackError
+        If every dataset was dropped (or there was none).
+    """
+    logger = logger or log
+    kept, dropped = [], []
+
+    def usable():
+        for item in datasets:
+            ds = item if isinstance(item, MapDataset) else read_dataset(item)
+            obs = ds.meta.get("OBS_ID", ds.name)
+            if is_dropped(ds):
+                dropped.append(int(obs) if str(obs).isdigit() else obs)
+                logger.warning(
+                    "obs %s left out of the stack: background normalisation %s (%s)",
+                    obs,
+                    ds.meta.get("BKGSTAT"),
+                    ds.meta.get("BKGREASN"),
+                )
+                continue
+            kept.append(obs)
+            yield ds
+
+    stacked = stack_datasets(usable(), geom=geom, name=name)
+    if not kept:
+        raise StackError(
+            f"{name}: nothing to stack: all {len(dropped)} observation(s) were dropped by "
+            "the background normalisation (on_failure: drop); see the background norm table"
+        )
+    meta = {**stacked.meta, "NDROPPED": len(dropped)}
+    if dropped:
+        meta["DROPPED"] = dropped
+    return replace(stacked, meta=meta)

@@ -1,0 +1,104 @@
+"""Tests of dl3flow.steps: the glue the workflow scripts use (normalise, stack, read masks)."""
+
+import logging
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from dl3flow.dataset import MapDataset, read_dataset
+from dl3flow.exclusion import ExclusionMask
+from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.steps import (
+    StackError,
+    describe_norm,
+    is_dropped,
+    normalise_observation,
+    read_exclusion,
+    stack_background_corrected,
+)
+
+
+def _geom():
+    return DatasetGeom.create(
+        sky=SkyGeom.create(center=(0.0, 0.0), width=1.0, binsz=0.1),
+        energy=EnergyAxis.from_bounds(1 * u.TeV, 10 * u.TeV, 2, name="energy"),
+        energy_true=EnergyAxis.from_bounds(0.5 * u.TeV, 20 * u.TeV, 2, name="energy_true"),
+    )
+
+
+def _dataset(counts, obs_id):
+    geom = _geom()
+    shape = (geom.energy.nbin, *geom.sky.shape)
+    return MapDataset(
+        geom=geom,
+        counts=np.full(shape, float(counts)),
+        exposure=np.ones((geom.energy_true.nbin, *geom.sky.shape)),
+        background=np.full(shape, 0.5),
+        mask_safe=np.ones(shape, dtype=bool),
+        name=f"obs-{obs_id}",
+        meta={"OBS_ID": obs_id, "LIVETIME": 100.0},
+    )
+
+
+def _exclusion():
+    geom = _geom().sky
+    mask = np.ones(geom.shape, dtype=bool)
+    mask[:, :5] = False
+    return ExclusionMask(mask=mask, geom=geom, recipe={"kind": "regions"})
+
+
+def test_normalise_ok_keep_and_drop():
+    excl = _exclusion()
+    out, res = normalise_observation(_dataset(1, 1), excl, method="scale")
+    assert res.ok and res.norm == 2.0 and res.counts == 100  # half the 200 pixels
+    assert out.meta["BKGACT"] == "scaled" and not is_dropped(out)
+    assert "norm 2.0000 +- 0.2000" in describe_norm(res)
+
+    options = {"method": "scale", "min_counts": 1000}
+    kept, res = normalise_observation(_dataset(1, 2), excl, on_failure="keep_unscaled", **options)
+    assert (res.status, res.action) == ("skipped", "kept_unscaled")
+    assert kept.mask_safe.all() and np.all(kept.background == 0.5) and not is_dropped(kept)
+    assert "must be > min_counts = 1000" in describe_norm(res)
+
+    dropped, res = normalise_observation(_dataset(1, 3), excl, on_failure="drop", **options)
+    assert (res.status, res.action) == ("skipped", "dropped")
+    # always a dataset: the IRF background, no safe pixel, the result in the meta
+    assert not dropped.mask_safe.any() and np.all(dropped.background == 0.5)
+    assert is_dropped(dropped) and dropped.meta["BKGSTAT"] == "skipped"
+    assert "min_counts" in dropped.meta["BKGREASN"]
+
+
+def test_stack_leaves_out_dropped_and_logs(tmp_path, caplog):
+    excl = _exclusion()
+    paths = []
+    for obs_id, counts in ((1, 1), (2, 0), (3, 2)):
+        ds, _ = normalise_observation(_dataset(counts, obs_id), excl, on_failure="drop")
+        paths.append(tmp_path / f"{obs_id}.fits")
+        ds.write(paths[-1])
+    with caplog.at_level(logging.WARNING):
+        stacked = stack_background_corrected(paths, geom=_geom(), name="x")
+    assert "obs 2 left out of the stack: background normalisation skipped" in caplog.text
+    assert stacked.meta["NDROPPED"] == 1 and stacked.meta["DROPPED"] == [2]
+    assert sorted(stacked.meta["OBS_IDS"]) == [1, 3]
+    assert stacked.counts.sum() == 200 + 2 * 200
+    stacked.write(tmp_path / "stacked.fits")
+    assert read_dataset(tmp_path / "stacked.fits").meta["NDROPPED"] == 1
+
+
+def test_stack_all_dropped_is_an_error():
+    excl = _exclusion()
+    ds, _ = normalise_observation(_dataset(0, 1), excl, on_failure="drop")
+    with pytest.raises(StackError, match=r"^x: nothing to stack: all 1 observation\(s\) were"):
+        stack_background_corrected([ds], geom=_geom(), name="x")
+    with pytest.raises(StackError, match="all 0 observation"):
+        stack_background_corrected([], geom=_geom(), name="x")
+
+
+def test_read_exclusion_roundtrip(tmp_path):
+    excl = _exclusion()
+    excl.write(tmp_path / "m.fits")
+    back = read_exclusion(tmp_path / "m.fits")
+    np.testing.assert_array_equal(back.mask, excl.mask)
+    assert back.recipe["kind"] == "regions" and back.sources is None
+    assert back.geom.to_header() == excl.geom.to_header()
