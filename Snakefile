@@ -16,6 +16,9 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/select.smk"
@@ -25,9 +28,19 @@ include: "rules/masks.smk"
 include: "rules/background.smk"
 include: "rules/stack.smk"
 include: "rules/plots.smk"
+include: "rules/maps.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# End of a successful run: which observations each analysis left out, and why
+# (results/<analysis>/tables/rejected_observations.ecsv; on_bad_observation: skip).
+onsuccess:
+    summary = run_summary(ANALYSES)
+    if summary:
+        print(f"dl3flow: rejected observations\n{summary}")

@@ -6,7 +6,7 @@
 
 rule normalize_background:
     input:
-        dataset="results/{analysis}/obs/{obs_id}/dataset.fits",
+        dataset=reduced_dataset,
         mask_safe="results/{analysis}/obs/{obs_id}/mask_safe.fits",
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
@@ -20,8 +20,8 @@ rule normalize_background:
         "../envs/dl3flow.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=job_mem_mb("normalize_background"),
+        runtime=job_runtime("normalize_background"),
     params:
         background=lambda wildcards: analysis_section(wildcards).get("background"),
     script:
@@ -40,8 +40,8 @@ rule background_norms_table:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("background_norms_table"),
+        runtime=job_runtime("background_norms_table"),
     script:
         "../scripts/background_norms_table.py"
 
@@ -59,8 +59,8 @@ rule ring_background:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=job_mem_mb("ring_background"),
+        runtime=job_runtime("ring_background"),
     params:
         ring=lambda wildcards: analysis_section(wildcards).get("ring"),
     script:

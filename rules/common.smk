@@ -11,6 +11,8 @@ from dl3flow.config import (
     check_exclusion_inputs,
 )
 from dl3flow.io import read_observations
+from dl3flow.rejection import read_status
+from dl3flow.workflow_support import REJECTIONS_TABLE, accepted_obs_ids, run_summary
 
 # Logs: logs/{analysis}/{rule}[/{obs_id}].log; benchmarks mirror them under BENCHMARKS.
 BENCHMARKS = "benchmarks/output"
@@ -19,6 +21,10 @@ BENCHMARKS = "benchmarks/output"
 DEMO_DATA_STORE = "resources/demo-dl3"
 DEMO_CATALOG = "resources/demo-sources.fits"
 DEMO_REGIONS = "resources/demo-sources.reg"
+# Per-observation reduction: the status (the rule's output: ok or rejected, and why)
+# and the dataset (written beside it only for an accepted observation).
+OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"
+OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
 
 # Parse every analysis up front: a bad quantity, region string, missing region file
 # or catalog column fails here, naming its key, before any job runs. (Files that a
@@ -107,39 +113,62 @@ def selected_obs_ids(analysis):
     return [int(obs_id) for obs_id in selected["OBS_ID"]]
 
 
-def obs_datasets(wildcards):
-    """Per-observation datasets of the selected observations."""
+def obs_statuses(wildcards):
+    """Reduction status files of the selected observations."""
     return expand(
-        "results/{analysis}/obs/{obs_id}/dataset.fits",
+        OBS_STATUS,
         analysis=wildcards.analysis,
         obs_id=selected_obs_ids(wildcards.analysis),
     )
+
+
+def usable_obs_ids(analysis):
+    """Selected observations not rejected by the reduction (checkpoint rejected_observations).
+
+    Every rule after the reduction takes its observations from here, so that a
+    rejected observation (no dataset) never enters the DAG.
+    """
+    table = checkpoints.rejected_observations.get(analysis=analysis).output[0]
+    return accepted_obs_ids(selected_obs_ids(analysis), table)
+
+
+def reduced_dataset(wildcards):
+    """The dataset of an accepted observation (its reduction must have succeeded)."""
+    checkpoints.rejected_observations.get(analysis=wildcards.analysis)
+    names = {"analysis": wildcards.analysis, "obs_id": wildcards.obs_id}
+    rejection = read_status(OBS_STATUS.format(**names))
+    if rejection is not None:
+        raise WorkflowError(f"{wildcards.analysis}: no dataset: {rejection}")
+    return OBS_DATASET.format(**names)
+
+
+def _per_observation(pattern, wildcards):
+    return expand(
+        pattern, analysis=wildcards.analysis, obs_id=usable_obs_ids(wildcards.analysis)
+    )
+
+
+def obs_datasets(wildcards):
+    """Per-observation datasets of the accepted observations."""
+    return _per_observation(OBS_DATASET, wildcards)
 
 
 def obs_safe_masks(wildcards):
-    """Per-observation safe masks of the selected observations (same order)."""
-    return expand(
-        "results/{analysis}/obs/{obs_id}/mask_safe.fits",
-        analysis=wildcards.analysis,
-        obs_id=selected_obs_ids(wildcards.analysis),
-    )
+    """Per-observation safe masks of the accepted observations (same order)."""
+    return _per_observation("results/{analysis}/obs/{obs_id}/mask_safe.fits", wildcards)
 
 
 def obs_bkg_datasets(wildcards):
-    """Background-corrected datasets of the selected observations."""
-    return expand(
-        "results/{analysis}/obs/{obs_id}/dataset_bkg.fits",
-        analysis=wildcards.analysis,
-        obs_id=selected_obs_ids(wildcards.analysis),
+    """Background-corrected datasets of the accepted observations."""
+    return _per_observation(
+        "results/{analysis}/obs/{obs_id}/dataset_bkg.fits", wildcards
     )
 
 
 def obs_bkg_status(wildcards):
-    """Background-normalisation status tables of the selected observations."""
-    return expand(
-        "results/{analysis}/obs/{obs_id}/background_norm.ecsv",
-        analysis=wildcards.analysis,
-        obs_id=selected_obs_ids(wildcards.analysis),
+    """Background-normalisation status tables of the accepted observations."""
+    return _per_observation(
+        "results/{analysis}/obs/{obs_id}/background_norm.ecsv", wildcards
     )
 
 
@@ -192,6 +221,7 @@ def all_targets():
     for analysis in ANALYSES:
         targets += [
             f"results/{analysis}/observations.ecsv",
+            REJECTIONS_TABLE.format(analysis=analysis),
             f"results/{analysis}/stacked/dataset.fits",
             f"results/{analysis}/tables/safe_energy.ecsv",
             f"results/{analysis}/plots/safe_energy_threshold.png",
@@ -203,4 +233,94 @@ def all_targets():
         targets += exclusion_plots(analysis)
         if ANALYSIS_CONFIGS[analysis].ring is not None:
             targets.append(f"results/{analysis}/stacked/ring.fits")
+        targets += maps_targets(analysis)  # rules/maps.smk
+        targets += report_targets(analysis)  # rules/report.smk
     return targets
+
+
+# Final maps, their plots and the report pages (rules/maps.smk, rules/report.smk).
+MAP_PLOTS = (
+    "significance",
+    "excess",
+    "flux",
+    "flux_exposure",
+    "significance_distribution",
+)
+RING_PLOTS = ("significance", "significance_distribution")
+
+
+def maps_section(wildcards):
+    """Raw `maps` config section of an analysis (as params: a change re-runs its jobs)."""
+    return analysis_section(wildcards).get("maps")
+
+
+def energy_band_count(analysis):
+    """Number of `maps.energy_bands` bands of an analysis (0: no per-band maps)."""
+    bands = ANALYSIS_CONFIGS[analysis].maps.energy_bands
+    return 0 if bands is None else len(bands) - 1
+
+
+def maps_targets(analysis):
+    """Final maps, tables and plots of an analysis."""
+    targets = [
+        f"results/{analysis}/stacked/maps.fits",
+        f"results/{analysis}/tables/peaks.ecsv",
+        f"results/{analysis}/plots/observation_qa.png",
+    ]
+    targets += [f"results/{analysis}/plots/{name}.png" for name in MAP_PLOTS]
+    if energy_band_count(analysis):
+        targets.append(f"results/{analysis}/stacked/maps_bands.fits")
+        targets += [
+            f"results/{analysis}/plots/significance_band{band}.png"
+            for band in range(energy_band_count(analysis))
+        ]
+    if ANALYSIS_CONFIGS[analysis].ring is not None:
+        targets.append(f"results/{analysis}/stacked/maps_ring.fits")
+        targets += [f"results/{analysis}/plots/{name}_ring.png" for name in RING_PLOTS]
+    return targets
+
+
+def map_plot(name, caption, category="Sky maps"):
+    """A plot as a report item (captions in report/, one subcategory per analysis)."""
+    return report(
+        f"results/{{analysis}}/plots/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory="{analysis}",
+    )
+
+
+# Tables shown in the report as HTML pages: {table} -> its ECSV file.
+REPORT_TABLES = {
+    "observations": "results/{analysis}/observations.ecsv",
+    "background_norms": "results/{analysis}/tables/background_norms.ecsv",
+}
+
+
+def report_targets(analysis):
+    """Report pages of an analysis."""
+    return [f"results/{analysis}/report/{name}.html" for name in REPORT_TABLES]
+
+
+# Resource requests (dl3flow.resources): grow with the geometry size and with `attempt`.
+def job_mem_mb(rule_name):
+    """``mem_mb`` of a rule's jobs (MB), for ``resources: mem_mb=job_mem_mb("rule")``."""
+    from dl3flow import resources
+
+    def mem_mb(wildcards, attempt):
+        size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)
+        return resources.mem_mb(rule_name, **size, attempt=attempt)
+
+    return mem_mb
+
+
+def job_runtime(rule_name):
+    """``runtime`` of a rule's jobs (minutes); stacking grows with its input datasets."""
+    from dl3flow import resources
+
+    def runtime(wildcards, input, attempt):
+        size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)
+        n_obs = len(input.datasets) if "datasets" in input.keys() else 1
+        return resources.runtime(rule_name, **size, attempt=attempt, n_obs=n_obs)
+
+    return runtime

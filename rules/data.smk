@@ -15,8 +15,8 @@ rule simulate_data_store:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 15 * attempt,
     params:
         simulation=config["simulation"],
     script:

@@ -18,8 +18,8 @@ rule exclusion_regions:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("exclusion_regions"),
+        runtime=job_runtime("exclusion_regions"),
     params:
         geom=lambda wildcards: analysis_section(wildcards)["geom"],
         regions=lambda wildcards: [
@@ -42,8 +42,8 @@ rule exclusion_catalog:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("exclusion_catalog"),
+        runtime=job_runtime("exclusion_catalog"),
     params:
         geom=lambda wildcards: analysis_section(wildcards)["geom"],
         catalogs=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
@@ -66,8 +66,8 @@ rule exclusion_initial:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("exclusion_initial"),
+        runtime=job_runtime("exclusion_initial"),
     params:
         stage="initial",
     script:
@@ -91,8 +91,8 @@ rule stack_initial:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=job_mem_mb("stack_initial"),
+        runtime=job_runtime("stack_initial"),
     params:
         background=lambda wildcards: analysis_section(wildcards).get("background"),
     script:
@@ -111,8 +111,8 @@ rule significance_initial:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=job_mem_mb("significance_initial"),
+        runtime=job_runtime("significance_initial"),
     params:
         radius=lambda wildcards: (
             analysis_section(wildcards)["exclusion"].get("significance") or {}
@@ -133,8 +133,8 @@ rule exclusion_significance:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("exclusion_significance"),
+        runtime=job_runtime("exclusion_significance"),
     params:
         significance=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
             "significance"
@@ -155,8 +155,8 @@ rule exclusion_final:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("exclusion_final"),
+        runtime=job_runtime("exclusion_final"),
     params:
         stage="final",
     script:

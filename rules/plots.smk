@@ -5,9 +5,24 @@ rule plot_quicklook:
     input:
         "results/{analysis}/stacked/dataset.fits",
     output:
-        counts="results/{analysis}/plots/counts.png",
-        background="results/{analysis}/plots/background.png",
-        exposure="results/{analysis}/plots/exposure.png",
+        counts=report(
+            "results/{analysis}/plots/counts.png",
+            caption="../report/counts.rst",
+            category="Stacked dataset",
+            subcategory="{analysis}",
+        ),
+        background=report(
+            "results/{analysis}/plots/background.png",
+            caption="../report/background.rst",
+            category="Stacked dataset",
+            subcategory="{analysis}",
+        ),
+        exposure=report(
+            "results/{analysis}/plots/exposure.png",
+            caption="../report/exposure.rst",
+            category="Stacked dataset",
+            subcategory="{analysis}",
+        ),
     log:
         "logs/{analysis}/plot_quicklook.log",
     benchmark:
@@ -15,8 +30,8 @@ rule plot_quicklook:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=job_mem_mb("plot_quicklook"),
+        runtime=job_runtime("plot_quicklook"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
     script:
@@ -27,7 +42,12 @@ rule plot_safe_energy:
     input:
         "results/{analysis}/tables/safe_energy.ecsv",
     output:
-        "results/{analysis}/plots/safe_energy_threshold.png",
+        report(
+            "results/{analysis}/plots/safe_energy_threshold.png",
+            caption="../report/safe_energy.rst",
+            category="Observations",
+            subcategory="{analysis}",
+        ),
     log:
         "logs/{analysis}/plot_safe_energy.log",
     benchmark:
@@ -35,8 +55,8 @@ rule plot_safe_energy:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("plot_safe_energy"),
+        runtime=job_runtime("plot_safe_energy"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
     script:
@@ -48,7 +68,12 @@ rule plot_exclusion:
         mask=exclusion_plot_mask,
         dataset="results/{analysis}/stacked/dataset.fits",
     output:
-        "results/{analysis}/plots/exclusion_{mask}.png",
+        report(
+            "results/{analysis}/plots/exclusion_{mask}.png",
+            caption="../report/exclusion.rst",
+            category="Exclusion masks",
+            subcategory="{analysis}",
+        ),
     log:
         "logs/{analysis}/plot_exclusion/{mask}.log",
     benchmark:
@@ -56,8 +81,8 @@ rule plot_exclusion:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("plot_exclusion"),
+        runtime=job_runtime("plot_exclusion"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
     script:
@@ -68,7 +93,12 @@ rule plot_background_norms:
     input:
         "results/{analysis}/tables/background_norms.ecsv",
     output:
-        "results/{analysis}/plots/background_norms.png",
+        report(
+            "results/{analysis}/plots/background_norms.png",
+            caption="../report/background_norms.rst",
+            category="Observations",
+            subcategory="{analysis}",
+        ),
     log:
         "logs/{analysis}/plot_background_norms.log",
     benchmark:
@@ -76,7 +106,7 @@ rule plot_background_norms:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("plot_background_norms"),
+        runtime=job_runtime("plot_background_norms"),
     script:
         "../scripts/plot_background_norms.py"

@@ -5,7 +5,7 @@
 rule make_safe_mask:
     input:
         unpack(observation_inputs),
-        dataset="results/{analysis}/obs/{obs_id}/dataset.fits",
+        dataset=reduced_dataset,
     output:
         "results/{analysis}/obs/{obs_id}/mask_safe.fits",
     log:
@@ -16,8 +16,8 @@ rule make_safe_mask:
         "../envs/dl3flow.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("make_safe_mask"),
+        runtime=job_runtime("make_safe_mask"),
     params:
         safe_mask=lambda wildcards: analysis_section(wildcards).get("safe_mask"),
         offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
@@ -38,7 +38,7 @@ rule safe_energy_table:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("safe_energy_table"),
+        runtime=job_runtime("safe_energy_table"),
     script:
         "../scripts/safe_energy_table.py"

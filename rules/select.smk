@@ -13,8 +13,8 @@ checkpoint select_observations:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_mem_mb("select_observations"),
+        runtime=job_runtime("select_observations"),
     params:
         selection=lambda wildcards: analysis_section(wildcards).get("selection"),
     script:

@@ -16,7 +16,7 @@ rule stack_datasets:
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=job_mem_mb("stack_datasets"),
+        runtime=job_runtime("stack_datasets"),
     script:
         "../scripts/stack_datasets.py"

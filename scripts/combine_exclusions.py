@@ -4,17 +4,16 @@
 from pathlib import Path
 
 from dl3flow.exclusion import combine_exclusions
-from dl3flow.io import script_logging
 from dl3flow.steps import read_exclusion
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     masks = [read_exclusion(path) for path in snakemake.input]
     combined = combine_exclusions(*masks)
     recipe = {**combined.recipe, "stage": snakemake.params.stage}
     recipe["inputs"] = [Path(path).name for path in snakemake.input]
     combined = type(combined)(combined.mask, combined.geom, recipe, combined.sources)
-    provenance = {"ANALYSIS": snakemake.wildcards.analysis, "STAGE": snakemake.params.stage}
-    combined.write(snakemake.output[0], provenance=provenance)
+    combined.write(snakemake.output[0], provenance=script_provenance(snakemake))
     log.info(
         "wrote %s = AND of %s (%d pixels excluded)",
         snakemake.output[0],

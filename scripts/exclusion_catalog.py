@@ -3,9 +3,9 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.exclusion import catalogs_mask
-from dl3flow.io import script_logging
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     excl = cfg.exclusion
     mask = catalogs_mask(cfg.geom.sky, excl.catalogs, key=f"{excl.key}.catalogs")
@@ -13,5 +13,5 @@ with script_logging(snakemake.log) as log:
         log.info("%s: no exclusion catalogs configured: nothing excluded", cfg.name)
     for entry in mask.recipe["catalogs"]:
         log.info("%s %s: excluded %s", entry["kind"], entry["path"], entry["excluded"])
-    mask.write(snakemake.output[0], provenance={"ANALYSIS": cfg.name})
+    mask.write(snakemake.output[0], provenance=script_provenance(snakemake))
     log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)

@@ -3,13 +3,13 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.exclusion import regions_mask
-from dl3flow.io import script_logging
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     excl = cfg.exclusion
     mask = regions_mask(cfg.geom.sky, strings=excl.regions, files=excl.region_files, key=excl.key)
     if not excl.regions and not excl.region_files:
         log.info("%s: no exclusion regions configured: nothing excluded", cfg.name)
-    mask.write(snakemake.output[0], provenance={"ANALYSIS": cfg.name})
+    mask.write(snakemake.output[0], provenance=script_provenance(snakemake))
     log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)

@@ -4,9 +4,9 @@
 from dl3flow.config import analysis_config
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import significance_mask
-from dl3flow.io import script_logging
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     significance = cfg.exclusion.significance
     if significance is None:
@@ -19,5 +19,5 @@ with script_logging(snakemake.log) as log:
         key=f"{cfg.exclusion.key}.significance",
         source=snakemake.input[0],
     )
-    mask.write(snakemake.output[0], provenance={"ANALYSIS": cfg.name})
+    mask.write(snakemake.output[0], provenance=script_provenance(snakemake))
     log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)

@@ -1,15 +1,13 @@
 """Safe data-range mask of one observation (methods of the analysis' safe_mask section)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from pathlib import Path
-
 from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
 from dl3flow.datastore import DataStore
-from dl3flow.io import script_logging
 from dl3flow.safe_mask import make_safe_mask, write_safe_mask
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     obs_id = int(snakemake.wildcards.obs_id)
     store = DataStore.from_files(
@@ -26,6 +24,5 @@ with script_logging(snakemake.log) as log:
             result.energy_max,
             result.note,
         )
-    provenance = {"DATASET": Path(snakemake.input.dataset).name, "ANALYSIS": cfg.name}
-    write_safe_mask(safe, snakemake.output[0], provenance=provenance)
+    write_safe_mask(safe, snakemake.output[0], provenance=script_provenance(snakemake))
     log.info("wrote %s (%d of %d bins safe)", snakemake.output[0], safe.mask.sum(), safe.mask.size)

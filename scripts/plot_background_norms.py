@@ -3,11 +3,13 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table
 
-from dl3flow.io import script_logging, write_figure
+from dl3flow.io import write_figure
 from dl3flow.plotting_background import plot_background_norms
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     table = Table.read(snakemake.input[0], format="ascii.ecsv")
     title = f"{snakemake.wildcards.analysis}: FoV background normalisation"
     write_figure(plot_background_norms(table, title=title), snakemake.output[0])
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
     log.info("wrote %s", snakemake.output[0])

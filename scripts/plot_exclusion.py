@@ -3,9 +3,10 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
-from dl3flow.io import script_logging, write_figure
+from dl3flow.io import write_figure
 from dl3flow.plotting_masks import plot_exclusion
 from dl3flow.steps import read_exclusion
+from dl3flow.workflow_support import script_job, script_provenance
 
 TITLES = {
     "regions": "Exclusion mask from regions",
@@ -15,7 +16,7 @@ TITLES = {
     "final": "Final exclusion mask",
 }
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     mask = read_exclusion(snakemake.input.mask)
     dataset = read_dataset(snakemake.input.dataset)
@@ -29,4 +30,5 @@ with script_logging(snakemake.log) as log:
         caption=cfg.plots.caption,
     )
     write_figure(figure, snakemake.output[0])
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
     log.info("wrote %s", snakemake.output[0])

@@ -1,25 +1,40 @@
-"""Reduce one observation to a map dataset on a cutout of the analysis geometry."""
+"""Reduce one observation to a map dataset on a cutout; or record why it cannot be.
+
+The status file (the rule's output) says ok or rejected (stage, reason); the dataset
+is written only for an accepted observation. on_bad_observation: fail raises instead.
+"""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
 from dl3flow.config import analysis_config
 from dl3flow.datastore import DataStore
-from dl3flow.io import script_logging
-from dl3flow.reduce import reduce_observation
+from dl3flow.rejection import Rejection, reduce_to_files
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+dataset = Path(snakemake.params.dataset)
+with script_job(snakemake, extra_outputs=[dataset]) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     obs_id = int(snakemake.wildcards.obs_id)
+    dataset.unlink(missing_ok=True)  # a dataset only ever exists beside an ok status
     store = DataStore.from_files(
         obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
     )
     log.info("%s: reducing observation %d of %s", cfg.name, obs_id, store.base_dir)
-    dataset = reduce_observation(
-        store.observation(obs_id),
+    result = reduce_to_files(
+        store.observation,
+        obs_id=obs_id,
+        dataset_path=dataset,
+        status_path=snakemake.output.status,
+        provenance=lambda: script_provenance(snakemake),
+        on_bad_observation=cfg.on_bad_observation,
         geom=cfg.geom,
         offset_max=cfg.offset_max.to_value("deg"),
         edisp=cfg.edisp,
         psf=cfg.psf,
         fov_rotation_step=cfg.fov_rotation_step.to_value("deg"),
     )
-    dataset.write(snakemake.output[0])
-    log.info("wrote %s (%d counts)", snakemake.output[0], dataset.counts.sum())
+    if isinstance(result, Rejection):
+        log.warning("rejected (on_bad_observation: skip): %s", result)
+    else:
+        log.info("wrote %s (%d counts)", dataset, result.counts.sum())

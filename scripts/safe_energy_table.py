@@ -1,12 +1,14 @@
 """Table of the safe energy range of every observation (with its zenith angle)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.io import read_observations, script_logging, write_table
+from dl3flow.io import read_observations, write_table
 from dl3flow.safe_mask import read_safe_mask, safe_energy_table
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     selected, _ = read_observations(snakemake.input.observations)
     masks = [read_safe_mask(path) for path in snakemake.input.masks]
     table = safe_energy_table(masks, selected)
     write_table(table, snakemake.output[0], format="ascii.ecsv")
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
     log.info("wrote %s (%d observations)", snakemake.output[0], len(table))

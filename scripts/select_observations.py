@@ -3,10 +3,11 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.datastore import DataStore
-from dl3flow.io import script_logging, write_observations
+from dl3flow.io import write_observations
 from dl3flow.selection import select_observations
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     store = DataStore.from_files(
         obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
@@ -16,3 +17,5 @@ with script_logging(snakemake.log) as log:
     for row in rejected:
         log.info("rejected %d: %s", row["OBS_ID"], row["REASON"])
     write_observations(selected, rejected, snakemake.output[0])
+    obs_ids = [int(obs_id) for obs_id in selected["OBS_ID"]]
+    script_provenance(snakemake, obs_ids=obs_ids).to_sidecar(snakemake.output[0])

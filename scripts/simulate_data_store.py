@@ -3,15 +3,15 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.io import script_logging
 from dl3flow.simulate import (
     simulation_config_from_dict,
     write_data_store,
     write_region_file,
     write_source_catalog,
 )
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     # null values in the config mean "simulate's default"
     section = {k: v for k, v in snakemake.params.simulation.items() if v is not None}
     sim = simulation_config_from_dict(section)
@@ -20,4 +20,7 @@ with script_logging(snakemake.log) as log:
     write_data_store(sim, store, overwrite=True)
     write_source_catalog(sim.sources, snakemake.output.catalog, overwrite=True)  # FITS by suffix
     write_region_file(sim.sources, snakemake.output.regions, overwrite=True)
+    provenance = script_provenance(snakemake, config_section=snakemake.params.simulation)
+    for path in snakemake.output:
+        provenance.to_sidecar(path)
     log.info("wrote %s", ", ".join(map(str, snakemake.output)))

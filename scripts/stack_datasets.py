@@ -2,15 +2,16 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
-from dl3flow.io import script_logging
 from dl3flow.steps import stack_background_corrected
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     paths = list(snakemake.input.datasets)
     log.info("%s: stacking %d background-corrected datasets", cfg.name, len(paths))
     stacked = stack_background_corrected(paths, geom=cfg.geom, name=cfg.name, logger=log)
-    stacked.write(snakemake.output[0])
+    provenance = script_provenance(snakemake, obs_ids=stacked.meta["OBS_IDS"])
+    stacked.write(snakemake.output[0], provenance=provenance)
     log.info(
         "wrote %s (%d counts; %d observation(s) dropped, see %s)",
         snakemake.output[0],

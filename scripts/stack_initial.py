@@ -4,7 +4,7 @@
 from dl3flow.background import results_table
 from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
-from dl3flow.io import script_logging, write_table
+from dl3flow.io import write_table
 from dl3flow.safe_mask import read_safe_mask, with_safe_mask
 from dl3flow.steps import (
     describe_norm,
@@ -12,8 +12,9 @@ from dl3flow.steps import (
     read_exclusion,
     stack_background_corrected,
 )
+from dl3flow.workflow_support import script_job, script_provenance
 
-with script_logging(snakemake.log) as log:
+with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     exclusion = read_exclusion(snakemake.input.exclusion)
     pairs = list(zip(snakemake.input.datasets, snakemake.input.masks, strict=True))
@@ -29,6 +30,8 @@ with script_logging(snakemake.log) as log:
 
     name = f"{cfg.name}-initial"
     stacked = stack_background_corrected(normalised(), geom=cfg.geom, name=name, logger=log)
+    provenance = script_provenance(snakemake, obs_ids=stacked.meta["OBS_IDS"])
     write_table(results_table(results), snakemake.output.table, format="ascii.ecsv")
-    stacked.write(snakemake.output.dataset)
+    provenance.to_sidecar(snakemake.output.table)
+    stacked.write(snakemake.output.dataset, provenance=provenance)
     log.info("wrote %s (%d counts)", snakemake.output.dataset, stacked.counts.sum())

@@ -144,6 +144,30 @@ def test_top_level_data_store_is_default_and_analysis_overrides():
     assert analysis_config(config, "a").data_store == Path("mine")
 
 
+def test_on_bad_observation_default_top_level_and_override():
+    config = minimal()
+    assert analysis_config(config, "a").on_bad_observation == "skip"
+    config["on_bad_observation"] = "fail"
+    assert analysis_config(config, "a").on_bad_observation == "fail"
+    config["analyses"]["a"]["on_bad_observation"] = "skip"
+    assert analysis_config(config, "a").on_bad_observation == "skip"
+
+
+@pytest.mark.parametrize(
+    ("top", "analysis", "match"),
+    [
+        ("ignore", None, r"^on_bad_observation: expected one of fail, skip, got 'ignore'"),
+        ("skip", "Fail", r"^analyses\.a\.on_bad_observation: expected one of fail, skip"),
+    ],
+)
+def test_on_bad_observation_errors(top, analysis, match):
+    config = minimal()
+    config["on_bad_observation"] = top
+    config["analyses"]["a"]["on_bad_observation"] = analysis
+    with pytest.raises(ConfigError, match=match):
+        analysis_config(config, "a")
+
+
 @pytest.mark.parametrize(
     ("value", "kind", "expected"),
     [
@@ -540,6 +564,15 @@ def test_schema_defaults_match_config_module():
             props = analysis[key]["properties"]
             for sub, sub_default in value.items():
                 assert props[sub]["default"] == sub_default, f"{key}.{sub}"
+        elif key == "maps":
+            props = analysis[key]["properties"]
+            for sub, sub_default in value.items():
+                if sub == "peaks":
+                    for leaf, leaf_default in sub_default.items():
+                        got = props[sub]["properties"][leaf]["default"]
+                        assert got == leaf_default, f"{key}.{sub}.{leaf}"
+                else:
+                    assert props[sub]["default"] == sub_default, f"{key}.{sub}"
         else:
             assert analysis[key]["default"] == value, key
 
@@ -881,3 +914,61 @@ def test_examples_exclusion_inputs(path, monkeypatch):
         cfg = analysis_config(config, name)
         assert cfg.exclusion.catalogs and cfg.ring is not None
         check_exclusion_inputs(cfg)
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def test_maps_defaults():
+    maps = analysis_config(minimal(), "a").maps
+    assert maps.correlation_radius == 0.1 * u.deg and maps.spectral_index == 2.0
+    assert (maps.n_sigma, maps.n_sigma_ul, maps.energy_bands) == (1.0, 2.0, None)
+    assert maps.peaks.threshold == 5.0 and maps.peaks.min_distance == 0.2 * u.deg
+    assert maps.as_kwargs() == {
+        "correlation_radius": pytest.approx(0.1),
+        "spectral_index": 2.0,
+        "n_sigma": 1.0,
+        "n_sigma_ul": 2.0,
+    }
+    assert analysis_config(with_analysis(maps=None), "a").maps == maps
+
+
+def test_maps_full():
+    config = with_analysis(
+        maps={
+            "correlation_radius": "6 arcmin",
+            "spectral_index": 2.5,
+            "n_sigma_ul": 3,
+            "energy_bands": ["1 TeV", "10 TeV"],
+            "peaks": {"threshold": 4},
+        }
+    )
+    maps = analysis_config(config, "a").maps
+    assert maps.correlation_radius.to_value("deg") == pytest.approx(0.1)
+    assert maps.spectral_index == 2.5 and maps.n_sigma_ul == 3.0
+    assert list(maps.energy_bands.to_value("TeV")) == [1.0, 10.0]
+    assert maps.peaks.threshold == 4.0 and maps.peaks.min_distance == 0.2 * u.deg
+
+
+@pytest.mark.parametrize(
+    ("maps", "match"),
+    [
+        ({"correlation_radius": "1 TeV"}, r"maps\.correlation_radius: expected an angle"),
+        ({"correlation_radius": "0 deg"}, r"maps\.correlation_radius: must be positive"),
+        ({"n_sigma_ul": 0}, r"maps\.n_sigma_ul: must be positive"),
+        ({"n_sigma": "1"}, r"maps\.n_sigma: expected a number"),
+        ({"spectral_index": None}, r"maps\.spectral_index: expected a number"),
+        ({"energy_bands": ["1 TeV"]}, r"maps\.energy_bands: expected at least two"),
+        ({"energy_bands": ["10 TeV", "1 TeV"]}, r"maps\.energy_bands: must increase"),
+        ({"energy_bands": ["1 TeV", "3 TeV"]}, r"maps\.energy_bands\[1\]: '3 TeV' is not an edge"),
+        ({"energy_bands": ["1 deg", "3 TeV"]}, r"maps\.energy_bands\[0\]: expected an energy"),
+        ({"peaks": {"threshold": "5"}}, r"maps\.peaks\.threshold: expected a number"),
+        ({"peaks": {"min_distance": "-1 deg"}}, r"maps\.peaks\.min_distance: must not be negative"),
+        ({"peaks": {"distance": "1 deg"}}, r"maps\.peaks: unknown key\(s\) 'distance'"),
+        ({"radius": "1 deg"}, r"maps: unknown key\(s\) 'radius'"),
+        ("0.1 deg", r"maps: expected a mapping"),
+    ],
+)
+def test_maps_errors(maps, match):
+    with pytest.raises(ConfigError, match=r"^analyses\.a\." + match):
+        analysis_config(with_analysis(maps=maps), "a")

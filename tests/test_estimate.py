@@ -428,6 +428,24 @@ def test_write_and_read_maps(tmp_path):
     maps.write(path, overwrite=True)
 
 
+def test_write_maps_records_provenance(tmp_path):
+    from dl3flow.provenance import Provenance, read_provenance
+
+    maps = estimate_excess_maps(_dataset(counts=2.0))
+    source = tmp_path / "dataset.fits"
+    source.write_bytes(b"stacked")
+    record = Provenance.create(
+        rule="excess_maps", inputs=[source], parameters={"correlation_radius": "0.1 deg"}
+    )
+    path = maps.write(tmp_path / "maps.fits", provenance=record)
+    back = read_provenance(path)
+    assert back.rule == "excess_maps" and back.parameters["correlation_radius"] == "0.1 deg"
+    assert read_maps(path).meta["STAT"] == "cash"
+    # a mapping is taken as extra primary-header keywords
+    path = maps.write(tmp_path / "maps2.fits", provenance={"ANALYSIS": "demo"})
+    assert fits.getheader(path)["ANALYSIS"] == "demo"
+
+
 def test_write_maps_accepts_2d_images(tmp_path):
     sky = _sky()
     path = write_maps(

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs")
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "report")
 CRAB = "config/examples/hess-dr1-crab.yaml"
 PKS = "config/examples/hess-dr1-pks2155.yaml"
 MSH = "config/examples/hess-dr1-msh1552.yaml"
@@ -30,6 +30,8 @@ SHARED_DATA = Path(os.environ.get("DL3FLOW_SHARED_DATA", REPO.parent / "shared" 
 COMMON_JOBS = {
     "all": 1,
     "select_observations": 1,
+    # gathers the reduction statuses (a checkpoint: which observations were rejected)
+    "rejected_observations": 1,
     "stack_datasets": 1,
     "plot_quicklook": 1,
     "safe_energy_table": 1,
@@ -41,6 +43,14 @@ COMMON_JOBS = {
     "background_norms_table": 1,
     "plot_background_norms": 1,
     "ring_background": 1,
+    # final maps, peaks, their plots and the report pages (rules/maps.smk, report.smk)
+    "excess_maps": 1,
+    "excess_maps_ring": 1,
+    "find_peaks": 1,
+    "plot_maps": 1,
+    "plot_maps_ring": 1,
+    "plot_observation_qa": 1,
+    "report_table": 2,
 }
 # ... and of the first pass, only with a significance mask.
 FIRST_PASS_JOBS = {"stack_initial": 1, "significance_initial": 1, "exclusion_significance": 1}
@@ -106,6 +116,9 @@ def test_dry_run_demo(workdir):
         **FIRST_PASS_JOBS,
         "simulate_data_store": 1,
         "plot_exclusion": 5,
+        # maps.energy_bands: two bands
+        "excess_maps_bands": 1,
+        "plot_significance_band": 2,
     }
 
 

@@ -53,9 +53,12 @@ __all__ = [
     "SignificanceMaskConfig",
     "BackgroundConfig",
     "RingConfig",
+    "MapsConfig",
+    "PeaksConfig",
     "SAFE_MASK_METHODS",
     "BACKGROUND_METHODS",
     "ON_FAILURE",
+    "ON_BAD_OBSERVATION",
     "DEFAULTS",
     "ANALYSIS_NAME_PATTERN",
     "analysis_config",
@@ -137,6 +140,15 @@ DEFAULTS = {
         "on_failure": "drop",
     },
     "ring": None,
+    "maps": {
+        "correlation_radius": "0.1 deg",
+        "spectral_index": 2.0,
+        "n_sigma": 1.0,
+        "n_sigma_ul": 2.0,
+        "energy_bands": None,
+        "peaks": {"threshold": 5.0, "min_distance": "0.2 deg"},
+    },
+    "on_bad_observation": None,
 }
 
 #: Defaults of one ``exclusion.catalogs`` entry (``kind`` and ``path`` are required).
@@ -162,6 +174,10 @@ RING_DEFAULTS = {"r_in": "0.5 deg", "width": "0.3 deg", "energy_edges": None}
 #: so that reading a config does not import the background code).
 BACKGROUND_METHODS = ("scale", "fit")
 ON_FAILURE = ("drop", "keep_unscaled")
+
+#: What a bad observation (unreadable or unusable DL3 data) does: stop the run with
+#: an error naming it, or be left out and recorded (as ``dl3flow.rejection``).
+ON_BAD_OBSERVATION = ("fail", "skip")
 
 #: Safe-mask methods (as ``dl3flow.safe_mask.METHODS``; kept here so that reading a
 #: config does not import the safe-mask code).
@@ -367,6 +383,59 @@ class RingConfig:
 
 
 @dataclass(frozen=True)
+class PeaksConfig:
+    """Peak finding on the significance map (``dl3flow.peaks.find_peaks``).
+
+    Attributes
+    ----------
+    threshold : float
+        Peaks must exceed this significance (sigma).
+    min_distance : Quantity
+        Half-size of the square a peak must be the maximum of (angle).
+    """
+
+    threshold: float = 5.0
+    min_distance: u.Quantity = field(default_factory=lambda: 0.2 * u.deg)
+
+
+@dataclass(frozen=True)
+class MapsConfig:
+    """Excess, significance and flux maps (``dl3flow.estimate``) and their peaks.
+
+    Attributes
+    ----------
+    correlation_radius : Quantity
+        Radius of the top-hat correlation disc.
+    spectral_index : float
+        Power-law index weighting the exposure of the flux maps.
+    n_sigma : float
+        Confidence of ``flux_err`` in sigma.
+    n_sigma_ul : float
+        Confidence of ``flux_ul`` in sigma (2: about 95 %).
+    energy_bands : Quantity or None
+        Band edges (edges of the analysis' energy axis) of the per-band maps;
+        None = no per-band maps.
+    peaks : `PeaksConfig`
+    """
+
+    correlation_radius: u.Quantity = field(default_factory=lambda: 0.1 * u.deg)
+    spectral_index: float = 2.0
+    n_sigma: float = 1.0
+    n_sigma_ul: float = 2.0
+    energy_bands: u.Quantity | None = None
+    peaks: PeaksConfig = field(default_factory=PeaksConfig)
+
+    def as_kwargs(self) -> dict:
+        """Keyword arguments for :func:`dl3flow.estimate.estimate_excess_maps`."""
+        return {
+            "correlation_radius": self.correlation_radius.to_value("deg"),
+            "spectral_index": self.spectral_index,
+            "n_sigma": self.n_sigma,
+            "n_sigma_ul": self.n_sigma_ul,
+        }
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
     """One analysis of a config file, with every quantity parsed.
 
@@ -391,6 +460,11 @@ class AnalysisConfig:
     background : `BackgroundConfig`
     ring : `RingConfig` or None
         None: no ring background.
+    maps : `MapsConfig`
+        Final maps (excess, significance, flux) and peaks.
+    on_bad_observation : {"skip", "fail"}
+        An observation that cannot be reduced: left out and recorded in
+        ``results/<name>/tables/rejected_observations.ecsv`` (skip), or an error (fail).
     """
 
     name: str
@@ -406,6 +480,8 @@ class AnalysisConfig:
     exclusion: ExclusionConfig = field(default_factory=ExclusionConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     ring: RingConfig | None = None
+    maps: MapsConfig = field(default_factory=MapsConfig)
+    on_bad_observation: str = "skip"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -861,6 +937,52 @@ def _ring(value, path: str, *, geom: DatasetGeom) -> RingConfig | None:
     return RingConfig(r_in=r_in, width=width, energy_edges=edges)
 
 
+def _maps(value, path: str, *, geom: DatasetGeom) -> MapsConfig:
+    value = _merge_defaults(_mapping(value or {}, path), DEFAULTS["maps"])
+    _no_unknown_keys(value, DEFAULTS["maps"], path)
+    peaks = _merge_defaults(
+        _mapping(value["peaks"] or {}, f"{path}.peaks"), DEFAULTS["maps"]["peaks"]
+    )
+    _no_unknown_keys(peaks, DEFAULTS["maps"]["peaks"], f"{path}.peaks")
+    n_sigma = {}
+    for key in ("n_sigma", "n_sigma_ul"):
+        n_sigma[key] = _number(value[key], f"{path}.{key}")
+        if not n_sigma[key] > 0:
+            raise ConfigError(f"{path}.{key}: must be positive, got {value[key]!r}")
+    bands = value["energy_bands"]
+    if bands is not None:
+        items = _list(bands, f"{path}.energy_bands")
+        if len(items) < 2:
+            raise ConfigError(f"{path}.energy_bands: expected at least two energies, got {bands!r}")
+        bands = u.Quantity(
+            [
+                _positive(e, kind="energy", path=f"{path}.energy_bands[{i}]")
+                for i, e in enumerate(items)
+            ]
+        )
+        if np.any(np.diff(bands.value) <= 0):
+            raise ConfigError(f"{path}.energy_bands: must increase, got {items!r}")
+        axis = geom.energy.edges
+        for i, energy in enumerate(bands.value):
+            if not np.isclose(axis, energy, rtol=1e-6, atol=0).any():
+                raise ConfigError(
+                    f"{path}.energy_bands[{i}]: {items[i]!r} is not an edge of the "
+                    f"reconstructed-energy axis ({', '.join(f'{e:.4g}' for e in axis)} TeV)"
+                )
+    return MapsConfig(
+        correlation_radius=_positive(
+            value["correlation_radius"], kind="angle", path=f"{path}.correlation_radius"
+        ),
+        spectral_index=_number(value["spectral_index"], f"{path}.spectral_index"),
+        energy_bands=bands,
+        peaks=PeaksConfig(
+            threshold=_number(peaks["threshold"], f"{path}.peaks.threshold"),
+            min_distance=_non_negative_angle(peaks["min_distance"], f"{path}.peaks.min_distance"),
+        ),
+        **n_sigma,
+    )
+
+
 def check_exclusion_inputs(cfg: AnalysisConfig, *, produced=()) -> None:
     """Check the exclusion inputs of an analysis before any job runs.
 
@@ -936,7 +1058,8 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
     ----------
     config : dict
         The whole config (as Snakemake's ``config``): a top-level ``data_store``
-        (default for all analyses) and the ``analyses`` mapping.
+        and ``on_bad_observation`` (defaults for all analyses) and the ``analyses``
+        mapping.
     name : str
         Key of the analysis in ``config["analyses"]``.
 
@@ -968,6 +1091,15 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
     if not isinstance(data_store, str | Path):
         raise ConfigError(f"{path}.data_store: expected a path, got {data_store!r}")
 
+    on_bad = cfg.get("on_bad_observation")
+    on_bad_path = f"{path}.on_bad_observation"
+    if on_bad is None:
+        on_bad, on_bad_path = config.get("on_bad_observation") or "skip", "on_bad_observation"
+    if on_bad not in ON_BAD_OBSERVATION:
+        raise ConfigError(
+            f"{on_bad_path}: expected one of {', '.join(ON_BAD_OBSERVATION)}, got {on_bad!r}"
+        )
+
     geom = _geom(cfg["geom"], f"{path}.geom")
     offset_max = _positive(cfg["offset_max"], kind="angle", path=f"{path}.offset_max")
     step = _positive(cfg["fov_rotation_step"], kind="angle", path=f"{path}.fov_rotation_step")
@@ -990,4 +1122,6 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         exclusion=_exclusion(cfg["exclusion"] or {}, f"{path}.exclusion"),
         background=_background(cfg["background"] or {}, f"{path}.background"),
         ring=_ring(cfg["ring"], f"{path}.ring", geom=geom),
+        maps=_maps(cfg["maps"], f"{path}.maps", geom=geom),
+        on_bad_observation=on_bad,
     )

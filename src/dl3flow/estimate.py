@@ -435,7 +435,7 @@ class ExcessMaps:
         """The 2D image of ``name`` in energy band ``band``."""
         return self[name][band]
 
-    def write(self, path, *, overwrite: bool = False, meta: Mapping | None = None):
+    def write(self, path, *, overwrite: bool = False, meta: Mapping | None = None, provenance=None):
         """Write with :func:`write_maps` (``meta`` adds to the stored metadata)."""
         return write_maps(
             self.maps,
@@ -444,6 +444,7 @@ class ExcessMaps:
             energy_edges=self.energy_edges,
             meta={**self.meta, **(meta or {})},
             overwrite=overwrite,
+            provenance=provenance,
         )
 
 
@@ -714,6 +715,7 @@ def write_maps(
     units: Mapping | None = None,
     meta: Mapping | None = None,
     overwrite: bool = False,
+    provenance=None,
 ):
     """Write images to one FITS file: an image HDU per quantity plus a BANDS table.
 
@@ -737,6 +739,9 @@ def write_maps(
     meta : mapping, optional
         Scalars for the primary header (FITS keywords, at most 8 characters).
     overwrite : bool
+    provenance : `~dl3flow.provenance.Provenance` or dict, optional
+        Recorded in the primary header (a dict is taken as extra header
+        keywords); see `dl3flow.provenance.add_to_header`.
 
     Returns
     -------
@@ -753,6 +758,7 @@ def write_maps(
     from dl3flow import __version__
     from dl3flow.dataset import _image_hdus
     from dl3flow.io import atomic_write
+    from dl3flow.provenance import add_to_header
 
     edges = np.asarray(energy_edges, dtype=float)
     units = {**MAP_UNITS, **(units or {})}
@@ -768,6 +774,7 @@ def write_maps(
             primary.header[key] = value
         except (ValueError, TypeError) as exc:
             raise EstimateError(f"meta {key!r} = {value!r} is not FITS-legal: {exc}") from exc
+    add_to_header(primary.header, provenance)
     hdus = [primary]
     bands = None
     for name, data in maps.items():

@@ -28,6 +28,8 @@ __all__ = [
     "plot_exposure_map",
     "plot_significance_distribution",
     "plot_observation_qa",
+    "excess_map_figures",
+    "MAP_FIGURES",
 ]
 
 _AXIS_LABELS = {
@@ -522,3 +524,104 @@ def plot_observation_qa(
     if caption:
         fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig
+
+
+#: Figures of :func:`excess_map_figures`, in order.
+MAP_FIGURES = ("significance", "excess", "flux", "flux_exposure", "significance_distribution")
+
+
+def excess_map_figures(
+    maps,
+    *,
+    band: int = 0,
+    exclusion=None,
+    sources=None,
+    name: str | None = None,
+    caption: str | None = None,
+    which=MAP_FIGURES,
+) -> dict:
+    """The figures of one energy band of an `~dl3flow.estimate.ExcessMaps`.
+
+    Parameters
+    ----------
+    maps : `~dl3flow.estimate.ExcessMaps`
+        E.g. from `dl3flow.estimate.read_maps` (its ``meta`` gives the correlation
+        radius ``CORR_RAD`` and spectral index ``SPEC_IDX``).
+    band : int
+        Energy band.
+    exclusion : array_like of bool, optional
+        Final exclusion mask (True = not excluded): contour on the significance map,
+        and the pixels of the significance distribution.
+    sources : `~astropy.table.Table`, optional
+        Catalog sources marked on the significance map (``ra``, ``dec``, ``name``).
+    name : str, optional
+        Analysis name (titles).
+    caption : str, optional
+    which : iterable of str
+        Subset of :data:`MAP_FIGURES`.
+
+    Returns
+    -------
+    figures : dict of str to `~matplotlib.figure.Figure`
+    """
+    unknown = sorted(set(which) - set(MAP_FIGURES))
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; choose from {', '.join(MAP_FIGURES)}")
+    meta = maps.meta
+    radius = meta.get("CORR_RAD")
+    index = float(meta.get("SPEC_IDX", 2.0))
+    energy_range = tuple(maps.energy_edges[band : band + 2])
+    sky = maps.sky
+    figures = {}
+    for kind in which:
+        if kind == "significance":
+            fig = plot_significance_map(
+                maps.image("sqrt_ts", band),
+                sky,
+                exclusion=exclusion,
+                sources=sources,
+                name=name,
+                energy_range=energy_range,
+                correlation_radius=radius,
+                caption=caption,
+            )
+        elif kind == "excess":
+            fig = plot_excess_map(
+                maps.image("excess", band),
+                sky,
+                name=name,
+                energy_range=energy_range,
+                correlation_radius=radius,
+                exclusion=exclusion,
+                caption=caption,
+            )
+        elif kind == "flux":
+            fig = plot_flux_map(
+                maps.image("flux", band),
+                sky,
+                name=name,
+                energy_range=energy_range,
+                spectral_index=index,
+                correlation_radius=radius,
+                exclusion=exclusion,
+                caption=caption,
+            )
+        elif kind == "flux_exposure":
+            fig = plot_exposure_map(
+                maps.image("exposure", band),
+                sky,
+                name=name,
+                energy_range=energy_range,
+                note=f"reconstructed energy, power law index {index:g}",
+                caption=caption,
+            )
+        else:
+            fig = plot_significance_distribution(
+                maps.image("sqrt_ts", band),
+                exclusion=exclusion,
+                name=name,
+                energy_range=energy_range,
+                caption=caption,
+            )
+        figures[kind] = fig
+    return figures

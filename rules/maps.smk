@@ -1,0 +1,186 @@
+# Final products: correlated excess, significance and flux maps of the stacked
+# dataset (Cash, known background) and of the ring dataset (WStat / Li & Ma), the
+# table of significance peaks, and their plots (plots only read products). Every
+# plot is a report item: snakemake --report report.html (rules/report.smk).
+
+
+rule excess_maps:
+    input:
+        "results/{analysis}/stacked/dataset.fits",
+    output:
+        "results/{analysis}/stacked/maps.fits",
+    log:
+        "logs/{analysis}/excess_maps.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/excess_maps.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("excess_maps"),
+        runtime=job_runtime("excess_maps"),
+    params:
+        maps=maps_section,
+        per_band=False,
+    script:
+        "../scripts/excess_maps.py"
+
+
+use rule excess_maps as excess_maps_bands with:
+    output:
+        "results/{analysis}/stacked/maps_bands.fits",
+    log:
+        "logs/{analysis}/excess_maps_bands.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/excess_maps_bands.tsv"
+    params:
+        maps=maps_section,
+        per_band=True,
+
+
+rule excess_maps_ring:
+    input:
+        ring="results/{analysis}/stacked/ring.fits",
+        dataset="results/{analysis}/stacked/dataset.fits",
+    output:
+        "results/{analysis}/stacked/maps_ring.fits",
+    log:
+        "logs/{analysis}/excess_maps_ring.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/excess_maps_ring.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("excess_maps_ring"),
+        runtime=job_runtime("excess_maps_ring"),
+    params:
+        maps=maps_section,
+    script:
+        "../scripts/excess_maps_ring.py"
+
+
+rule find_peaks:
+    input:
+        "results/{analysis}/stacked/maps.fits",
+    output:
+        "results/{analysis}/tables/peaks.ecsv",
+    log:
+        "logs/{analysis}/find_peaks.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/find_peaks.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("find_peaks"),
+        runtime=job_runtime("find_peaks"),
+    params:
+        maps=maps_section,
+    script:
+        "../scripts/find_peaks.py"
+
+
+rule plot_maps:
+    input:
+        maps="results/{analysis}/stacked/maps.fits",
+        exclusion="results/{analysis}/masks/exclusion.fits",
+        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+    output:
+        significance=map_plot("significance", "significance"),
+        excess=map_plot("excess", "excess"),
+        flux=map_plot("flux", "flux"),
+        flux_exposure=map_plot("flux_exposure", "flux_exposure"),
+        significance_distribution=map_plot(
+            "significance_distribution",
+            "significance_distribution",
+            "Significance distribution",
+        ),
+    log:
+        "logs/{analysis}/plot_maps.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_maps.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("plot_maps"),
+        runtime=job_runtime("plot_maps"),
+    params:
+        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        label="",
+    script:
+        "../scripts/plot_maps.py"
+
+
+rule plot_maps_ring:
+    input:
+        maps="results/{analysis}/stacked/maps_ring.fits",
+        exclusion="results/{analysis}/masks/exclusion.fits",
+        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+    output:
+        significance=map_plot("significance_ring", "significance_ring"),
+        significance_distribution=map_plot(
+            "significance_distribution_ring",
+            "significance_distribution_ring",
+            "Significance distribution",
+        ),
+    log:
+        "logs/{analysis}/plot_maps_ring.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_maps_ring.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("plot_maps_ring"),
+        runtime=job_runtime("plot_maps_ring"),
+    params:
+        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        label=" (ring background, WStat)",
+    script:
+        "../scripts/plot_maps.py"
+
+
+rule plot_significance_band:
+    input:
+        maps="results/{analysis}/stacked/maps_bands.fits",
+        exclusion="results/{analysis}/masks/exclusion.fits",
+        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+    output:
+        significance=map_plot(
+            "significance_band{band}", "significance_band", "Sky maps per energy band"
+        ),
+    log:
+        "logs/{analysis}/plot_significance_band/{band}.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_significance_band/{{band}}.tsv"
+    wildcard_constraints:
+        band=r"\d+",
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("plot_significance_band"),
+        runtime=job_runtime("plot_significance_band"),
+    params:
+        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        label="",
+    script:
+        "../scripts/plot_maps.py"
+
+
+rule plot_observation_qa:
+    input:
+        observations="results/{analysis}/observations.ecsv",
+        norms="results/{analysis}/tables/background_norms.ecsv",
+        safe_energy="results/{analysis}/tables/safe_energy.ecsv",
+    output:
+        map_plot("observation_qa", "observation_qa", "Observations"),
+    log:
+        "logs/{analysis}/plot_observation_qa.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_observation_qa.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("plot_observation_qa"),
+        runtime=job_runtime("plot_observation_qa"),
+    params:
+        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+    script:
+        "../scripts/plot_observation_qa.py"

@@ -1,0 +1,28 @@
+"""Table of the significance peaks (local maxima above a threshold) of the stacked maps."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.estimate import read_maps
+from dl3flow.peaks import find_peaks, write_peaks
+from dl3flow.workflow_support import script_job, script_provenance
+
+with script_job(snakemake) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    peaks = cfg.maps.peaks
+    maps = read_maps(snakemake.input[0])
+    table = find_peaks(
+        maps.image("sqrt_ts"), maps.sky, threshold=peaks.threshold, min_distance=peaks.min_distance
+    )
+    table.meta.update(
+        analysis=cfg.name,
+        map=f"{snakemake.input[0]} [SQRT_TS]",
+        min_distance=str(peaks.min_distance),
+        correlation_radius=str(cfg.maps.correlation_radius),
+    )
+    write_peaks(table, snakemake.output[0])
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
+    for row in table:
+        log.info(
+            "%s: %.2f sigma at RA %.3f, Dec %.3f", *(row[c] for c in ("name", "value", "ra", "dec"))
+        )
+    log.info("wrote %s (%d peaks above %g sigma)", snakemake.output[0], len(table), peaks.threshold)

@@ -1,0 +1,33 @@
+"""Plots of excess maps: significance (exclusion contour, catalog sources), excess, flux,
+exposure and the significance distribution outside the exclusion regions."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.estimate import read_maps
+from dl3flow.exclusion import read_mask, read_mask_sources
+from dl3flow.io import write_figure
+from dl3flow.plotting_maps import excess_map_figures
+from dl3flow.products import significance_distribution
+from dl3flow.workflow_support import script_job, script_provenance
+
+with script_job(snakemake) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    maps = read_maps(snakemake.input.maps)
+    exclusion, _, _ = read_mask(snakemake.input.exclusion)
+    band = int(snakemake.wildcards.get("band", 0))
+    fit = significance_distribution(maps, exclusion, band=band)
+    log.info("significance outside the exclusion: mean %.3f, width %.3f (%d pixels)", *fit.values())
+    figures = excess_map_figures(
+        maps,
+        band=band,
+        exclusion=exclusion,
+        sources=read_mask_sources(snakemake.input.catalog),  # catalog sources in the field
+        name=cfg.name + snakemake.params.label,
+        caption=cfg.plots.caption,
+        which=list(snakemake.output.keys()),
+    )
+    provenance = script_provenance(snakemake, parameters=fit)
+    for kind, figure in figures.items():
+        write_figure(figure, snakemake.output[kind])
+        provenance.to_sidecar(snakemake.output[kind])
+        log.info("wrote %s", snakemake.output[kind])

@@ -1,0 +1,25 @@
+"""Gather the reduction statuses of an analysis into its rejected-observations table."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.rejection import collect_rejections, rejection_summary, write_rejections
+from dl3flow.workflow_support import script_job, script_provenance
+
+with script_job(snakemake) as log:
+    rejections = collect_rejections(snakemake.input)
+    if rejections and snakemake.params.on_bad_observation == "fail":
+        raise RuntimeError(
+            "on_bad_observation is fail, but observation(s) were rejected by an earlier "
+            "run with skip; fix their data (they are then reduced again) or use skip.\n"
+            + rejection_summary(rejections, n_total=len(snakemake.input))
+        )
+    if rejections and len(rejections) == len(snakemake.input):
+        raise RuntimeError(
+            "every selected observation was rejected: nothing to analyse.\n"
+            + rejection_summary(rejections, n_total=len(snakemake.input))
+        )
+    write_rejections(rejections, snakemake.output[0])
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
+    (log.warning if rejections else log.info)(
+        "%s", rejection_summary(rejections, n_total=len(snakemake.input))
+    )
+    log.info("wrote %s", snakemake.output[0])

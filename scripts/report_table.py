@@ -1,0 +1,24 @@
+"""An ECSV table of the analysis as an HTML page, a Snakemake report item."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
+from astropy.table import Table
+
+from dl3flow.io import atomic_write, read_observations
+from dl3flow.products import tables_html
+from dl3flow.workflow_support import script_job
+
+with script_job(snakemake) as log:
+    analysis = snakemake.wildcards.analysis
+    if snakemake.params.kind == "observations":
+        selected, rejected = read_observations(snakemake.input[0])
+        tables = {"Selected observations": selected, "Rejected observations": rejected}
+        title = f"{analysis}: observations"
+    else:
+        table = Table.read(snakemake.input[0], format="ascii.ecsv")
+        tables = {"Background normalisation per observation": table}
+        title = f"{analysis}: FoV background normalisation"
+    page = tables_html(tables, title=title, note=f"from {snakemake.input[0]}")
+    atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    log.info("wrote %s", snakemake.output[0])

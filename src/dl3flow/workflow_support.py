@@ -1,0 +1,260 @@
+"""Glue between the Snakemake workflow and dl3flow: job set-up, provenance, run summary.
+
+The workflow scripts (``scripts/*.py``) stay thin by calling three things from here:
+
+:func:`script_job`
+    ``with script_job(snakemake) as log:`` -- logging to the rule's log file
+    (`dl3flow.io.script_logging`) after removing the temporary files that an
+    interrupted earlier attempt of the same job may have left beside its outputs
+    (every product is written atomically: a temporary file, then a rename; a job
+    killed with SIGKILL cannot remove its temporary file, the next attempt does).
+:func:`script_provenance`
+    The `~dl3flow.provenance.Provenance` record of the job's products, built from
+    the ``snakemake`` object: rule name, the analysis config section (hashed),
+    input files (checksums cached in :data:`CHECKSUM_CACHE`), observation ids and
+    the rule's ``params``. FITS writers take it as ``provenance=``; tables and
+    plots get a ``<product>.prov.json`` sidecar (``prov.to_sidecar(path)``).
+:func:`run_summary`
+    The few lines printed at the end of a run (the Snakefile's ``onsuccess``):
+    which observations each analysis rejected, and why.
+
+Nothing here imports Snakemake: ``snakemake`` is the object the ``script:``
+directive injects (attributes ``rule``, ``input``, ``output``, ``params``,
+``wildcards``, ``log``, ``config``), and any object with those attributes works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from .io import script_logging
+from .provenance import Provenance, sidecar_path
+
+__all__ = [
+    "CHECKSUM_CACHE",
+    "REJECTIONS_TABLE",
+    "accepted_obs_ids",
+    "job_obs_ids",
+    "remove_stale_temporaries",
+    "run_summary",
+    "script_job",
+    "script_provenance",
+]
+
+#: Checksum cache of the input files (`dl3flow.provenance.file_checksum`), relative
+#: to the workflow directory (the working directory of every job); ignored by git.
+CHECKSUM_CACHE = "resources/checksums"
+
+#: Rejected observations of an analysis (written by the workflow's
+#: ``rejected_observations`` checkpoint), ``{analysis}`` filled in.
+REJECTIONS_TABLE = "results/{analysis}/tables/rejected_observations.ecsv"
+
+_OBS_DIR = re.compile(r"(?:^|[/\\])obs[/\\](\d+)[/\\]")
+
+log = logging.getLogger(__name__)
+
+
+def _files(items) -> list[str]:
+    """Flatten a Snakemake ``input``/``output`` (nested lists of paths) to strings."""
+    out = []
+    for item in items if not isinstance(items, str | os.PathLike) else [items]:
+        if isinstance(item, str | os.PathLike):
+            out.append(os.fspath(item))
+        else:
+            out.extend(_files(item))
+    return out
+
+
+def _wildcard(snakemake, name: str):
+    wildcards = getattr(snakemake, "wildcards", None)
+    if wildcards is None:
+        return None
+    if isinstance(wildcards, Mapping):
+        return wildcards.get(name)
+    return getattr(wildcards, name, None)
+
+
+def job_obs_ids(snakemake, inputs: Iterable | None = None) -> list[int]:
+    """Observation ids of a job: its ``obs_id`` wildcard, else those in its input paths.
+
+    Input paths name an observation as ``.../obs/<obs_id>/...`` (the workflow's
+    per-observation products), so a stacking job gets the ids it stacks.
+    """
+    obs_id = _wildcard(snakemake, "obs_id")
+    if obs_id is not None:
+        return [int(obs_id)]
+    files = _files(snakemake.input) if inputs is None else _files(list(inputs))
+    return sorted({int(m[1]) for path in files if (m := _OBS_DIR.search(path))})
+
+
+def _params(snakemake) -> dict:
+    params = getattr(snakemake, "params", None)
+    if params is None:
+        return {}
+    if isinstance(params, Mapping):
+        return dict(params)
+    return {str(key): value for key, value in params.items()}
+
+
+_DEFAULT = object()
+
+
+def script_provenance(
+    snakemake,
+    *,
+    inputs: Iterable | None = None,
+    obs_ids: Iterable[int] | None = None,
+    parameters: Mapping | None = None,
+    config_section=_DEFAULT,
+    checksum_cache=CHECKSUM_CACHE,
+) -> Provenance:
+    """The provenance record of a workflow job's products.
+
+    Parameters
+    ----------
+    snakemake
+        The object injected by Snakemake's ``script:`` directive.
+    inputs : iterable of paths, optional
+        Input files to record (and hash); default: every file of ``snakemake.input``.
+    obs_ids : iterable of int, optional
+        Default: :func:`job_obs_ids` (the ``obs_id`` wildcard, or the observation
+        directories among the inputs).
+    parameters : dict, optional
+        Added to the rule's ``params`` (which are recorded as given).
+    config_section : dict or None, optional
+        Config section to hash; default: the analysis section
+        (``config["analyses"][wildcards.analysis]``) if the job has an ``analysis``
+        wildcard, else None.
+    checksum_cache : path or None
+        Directory of the input-checksum cache (None: no cache).
+
+    Returns
+    -------
+    `~dl3flow.provenance.Provenance`
+    """
+    analysis = _wildcard(snakemake, "analysis")
+    if config_section is _DEFAULT:
+        analyses = (getattr(snakemake, "config", None) or {}).get("analyses") or {}
+        config_section = analyses.get(analysis) if analysis is not None else None
+    inputs = _files(snakemake.input) if inputs is None else _files(list(inputs))
+    if obs_ids is None:
+        obs_ids = job_obs_ids(snakemake, inputs)
+    return Provenance.create(
+        rule=str(snakemake.rule),
+        config_section=config_section,
+        inputs=list(dict.fromkeys(inputs)),  # once each, in order
+        obs_ids=obs_ids,
+        parameters={**_params(snakemake), **dict(parameters or {})},
+        analysis=None if analysis is None else str(analysis),
+        checksum_cache=checksum_cache,
+    )
+
+
+def remove_stale_temporaries(paths: Iterable) -> list[Path]:
+    """Remove temporary files left by interrupted atomic writes of ``paths``.
+
+    `dl3flow.io.atomic_path` writes ``<dir>/.<name>.<random>.tmp<suffixes>`` and
+    renames it to ``<dir>/<name>``; a process killed in between leaves the
+    temporary file. Only call this for targets that no other running process
+    writes (a job's own outputs). The outputs themselves are never touched.
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+        The files removed.
+    """
+    removed = []
+    for path in paths:
+        path = Path(path)
+        pattern = str(path.parent / f".{glob.escape(path.name)}.*.tmp*")
+        for name in sorted(glob.glob(pattern)):
+            with contextlib.suppress(FileNotFoundError):
+                Path(name).unlink()
+                removed.append(Path(name))
+    return removed
+
+
+@contextlib.contextmanager
+def script_job(snakemake, *, extra_outputs: Iterable = ()) -> Iterator[logging.Logger]:
+    """Set up a workflow script: clean up after an interrupted attempt, then log.
+
+    Removes the temporary files of earlier, interrupted writes of the job's
+    outputs, of ``extra_outputs`` (files a job writes besides its declared
+    outputs) and of their provenance sidecars, then enters
+    `dl3flow.io.script_logging` on the rule's log file.
+
+    Yields
+    ------
+    logging.Logger
+    """
+    targets = [*_files(snakemake.output), *_files(list(extra_outputs))]
+    targets += [sidecar_path(path) for path in targets]
+    removed = remove_stale_temporaries(targets)
+    with script_logging(getattr(snakemake, "log", None)) as logger:
+        for path in removed:
+            logger.warning("removed %s, left by an interrupted earlier attempt", path)
+        yield logger
+
+
+def accepted_obs_ids(selected: Iterable[int], rejections_path) -> list[int]:
+    """The selected observations that were not rejected (in the given order).
+
+    Parameters
+    ----------
+    selected : iterable of int
+        Observation ids (e.g. of ``results/{analysis}/observations.ecsv``).
+    rejections_path : path
+        Table written by `dl3flow.rejection.write_rejections`.
+    """
+    from .rejection import read_rejections
+
+    rejected = {r.obs_id for r in read_rejections(rejections_path)}
+    return [int(obs_id) for obs_id in selected if int(obs_id) not in rejected]
+
+
+def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
+    """Short end-of-run summary of the rejected observations of each analysis.
+
+    Reads ``results/<analysis>/tables/rejected_observations.ecsv`` (and
+    ``observations.ecsv`` for the number of selected observations); analyses
+    without a table yet (e.g. not run) are left out. Lines are shortened to keep
+    the summary short; the tables hold the full reasons.
+    """
+    from .rejection import read_rejections, rejection_summary
+
+    lines = []
+    for analysis in analyses:
+        path = Path(workdir) / REJECTIONS_TABLE.format(analysis=analysis)
+        if not path.is_file():
+            continue
+        try:
+            rejections = read_rejections(path)
+        except ValueError as exc:
+            lines.append(f"{analysis}: {exc}")
+            continue
+        n_total = _n_selected(path.parents[1] / "observations.ecsv")
+        text = rejection_summary(rejections, n_total=n_total)
+        head, *rest = text.splitlines()
+        lines.append(f"{analysis}: {head}")
+        lines += [line if len(line) <= 160 else line[:157] + "..." for line in rest]
+        if rejections:
+            lines.append(f"  (details: {REJECTIONS_TABLE.format(analysis=analysis)})")
+    return "\n".join(lines)
+
+
+def _n_selected(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    try:
+        from .io import read_observations
+
+        selected, _ = read_observations(path)
+    except Exception:  # the summary must never fail a finished run
+        return None
+    return len(selected)

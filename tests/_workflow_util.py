@@ -1,0 +1,70 @@
+"""Helpers of the end-to-end workflow tests (not a test module).
+
+A test runs the workflow on a copy of its files (Snakefile, rules, scripts, config,
+envs) in a temporary directory; products are compared by their data checksums
+(`dl3flow.provenance.data_checksum`: data, not headers or creation dates).
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "report")
+#: Suffixes of the data products (checksummed); other files under results/ are
+#: plots (PNG), provenance sidecars and per-observation status files.
+DATA_SUFFIXES = (".fits", ".ecsv")
+
+
+def copy_workflow(workdir: Path) -> Path:
+    """Copy the workflow files into ``workdir`` (created) and return it."""
+    workdir.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name)
+        elif source.exists():
+            shutil.copy2(source, workdir / name)
+    return workdir
+
+
+def snakemake_command(workdir: Path, *args) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--directory", str(workdir), *map(str, args)]
+
+
+def run_snakemake(workdir: Path, *args, timeout=1200) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        snakemake_command(workdir, *args),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def output_of(result: subprocess.CompletedProcess, tail: int = 6000) -> str:
+    return (result.stdout + result.stderr)[-tail:]
+
+
+def product_files(workdir: Path) -> list[str]:
+    """Every file under results/ (relative paths, sorted)."""
+    results = workdir / "results"
+    return sorted(str(p.relative_to(workdir)) for p in results.rglob("*") if p.is_file())
+
+
+def data_checksums(workdir: Path) -> dict[str, str]:
+    """{relative path: data checksum} of every FITS and ECSV product under results/."""
+    from dl3flow.provenance import data_checksum
+
+    return {
+        path: data_checksum(workdir / path)
+        for path in product_files(workdir)
+        if path.endswith(DATA_SUFFIXES)
+    }
+
+
+def temporary_files(workdir: Path) -> list[str]:
+    """Leftovers of interrupted atomic writes (``.<name>.<random>.tmp<suffix>``)."""
+    return [p for p in product_files(workdir) if ".tmp" in Path(p).name]

@@ -1,0 +1,161 @@
+"""Unit tests of dl3flow.workflow_support (no Snakemake run: a stand-in ``snakemake``)."""
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from dl3flow.io import atomic_path
+from dl3flow.provenance import config_hash, file_checksum, read_provenance
+from dl3flow.rejection import Rejection, write_rejections
+from dl3flow.workflow_support import (
+    accepted_obs_ids,
+    job_obs_ids,
+    remove_stale_temporaries,
+    run_summary,
+    script_job,
+    script_provenance,
+)
+
+
+class Params(list):
+    """Like Snakemake's Namedlist: items() gives the named entries."""
+
+    def __init__(self, **named):
+        super().__init__(named.values())
+        self._named = named
+
+    def items(self):
+        return self._named.items()
+
+
+def fake_job(tmp_path, *, inputs, output, wildcards, params=None, config=None):
+    return SimpleNamespace(
+        rule="reduce_observation",
+        input=inputs,
+        output=output,
+        params=params if params is not None else Params(),
+        wildcards=wildcards,
+        log=[str(tmp_path / "logs" / "job.log")],
+        config=config or {},
+    )
+
+
+@pytest.fixture
+def files(tmp_path):
+    paths = []
+    for name in ("obs-index.fits.gz", "data/obs_1.fits.gz"):
+        path = tmp_path / "store" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode() * 10)
+        paths.append(str(path))
+    return paths
+
+
+def test_script_provenance_from_job(tmp_path, files):
+    section = {"geom": {"binsz": "0.02 deg"}, "offset_max": "2 deg"}
+    job = fake_job(
+        tmp_path,
+        inputs=[files[0], [files[1]], files[0]],  # nested (input functions), repeated
+        output=[str(tmp_path / "out.fits")],
+        wildcards={"analysis": "demo", "obs_id": "7"},
+        params=Params(offset_max="2 deg", irfs=[True, False]),
+        config={"analyses": {"demo": section}},
+    )
+    cache = tmp_path / "cache"
+    prov = script_provenance(job, parameters={"extra": 1}, checksum_cache=cache)
+    assert prov.rule == "reduce_observation" and prov.analysis == "demo"
+    assert prov.obs_ids == (7,)
+    assert prov.config_hash == config_hash(section)
+    assert [item.path for item in prov.inputs] == files
+    assert [item.sha256 for item in prov.inputs] == [file_checksum(p) for p in files]
+    assert prov.parameters == {"offset_max": "2 deg", "irfs": [True, False], "extra": 1}
+    assert len(list(cache.iterdir())) == 2  # one cache entry per input file
+
+
+def test_script_provenance_without_analysis(tmp_path, files):
+    job = fake_job(tmp_path, inputs=[], output=["x"], wildcards={}, params=None)
+    prov = script_provenance(job, config_section={"seed": 0}, checksum_cache=None)
+    assert prov.analysis is None and prov.obs_ids == () and prov.inputs == ()
+    assert prov.config_hash == config_hash({"seed": 0})
+
+
+@pytest.mark.parametrize(
+    ("wildcards", "inputs", "expected"),
+    [
+        ({"obs_id": "12"}, ["results/a/obs/3/dataset.fits"], [12]),
+        (
+            {"analysis": "a"},
+            ["results/a/obs/3/x.fits", "results/a/obs/10/x.fits", "results/a/obs/3/y.fits"],
+            [3, 10],
+        ),
+        ({"analysis": "a"}, ["results/a/masks/exclusion.fits", "observations.ecsv"], []),
+    ],
+    ids=["wildcard", "from-inputs", "none"],
+)
+def test_job_obs_ids(wildcards, inputs, expected):
+    job = SimpleNamespace(input=inputs, wildcards=SimpleNamespace(**wildcards))
+    assert job_obs_ids(job) == expected
+
+
+def test_remove_stale_temporaries_only_of_the_targets(tmp_path):
+    target = tmp_path / "dataset.fits"
+    with pytest.raises(KeyboardInterrupt), atomic_path(target):
+        raise KeyboardInterrupt  # atomic_path cleans up after exceptions ...
+    assert list(tmp_path.iterdir()) == []
+    # ... but not after SIGKILL: simulate its leftovers, and others' files
+    stale = tmp_path / ".dataset.fits.ab12cd.tmp.fits"
+    other = tmp_path / ".dataset_bkg.fits.ab12cd.tmp.fits"
+    for path in (stale, other, target):
+        path.write_bytes(b"x")
+    assert remove_stale_temporaries([target]) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, target.name]
+
+
+def test_script_job_cleans_outputs_and_sidecars_then_logs(tmp_path):
+    out = tmp_path / "table.ecsv"
+    extra = tmp_path / "dataset.fits"
+    leftovers = [
+        tmp_path / ".table.ecsv.x1.tmp.ecsv",
+        tmp_path / ".table.ecsv.prov.json.x2.tmp.json",
+        tmp_path / ".dataset.fits.x3.tmp.fits",
+    ]
+    for path in leftovers:
+        path.write_text("partial")
+    job = fake_job(tmp_path, inputs=[], output=[str(out)], wildcards={})
+    with script_job(job, extra_outputs=[extra]) as log:
+        assert isinstance(log, logging.Logger)
+        log.info("hello")
+    assert not any(path.exists() for path in leftovers)
+    text = (tmp_path / "logs" / "job.log").read_text()
+    assert "hello" in text and text.count("left by an interrupted earlier attempt") == 3
+
+
+def test_provenance_sidecar_round_trip(tmp_path, files):
+    job = fake_job(tmp_path, inputs=files, output=["t.ecsv"], wildcards={"analysis": "demo"})
+    prov = script_provenance(job, obs_ids=[1, 2], checksum_cache=None)
+    prov.to_sidecar(tmp_path / "t.ecsv")
+    assert read_provenance(tmp_path / "t.ecsv") == prov
+
+
+def test_accepted_obs_ids_and_run_summary(tmp_path):
+    from astropy.table import Table
+
+    from dl3flow.io import write_observations
+
+    tables = tmp_path / "results" / "demo" / "tables"
+    rejection = Rejection(obs_id=3, stage="irf", reason="obs 3: no AEFF HDU in f.fits", error="E")
+    write_rejections([rejection], tables / "rejected_observations.ecsv")
+    write_rejections([], tmp_path / "results" / "ok" / "tables" / "rejected_observations.ecsv")
+    selected = Table({"OBS_ID": [1, 2, 3, 4]})
+    rejected = Table({"OBS_ID": [9], "REASON": ["outside the cone"]}, dtype=[int, str])
+    write_observations(selected, rejected, tmp_path / "results" / "demo" / "observations.ecsv")
+
+    assert accepted_obs_ids([4, 3, 1], tables / "rejected_observations.ecsv") == [4, 1]
+    summary = run_summary(["demo", "ok", "not-run"], workdir=tmp_path)
+    assert summary.splitlines() == [
+        "demo: 1 of 4 observation(s) rejected:",
+        "  obs 3 (irf): E: obs 3: no AEFF HDU in f.fits",
+        "  (details: results/demo/tables/rejected_observations.ecsv)",
+        "ok: no observation rejected",
+    ]
