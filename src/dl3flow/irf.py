@@ -57,7 +57,7 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
@@ -565,7 +565,26 @@ def _meta_float(meta: dict, key: str) -> float | None:
 
 
 @dataclass(frozen=True, eq=False)
-class EffectiveArea2D:
+class _TabulatedIRF:
+    """Shared shape checks of the IRFs tabulated in one ``data`` array."""
+
+    axes: tuple[IrfAxis, ...]
+    data: np.ndarray
+    meta: dict = field(default_factory=dict)
+    axis_names: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self):
+        _check_axes(self, self.axis_names)
+        shape = tuple(a.nbin for a in self.axes)
+        object.__setattr__(self, "data", _check_data(self, self.data, shape))
+
+    def axis(self, name: str) -> IrfAxis:
+        """The axis called ``name``."""
+        return _axis(self, name)
+
+
+@dataclass(frozen=True, eq=False)
+class EffectiveArea2D(_TabulatedIRF):
     """Effective area ``aeff_2d`` (gammapy ``EffectiveAreaTable2D``).
 
     Parameters
@@ -578,18 +597,7 @@ class EffectiveArea2D:
         Header keywords.
     """
 
-    axes: tuple[IrfAxis, ...]
-    data: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        _check_axes(self, ("energy_true", "offset"))
-        shape = tuple(a.nbin for a in self.axes)
-        object.__setattr__(self, "data", _check_data(self, self.data, shape))
-
-    def axis(self, name: str) -> IrfAxis:
-        """The axis called ``name``."""
-        return _axis(self, name)
+    axis_names = ("energy_true", "offset")
 
     @property
     def lo_threshold(self) -> float | None:
@@ -629,7 +637,7 @@ class EffectiveArea2D:
 
 
 @dataclass(frozen=True, eq=False)
-class EnergyDispersion2D:
+class EnergyDispersion2D(_TabulatedIRF):
     """Energy dispersion ``edisp_2d`` (gammapy ``EnergyDispersion2D``).
 
     Parameters
@@ -642,18 +650,7 @@ class EnergyDispersion2D:
         Header keywords.
     """
 
-    axes: tuple[IrfAxis, ...]
-    data: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        _check_axes(self, ("energy_true", "migra", "offset"))
-        shape = tuple(a.nbin for a in self.axes)
-        object.__setattr__(self, "data", _check_data(self, self.data, shape))
-
-    def axis(self, name: str) -> IrfAxis:
-        """The axis called ``name``."""
-        return _axis(self, name)
+    axis_names = ("energy_true", "migra", "offset")
 
     def evaluate(self, *, energy_true, migra, offset) -> np.ndarray:
         """Migration probability density, as gammapy ``EnergyDispersion2D.evaluate``.
@@ -689,7 +686,7 @@ class EnergyDispersion2D:
 
 
 @dataclass(frozen=True, eq=False)
-class PSFTable:
+class PSFTable(_TabulatedIRF):
     """Tabulated PSF ``psf_table`` (gammapy ``PSF3D``).
 
     Parameters
@@ -702,18 +699,7 @@ class PSFTable:
         Header keywords.
     """
 
-    axes: tuple[IrfAxis, ...]
-    data: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        _check_axes(self, ("energy_true", "offset", "rad"))
-        shape = tuple(a.nbin for a in self.axes)
-        object.__setattr__(self, "data", _check_data(self, self.data, shape))
-
-    def axis(self, name: str) -> IrfAxis:
-        """The axis called ``name``."""
-        return _axis(self, name)
+    axis_names = ("energy_true", "offset", "rad")
 
     def evaluate(self, *, energy_true, offset, rad) -> np.ndarray:
         """PSF in sr^-1, as gammapy ``PSF3D.evaluate``.
