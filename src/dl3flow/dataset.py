@@ -20,8 +20,6 @@ Array layouts are numpy order, the sky axes last: ``(n_energy, ny, nx)`` and so 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from astropy.time import Time
 from scipy.interpolate import RegularGridInterpolator
 
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.io import atomic_write
 from dl3flow.provenance import PROVENANCE_KEYWORDS, add_to_header
 
 __all__ = [
@@ -296,32 +295,28 @@ class MapDataset:
         DatasetError
             When ``meta`` cannot be written to FITS.
         """
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        hdulist = self.to_hdulist()
-        add_to_header(hdulist[0].header, provenance)
-        _atomic_writeto(hdulist, path)
+        write_hdulist(self.to_hdulist(), path, overwrite=overwrite, provenance=provenance)
 
 
 # --------------------------------------------------------------------------- FITS output
 
 
-def _atomic_writeto(hdulist: fits.HDUList, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+def write_hdulist(hdulist: fits.HDUList, path, *, overwrite: bool = False, provenance=None):
+    """Write a product's HDU list atomically (`dl3flow.io.atomic_write`), with provenance.
+
+    Shared by every FITS product writer (datasets, on-off datasets, safe masks), so
+    they refuse to clobber, record provenance and name temporaries the same way.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    add_to_header(hdulist[0].header, provenance)
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             hdulist.writeto(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, writer, overwrite=True)
 
 
 def _axis_columns(kind: str, edges: np.ndarray) -> tuple[dict, str, str]:

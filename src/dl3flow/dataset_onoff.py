@@ -23,7 +23,6 @@ from astropy.table import Table
 
 from dl3flow.dataset import (
     DatasetError,
-    _atomic_writeto,
     _from_hdulist,
     _hdu,
     _image_hdus,
@@ -31,9 +30,9 @@ from dl3flow.dataset import (
     _primary_and_meta_table,
     _read_image,
     _shape_check,
+    write_hdulist,
 )
 from dl3flow.geom import DatasetGeom
-from dl3flow.provenance import add_to_header
 
 __all__ = ["MapDatasetOnOff", "read_dataset_onoff"]
 
@@ -161,12 +160,7 @@ class MapDatasetOnOff:
         DatasetError
             When ``meta`` cannot be written to FITS.
         """
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        hdulist = self.to_hdulist()
-        add_to_header(hdulist[0].header, provenance)
-        _atomic_writeto(hdulist, path)
+        write_hdulist(self.to_hdulist(), path, overwrite=overwrite, provenance=provenance)
 
 
 def read_dataset_onoff(path) -> MapDatasetOnOff:

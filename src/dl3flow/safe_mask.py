@@ -78,7 +78,7 @@ from astropy.table import Table
 from astropy.time import Time
 from scipy.optimize import root_scalar
 
-from .dataset import MapDataset, _atomic_writeto, _image_hdus, _read_axis, _read_image
+from .dataset import MapDataset, _image_hdus, _read_axis, _read_image, write_hdulist
 from .geom import EnergyAxis, SkyGeom
 from .provenance import add_to_header
 
@@ -775,7 +775,8 @@ def write_safe_mask(
         primary,
         *_image_hdus("MASK_SAFE", safe.mask, safe.sky, [("energy", safe.energy.edges)], ""),
     ]
-    _atomic_writeto(fits.HDUList(hdus), path)
+    # existence was checked above; provenance is already in the primary header
+    write_hdulist(fits.HDUList(hdus), path, overwrite=True)
     return path
 
 
