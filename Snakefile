@@ -5,9 +5,25 @@
 #       --config data_store=../shared/data/hess-dl3-dr1
 #
 # Configuration keys: config/schema.yaml. File targets: README.md.
+import os
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
+
+# The science lives in this workflow's src/dl3flow: Snakemake imports it from there,
+# and so does every job, through PYTHONPATH (also in `--sdm conda` environments,
+# which do not install dl3flow, and when this workflow is used as a module).
+DL3FLOW_SRC = Path(str(workflow.current_basedir)) / "src"
+if DL3FLOW_SRC.is_dir():
+    sys.path.insert(0, str(DL3FLOW_SRC))
+    _pythonpath = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(DL3FLOW_SRC) not in _pythonpath:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(DL3FLOW_SRC), *_pythonpath])
+        )
 
 
 configfile: "config/config.yaml"

@@ -3,10 +3,15 @@
 The outer workflow lives in a temporary directory and includes this checkout's
 Snakefile with ``module`` + ``use rule * from dl3flow as dl3flow_*``; all its outputs
 (the simulated demo store, results, logs) go to the temporary directory.
+
+Also here: Snakemake and its jobs import dl3flow from the workflow's own ``src/``
+(what makes ``--sdm conda`` environments, which do not install dl3flow, work).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +89,42 @@ def test_module_run(outer):
     assert (outer / "summary.txt").read_text().startswith("stacked counts: ")
     # dl3flow's own files stay where they are: outputs went to the outer workflow
     assert not (REPO / "summary.txt").exists()
+
+
+# Appended to a copy of dl3flow/__init__.py: every process that imports that copy
+# says so in a log file.
+IMPORT_PROBE = """
+import os as _os
+import sys as _sys
+
+with open(_os.environ["DL3FLOW_IMPORT_PROBE"], "a") as _probe:
+    _probe.write(f"{_os.getpid()} {__file__}\\n")
+"""
+
+
+def test_jobs_import_dl3flow_from_the_workflow_src(tmp_path):
+    """Not from the installed package: a copy of the workflow with its own src/."""
+    workdir = tmp_path / "workflow"
+    workdir.mkdir()
+    for name in ("Snakefile", "rules", "scripts", "config", "envs", "report"):
+        source = REPO / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, workdir / name)
+    shutil.copytree(REPO / "src" / "dl3flow", workdir / "src" / "dl3flow")
+    init = workdir / "src" / "dl3flow" / "__init__.py"
+    init.write_text(init.read_text() + IMPORT_PROBE)
+    probe = tmp_path / "imports.log"
+    env = {**os.environ, "DL3FLOW_IMPORT_PROBE": str(probe)}
+    env.pop("PYTHONPATH", None)
+
+    target = "resources/demo-dl3/obs-index.fits.gz"  # one job: simulate_data_store
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", target]
+    result = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    assert (workdir / target).is_file()
+    imports = [line.split(" ", 1) for line in probe.read_text().splitlines()]
+    # Snakemake itself (parsing rules/common.smk) and the job's script, each a process
+    assert len({pid for pid, _ in imports}) >= 2, imports
+    assert {path for _, path in imports} == {str(init)}
