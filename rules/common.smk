@@ -12,15 +12,19 @@ from dl3flow.config import (
 )
 from dl3flow.io import read_observations
 from dl3flow.rejection import read_status
-from dl3flow.workflow_support import REJECTIONS_TABLE, accepted_obs_ids, run_summary
+from dl3flow.workflow_support import (
+    DEMO_CATALOG,
+    DEMO_DATA_STORE,
+    DEMO_REGIONS,
+    REJECTIONS_TABLE,
+    accepted_obs_ids,
+    run_summary,
+)
 
 # Logs: logs/{analysis}/{rule}[/{obs_id}].log; benchmarks mirror them under BENCHMARKS.
 BENCHMARKS = "benchmarks/output"
-# Directory of the simulated demo data store and its source catalog and region
-# file (rules/data.smk).
-DEMO_DATA_STORE = "resources/demo-dl3"
-DEMO_CATALOG = "resources/demo-sources.fits"
-DEMO_REGIONS = "resources/demo-sources.reg"
+# The simulated demo data store, its source catalog and region file (rules/data.smk):
+# DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow_support.
 # Per-observation reduction: the status (the rule's output: ok or rejected, and why)
 # and the dataset (written beside it only for an accepted observation).
 OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"

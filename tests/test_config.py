@@ -599,20 +599,59 @@ def test_cli_version(capsys):
     assert capsys.readouterr().out.strip() == __version__
 
 
-def test_cli_check_config(tmp_path, capsys):
+def test_cli_check_config_syntax_only(tmp_path, capsys):
     from dl3flow.cli import main
 
     crab = REPO / "config/examples/hess-dr1-crab.yaml"
-    assert main(["check-config", str(REPO / "config/config.yaml"), str(crab)]) == 0
+    args = ["check-config", "--syntax-only", str(REPO / "config/config.yaml"), str(crab)]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("crab: data store ../shared/data/hess-dl3-dr1; map 250x250 px")
-    assert main(["check-config", str(crab), "--data-store", "/data"]) == 0
+    assert "selected" not in out
+    assert main(["check-config", "--syntax-only", str(crab), "--data-store", "/data"]) == 0
     assert "crab: data store /data;" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("analyses:\n  crab:\n    offset_max: 2 TeV\n")
-    assert main(["check-config", str(crab), str(bad)]) == 1
+    assert main(["check-config", "--syntax-only", str(crab), str(bad)]) == 1
     assert "error: analyses.crab.offset_max: expected an angle, got '2 TeV'" in (
         capsys.readouterr().err
+    )
+
+
+def test_cli_check_config_opens_the_data_store(hess_dr1, tmp_path, monkeypatch, capsys):
+    """Without --syntax-only: the data store is opened and the selection made."""
+    from dl3flow.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the examples' relative paths are not used here
+    default, msh = REPO / "config/config.yaml", REPO / "config/examples/hess-dr1-msh1552.yaml"
+    store = ["--data-store", str(hess_dr1)]
+    shared = hess_dr1.parent
+    regions = tmp_path / "regions.yaml"
+    regions.write_text(
+        "analyses:\n  msh1552:\n    exclusion:\n      region_files: []\n"
+        "      catalogs:\n"
+        f"        - {{path: {shared}/catalogs/hgps_catalog_v1.fits.gz, kind: hgps}}\n"
+    )
+    assert main(["check-config", str(default), str(msh), str(regions), *store]) == 0
+    assert "msh1552: 20 of 105 observations selected\n" in capsys.readouterr().out
+
+    assert main(["check-config", str(default), str(msh), str(regions), "--data-store", "nope"]) == 1
+    assert "error: analyses.msh1552: data store directory nope does not exist" in (
+        capsys.readouterr().err
+    )
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("analyses:\n  msh1552:\n    exclusion:\n      region_files: [x.reg]\n")
+    assert main(["check-config", str(default), str(msh), str(regions), str(missing), *store]) == 1
+    assert "analyses.msh1552.exclusion.region_files[0]" in capsys.readouterr().err
+
+
+def test_cli_check_config_demo_store_not_written_yet(tmp_path, monkeypatch, capsys):
+    from dl3flow.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-config", str(REPO / "config/config.yaml")]) == 0
+    assert "demo: the demo data store (written by the workflow's simulation)" in (
+        capsys.readouterr().out
     )
 
 

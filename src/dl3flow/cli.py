@@ -3,7 +3,7 @@
 The workflow itself runs with ``snakemake``; this command helps around it::
 
     dl3flow version
-    dl3flow check-config config/examples/hess-dr1-crab.yaml [--data-store PATH]
+    dl3flow check-config config/examples/hess-dr1-crab.yaml [--data-store PATH] [--syntax-only]
     dl3flow provenance results/demo/stacked/dataset.fits [--json]
 """
 
@@ -31,6 +31,36 @@ def _version(args) -> int:
     return 0
 
 
+def _check_files(cfg) -> str:
+    """Check an analysis' input files; return what its selection would keep.
+
+    Paths are relative to the working directory (the workflow directory, as in a
+    run). The demo's data store, catalog and region file are written by the
+    workflow, so they are not required to exist yet.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key (exclusion files) or the data store.
+    """
+    from pathlib import Path
+
+    from .config import ConfigError, check_exclusion_inputs
+    from .datastore import DataStore, DataStoreError
+    from .selection import SelectionError, select_observations
+    from .workflow_support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS
+
+    check_exclusion_inputs(cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
+    if Path(cfg.data_store) == Path(DEMO_DATA_STORE) and not Path(cfg.data_store).exists():
+        return "the demo data store (written by the workflow's simulation)"
+    try:
+        store = DataStore.from_dir(cfg.data_store)
+        selected, rejected = select_observations(store.obs_table, **cfg.selection.as_kwargs())
+    except (DataStoreError, SelectionError) as exc:
+        raise ConfigError(f"analyses.{cfg.name}: {exc}") from None
+    return f"{len(selected)} of {len(selected) + len(rejected)} observations selected"
+
+
 def _check_config(args) -> int:
     import yaml
 
@@ -52,6 +82,8 @@ def _check_config(args) -> int:
                 f"energy {cfg.geom.energy.edges[0]:g}-{cfg.geom.energy.edges[-1]:g} TeV "
                 f"({cfg.geom.energy.nbin} bins); offset_max {cfg.offset_max}"
             )
+            if not args.syntax_only:
+                print(f"{name}: {_check_files(cfg)}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -91,6 +123,11 @@ def main(argv=None) -> int:
     )
     check.add_argument("configfile", nargs="+", help="YAML config file(s)")
     check.add_argument("--data-store", help="override the top-level data_store")
+    check.add_argument(
+        "--syntax-only",
+        action="store_true",
+        help="parse the config only: do not open the data store, catalogs or region files",
+    )
     check.set_defaults(func=_check_config)
     prov = sub.add_parser(
         "provenance",

@@ -38,6 +38,9 @@ from .provenance import Provenance, sidecar_path
 
 __all__ = [
     "CHECKSUM_CACHE",
+    "DEMO_CATALOG",
+    "DEMO_DATA_STORE",
+    "DEMO_REGIONS",
     "REJECTIONS_TABLE",
     "accepted_obs_ids",
     "job_obs_ids",
@@ -46,6 +49,12 @@ __all__ = [
     "script_job",
     "script_provenance",
 ]
+
+#: The simulated demo data store and its source catalog and region file, written by
+#: the workflow's ``simulate_data_store`` rule (relative to the workflow directory).
+DEMO_DATA_STORE = "resources/demo-dl3"
+DEMO_CATALOG = "resources/demo-sources.fits"
+DEMO_REGIONS = "resources/demo-sources.reg"
 
 #: Checksum cache of the input files (`dl3flow.provenance.file_checksum`), relative
 #: to the workflow directory (the working directory of every job); ignored by git.
