@@ -14,10 +14,15 @@ observation, and reports:
 - DAG-building time: ``snakemake -n`` on the finished run (every file up to date,
   the checkpoint resolved, so the DAG holds all N-dependent jobs) and
   ``snakemake -n --forcerun reduce_observation`` (the DAG of a re-run of every
-  per-observation job and what follows).
+  per-observation job and what follows), each the best of ``--repeat`` runs; and
+  ``snakemake --list-rules`` (start-up and parsing, no DAG), so that
+  ``dry run - list-rules`` is the DAG building alone. Start-up includes loading the
+  installed executor plugins: with Slurm's client tools installed but no
+  controller reachable, the Slurm plugin's import waits ~9 s for its probes.
 
 Results are printed as a table and written to ``DIR/scale.json``; a finished N is
-not run again unless ``--force`` (so a long N can run in the background).
+not run again unless ``--force`` (so a long N can run in the background);
+``--remeasure-dag`` times the dry runs of finished sizes again (a quiet machine).
 ``--dag-only`` runs only the simulation and the selection (the checkpoint), then
 times ``snakemake -n`` of the full DAG: the DAG-building cost of a large N in
 minutes instead of the whole run.
@@ -133,20 +138,34 @@ def run_dag_only(n_obs: int, workdir: Path, cores: int) -> dict:
     }
 
 
-def run_one(n_obs: int, workdir: Path, cores: int) -> dict:
+def measure_dag(workdir: Path, common: tuple[str, ...], repeat: int) -> dict:
+    """Best-of-``repeat`` times of start-up/parsing and of the dry runs of a finished run."""
+
+    def best(*args) -> tuple[float, str]:
+        runs = [snakemake(workdir, *common, *args) for _ in range(repeat)]
+        return min(runs, key=lambda run: run[0])
+
+    parse, _ = best("--list-rules")
+    uptodate, _ = best("-n")
+    rerun, out_rerun = best("-n", "--forcerun", "reduce_observation")
+    return {
+        "startup_parse_s": round(parse, 2),
+        "dag_dry_run_uptodate_s": round(uptodate, 2),
+        "dag_dry_run_rerun_s": round(rerun, 2),
+        "dag_dry_run_rerun_jobs": dry_run_jobs(out_rerun),
+    }
+
+
+def run_one(n_obs: int, workdir: Path, cores: int, repeat: int) -> dict:
     common = prepare(n_obs, workdir)
     wall, output = snakemake(workdir, *common, "--cores", cores)
     (workdir / "run.log").write_text(output)
-    dag_uptodate, out_uptodate = snakemake(workdir, *common, "-n")
-    dag_rerun, out_rerun = snakemake(workdir, *common, "-n", "--forcerun", "reduce_observation")
     return {
         "n_obs": n_obs,
         "cores": cores,
         "wall_s": round(wall, 1),
         "jobs": count_jobs(output),
-        "dag_dry_run_uptodate_s": round(dag_uptodate, 2),
-        "dag_dry_run_rerun_s": round(dag_rerun, 2),
-        "dag_dry_run_rerun_jobs": dry_run_jobs(out_rerun),
+        **measure_dag(workdir, common, repeat),
         "memory": memory_per_rule(workdir),
     }
 
@@ -159,12 +178,20 @@ def print_result(result: dict) -> None:
             f"{result['dag_dry_run_todo_jobs']} jobs: {result['dag_dry_run_todo_s']} s"
         )
         return
+    parse = result.get("startup_parse_s")
     print(
         f"\n== {result['n_obs']} observations, {result['cores']} cores: "
         f"wall {result['wall_s']} s, {result['jobs']} jobs; "
         f"DAG (snakemake -n): {result['dag_dry_run_uptodate_s']} s up to date, "
         f"{result['dag_dry_run_rerun_s']} s for a re-run of "
         f"{result['dag_dry_run_rerun_jobs']} jobs"
+        + (
+            f"; start-up + parsing (--list-rules) {parse} s, so DAG building "
+            f"{result['dag_dry_run_uptodate_s'] - parse:.2f} s / "
+            f"{result['dag_dry_run_rerun_s'] - parse:.2f} s"
+            if parse is not None
+            else ""
+        )
     )
     print(f"{'rule':28s} {'jobs':>5s} {'max_rss max':>12s} {'median':>8s} {'s median':>9s}")
     for rule, m in result["memory"].items():
@@ -183,12 +210,23 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--dag-only", action="store_true", help="simulate + select, then time the dry run"
     )
+    parser.add_argument(
+        "--remeasure-dag", action="store_true", help="time the dry runs of finished sizes again"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="dry runs timed (best of)")
     args = parser.parse_args(argv)
 
     summary_path = args.workdir / "scale.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     for n_obs in args.n_obs:
         key = f"{n_obs}-dag" if args.dag_only else str(n_obs)
+        if args.remeasure_dag and key in summary and "wall_s" in summary[key]:
+            workdir = args.workdir / f"n{n_obs}"
+            common = ("--configfile", "scale.yaml")
+            summary[key].update(measure_dag(workdir, common, args.repeat))
+            summary_path.write_text(json.dumps(summary, indent=1))
+            print_result(summary[key])
+            continue
         if key in summary and not args.force:
             print_result(summary[key])
             continue
@@ -196,8 +234,10 @@ def main(argv=None) -> int:
         if workdir.exists():
             shutil.rmtree(workdir)
         print(f"running {n_obs} observations in {workdir} ...", flush=True)
-        run = run_dag_only if args.dag_only else run_one
-        result = run(n_obs, workdir, args.cores)
+        if args.dag_only:
+            result = run_dag_only(n_obs, workdir, args.cores)
+        else:
+            result = run_one(n_obs, workdir, args.cores, args.repeat)
         # re-read: another size may have finished meanwhile (runs in parallel)
         if summary_path.is_file():
             summary = json.loads(summary_path.read_text())
