@@ -370,8 +370,10 @@ def _image_hdus(
     header["EXTNAME"] = name
     header["META"] = json.dumps(meta or {})
     header["BUNIT"] = unit
-    if data.dtype == bool:
-        data = data.astype(np.int64)
+    # Stored as gammapy stores maps (float32; computations here stay float64) and
+    # masks as single bytes (gammapy writes int64 but reads any integer as bool):
+    # less than half the bytes of float64/int64 (the demo: 30 -> 13 MB per observation).
+    data = data.astype(np.uint8 if data.dtype == bool else np.float32)
     image = fits.ImageHDU(data=data, header=header, name=name)
 
     nrow = int(np.prod(nbins))

@@ -77,15 +77,20 @@ def _to_dl3flow(gp_ds, tmp_path):
     return read_dataset(path)
 
 
-def _assert_same(dl, gp, *, rtol=1e-10):
-    np.testing.assert_allclose(dl.counts, gp.counts.data, rtol=rtol, atol=0)
-    np.testing.assert_allclose(dl.exposure, gp.exposure.data, rtol=rtol, atol=0)
-    np.testing.assert_allclose(dl.background, gp.background.data, rtol=rtol, atol=0)
+def _assert_same(dl, gp, *, rtol=1e-10, stored=False):
+    """dl3flow's arrays against gammapy's; ``stored``: as written to FITS (float32)."""
+
+    def v(array):
+        return np.asarray(array, dtype=np.float32 if stored else None)
+
+    np.testing.assert_allclose(v(dl.counts), gp.counts.data, rtol=rtol, atol=0)
+    np.testing.assert_allclose(v(dl.exposure), gp.exposure.data, rtol=rtol, atol=0)
+    np.testing.assert_allclose(v(dl.background), gp.background.data, rtol=rtol, atol=0)
     np.testing.assert_array_equal(dl.mask_safe, gp.mask_safe.data)
-    np.testing.assert_allclose(dl.edisp.kernel, gp.edisp.edisp_map.data, rtol=rtol, atol=1e-14)
-    np.testing.assert_allclose(dl.edisp.exposure, gp.edisp.exposure_map.data, rtol=rtol, atol=0)
-    np.testing.assert_allclose(dl.psf.psf, gp.psf.psf_map.data, rtol=rtol, atol=1e-10)
-    np.testing.assert_allclose(dl.psf.exposure, gp.psf.exposure_map.data, rtol=rtol, atol=0)
+    np.testing.assert_allclose(v(dl.edisp.kernel), gp.edisp.edisp_map.data, rtol=rtol, atol=1e-14)
+    np.testing.assert_allclose(v(dl.edisp.exposure), gp.edisp.exposure_map.data, rtol=rtol, atol=0)
+    np.testing.assert_allclose(v(dl.psf.psf), gp.psf.psf_map.data, rtol=rtol, atol=1e-10)
+    np.testing.assert_allclose(v(dl.psf.exposure), gp.psf.exposure_map.data, rtol=rtol, atol=0)
 
 
 def test_gammapy_centres_are_exact_pixels():
@@ -118,7 +123,7 @@ def test_gammapy_reads_dl3flow_file(tmp_path):
     path = tmp_path / "dl.fits"
     ds.write(path)
     gp = GPMapDataset.read(path)
-    _assert_same(ds, gp, rtol=0)
+    _assert_same(ds, gp, rtol=0, stored=True)
     assert gp.name == "dl"
     assert gp.counts.geom == WcsGeom.create(
         skydir=CENTER, binsz=0.1, width=(0.5, 0.4), frame="icrs", axes=[_gp_geom().axes["energy"]]
@@ -187,4 +192,4 @@ def test_stacking_matches_gammapy(tmp_path, n_obs):
     # and the written stack is read by gammapy with the same arrays
     path = tmp_path / "stacked.fits"
     dl_stacked.write(path)
-    _assert_same(dl_stacked, GPMapDataset.read(path), rtol=0)
+    _assert_same(dl_stacked, GPMapDataset.read(path), rtol=0, stored=True)
