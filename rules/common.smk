@@ -294,10 +294,13 @@ def map_plot(name, caption, category="Sky maps"):
     )
 
 
-# Tables shown in the report as HTML pages: {table} -> its ECSV file.
+# Tables shown in the report as HTML pages: {table} -> its ECSV files.
 REPORT_TABLES = {
-    "observations": "results/{analysis}/observations.ecsv",
-    "background_norms": "results/{analysis}/tables/background_norms.ecsv",
+    "observations": [
+        "results/{analysis}/observations.ecsv",
+        REJECTIONS_TABLE,
+    ],
+    "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
 }
 
 

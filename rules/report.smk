@@ -1,12 +1,14 @@
-# The observation and background-normalisation tables as HTML pages, report items
+# The observation (selected, rejected by the selection, rejected by the reduction)
+# and background-normalisation tables as HTML pages, report items
 # of `snakemake --report report.html` (the plots are report items of their rules).
 
 
 rule report_table:
     input:
-        lambda wildcards: REPORT_TABLES[wildcards.table].format(
-            analysis=wildcards.analysis
-        ),
+        lambda wildcards: [
+            path.format(analysis=wildcards.analysis)
+            for path in REPORT_TABLES[wildcards.table]
+        ],
     output:
         report(
             "results/{analysis}/report/{table}.html",

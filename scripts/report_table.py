@@ -7,18 +7,29 @@ from astropy.table import Table
 
 from dl3flow.io import atomic_write, read_observations
 from dl3flow.products import tables_html
+from dl3flow.rejection import read_rejections
 from dl3flow.workflow_support import script_job
 
 with script_job(snakemake) as log:
     analysis = snakemake.wildcards.analysis
     if snakemake.params.kind == "observations":
         selected, rejected = read_observations(snakemake.input[0])
-        tables = {"Selected observations": selected, "Rejected observations": rejected}
+        failed = read_rejections(snakemake.input[1])
+        failed = Table(
+            rows=[(r.obs_id, r.stage, r.error, r.reason) for r in failed],
+            names=("OBS_ID", "STAGE", "ERROR", "REASON"),
+            dtype=(int, str, str, str),
+        )
+        tables = {
+            "Selected observations": selected,
+            "Rejected by the selection": rejected,
+            "Rejected during the analysis (left out of every product)": failed,
+        }
         title = f"{analysis}: observations"
     else:
         table = Table.read(snakemake.input[0], format="ascii.ecsv")
         tables = {"Background normalisation per observation": table}
         title = f"{analysis}: FoV background normalisation"
-    page = tables_html(tables, title=title, note=f"from {snakemake.input[0]}")
+    page = tables_html(tables, title=title, note=f"from {', '.join(snakemake.input)}")
     atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     log.info("wrote %s", snakemake.output[0])

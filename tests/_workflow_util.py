@@ -17,10 +17,10 @@ WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "report")
 DATA_SUFFIXES = (".fits", ".ecsv")
 
 
-def copy_workflow(workdir: Path) -> Path:
-    """Copy the workflow files into ``workdir`` (created) and return it."""
+def copy_workflow(workdir: Path, *, extra: tuple[str, ...] = ()) -> Path:
+    """Copy the workflow files (and ``extra`` ones, e.g. "profiles") into ``workdir``."""
     workdir.mkdir(parents=True)
-    for name in WORKFLOW_FILES:
+    for name in (*WORKFLOW_FILES, *extra):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, workdir / name)

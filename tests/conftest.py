@@ -9,6 +9,7 @@ This work made use of data from the H.E.S.S. DL3 public test data release 1
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,25 @@ def hess_obs_copy(_hess_obs_source, tmp_path):
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The demo workflow, run once per test session with its report: its directory.
+
+    A copy of the workflow files, run with ``snakemake --cores 2`` and then
+    ``snakemake --report report.html``. Shared by every test that only reads the
+    demo's products: READ ONLY. A test that changes the run works on a copy
+    (``shutil.copytree(demo_run, ..., symlinks=True)`` keeps Snakemake's metadata).
+    """
+    from _workflow_util import copy_workflow, output_of, run_snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo-run") / "workflow")
+    start = time.perf_counter()
+    result = run_snakemake(workdir, "--cores", 2)
+    assert result.returncode == 0, output_of(result)
+    seconds = time.perf_counter() - start
+    report = run_snakemake(workdir, "--report", "report.html")
+    assert report.returncode == 0, output_of(report)
+    print(f"demo run in {workdir}: {seconds:.1f} s (and the report)")
+    return workdir

@@ -20,31 +20,21 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import _workflow_util
 import numpy as np
 import pytest
 import yaml
+from _workflow_util import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
 PROFILES = REPO / "profiles"
 
 
 def copy_workflow(destination: Path) -> Path:
-    destination.mkdir(parents=True)
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        elif source.exists():
-            shutil.copy2(source, destination / name)
-    return destination
-
-
-def snakemake_command(workdir: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--directory", str(workdir), *map(str, args)]
+    """The workflow files and its profiles, in ``destination``."""
+    return _workflow_util.copy_workflow(destination, extra=("profiles",))
 
 
 # ------------------------------------------------------------------ data checksums

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _workflow_util import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,9 @@ def test_module_dry_run(outer):
 
 
 @pytest.mark.workflow
-def test_module_run(outer):
+def test_module_run(outer, demo_run):
+    from _workflow_util import data_checksums
+
     result = snakemake(outer, "--cores", 2)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
@@ -89,6 +92,10 @@ def test_module_run(outer):
     assert (outer / "summary.txt").read_text().startswith("stacked counts: ")
     # dl3flow's own files stay where they are: outputs went to the outer workflow
     assert not (REPO / "summary.txt").exists()
+    # ... and hold the same data as the demo run on its own (conftest.py)
+    module, alone = data_checksums(outer), data_checksums(demo_run)
+    assert module.keys() == alone.keys()
+    assert [path for path in module if module[path] != alone[path]] == []
 
 
 # Appended to a copy of dl3flow/__init__.py: every process that imports that copy
@@ -104,12 +111,7 @@ with open(_os.environ["DL3FLOW_IMPORT_PROBE"], "a") as _probe:
 
 def test_jobs_import_dl3flow_from_the_workflow_src(tmp_path):
     """Not from the installed package: a copy of the workflow with its own src/."""
-    workdir = tmp_path / "workflow"
-    workdir.mkdir()
-    for name in ("Snakefile", "rules", "scripts", "config", "envs", "report"):
-        source = REPO / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy2
-        copy(source, workdir / name)
+    workdir = copy_workflow(tmp_path / "workflow")
     shutil.copytree(REPO / "src" / "dl3flow", workdir / "src" / "dl3flow")
     init = workdir / "src" / "dl3flow" / "__init__.py"
     init.write_text(init.read_text() + IMPORT_PROBE)

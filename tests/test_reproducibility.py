@@ -38,8 +38,9 @@ def _run_demo(workdir):
 
 
 @pytest.fixture(scope="module")
-def run_a(tmp_path_factory):
-    return _run_demo(copy_workflow(tmp_path_factory.mktemp("run-a") / "workflow"))
+def run_a(demo_run):
+    """The session's demo run (conftest.py), read only."""
+    return demo_run
 
 
 @pytest.fixture(scope="module")

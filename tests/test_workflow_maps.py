@@ -1,16 +1,12 @@
 """Workflow test of the final products (issue 7): maps, peaks, plots and the HTML report.
 
-One demo run (module-scoped, on a copy of the workflow files in a temporary
-directory) and one ``snakemake --report report.html`` serve every test here.
+One demo run with its ``snakemake --report report.html`` (the session fixture
+``demo_run`` of conftest.py, on a copy of the workflow files in a temporary
+directory) serves every test here.
 """
 
 import json
 import re
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +16,6 @@ from astropy.table import Table
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import read_mask
 from dl3flow.products import significance_distribution
-
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "report")
 
 pytestmark = pytest.mark.workflow
 
@@ -49,28 +42,9 @@ REPORT_PLOTS = (
 REPORT_TABLES = ("observations", "background_norms")
 
 
-def _snakemake(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *map(str, args)]
-    return subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, timeout=1200, check=False
-    )
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo workflow run once, with its report: the workflow directory."""
-    workdir = tmp_path_factory.mktemp("maps") / "workflow"
-    workdir.mkdir()
-    for name in WORKFLOW_FILES:
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
-    start = time.perf_counter()
-    result = _snakemake(workdir, "--cores", 2)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    report = _snakemake(workdir, "--report", "report.html")
-    assert report.returncode == 0, (report.stdout + report.stderr)[-5000:]
-    print(f"demo workflow and report: {time.perf_counter() - start:.1f} s")
-    return workdir
+def demo(demo_run):
+    return demo_run
 
 
 def test_maps_files(demo):
@@ -123,5 +97,6 @@ def test_plots_and_report(demo):
 def test_report_tables(demo):
     page = (demo / "results" / "demo" / "report" / "observations.html").read_text()
     assert "<h3>Selected observations (6)</h3>" in page and "<th>OBS_ID</th>" in page
+    assert "<h3>Rejected during the analysis (left out of every product) (0)</h3>" in page
     page = (demo / "results" / "demo" / "report" / "background_norms.html").read_text()
     assert "<th>norm</th>" in page and page.count("<td>ok</td>") == 6
