@@ -136,14 +136,33 @@ def usable_obs_ids(analysis):
     return accepted_obs_ids(selected_obs_ids(analysis), table)
 
 
+def _dataset_of_reduced(analysis, obs_id):
+    """OBS_DATASET of an observation that the checkpoint rejected_observations accepted.
+
+    The dataset is written beside the status (the rule's declared output), and the
+    checkpoint's table says which observations have one: Snakemake cannot re-create
+    a dataset or status deleted by hand on its own. Say what to delete.
+    """
+    names = {"analysis": analysis, "obs_id": obs_id}
+    dataset, status = OBS_DATASET.format(**names), OBS_STATUS.format(**names)
+    if not (Path(status).is_file() and Path(dataset).is_file()):
+        missing = dataset if Path(status).is_file() else status
+        table = REJECTIONS_TABLE.format(analysis=analysis)
+        raise WorkflowError(
+            f"{missing} is missing, but {table} lists observation {obs_id} as "
+            f"reduced: delete {status} and {table}, and the next run reduces it again"
+        )
+    return dataset
+
+
 def reduced_dataset(wildcards):
     """The dataset of an accepted observation (its reduction must have succeeded)."""
     checkpoints.rejected_observations.get(analysis=wildcards.analysis)
-    names = {"analysis": wildcards.analysis, "obs_id": wildcards.obs_id}
-    rejection = read_status(OBS_STATUS.format(**names))
+    status = OBS_STATUS.format(analysis=wildcards.analysis, obs_id=wildcards.obs_id)
+    rejection = read_status(status) if Path(status).is_file() else None
     if rejection is not None:
         raise WorkflowError(f"{wildcards.analysis}: no dataset: {rejection}")
-    return OBS_DATASET.format(**names)
+    return _dataset_of_reduced(wildcards.analysis, wildcards.obs_id)
 
 
 def _per_observation(pattern, wildcards):
@@ -154,7 +173,10 @@ def _per_observation(pattern, wildcards):
 
 def obs_datasets(wildcards):
     """Per-observation datasets of the accepted observations."""
-    return _per_observation(OBS_DATASET, wildcards)
+    return [
+        _dataset_of_reduced(wildcards.analysis, obs_id)
+        for obs_id in usable_obs_ids(wildcards.analysis)
+    ]
 
 
 def obs_safe_masks(wildcards):

@@ -353,6 +353,21 @@ def test_run_demo(demo_run, tmp_path):
     reduce = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml", "geom.yaml")
     assert job_counts(reduce.stdout + reduce.stderr)["reduce_observation"] == 6
 
+    # a dataset (then its status) deleted by hand: the run says how to get it back
+    table = "results/demo/tables/rejected_observations.ecsv"
+    for name in ("dataset.fits", "status.json"):
+        (workdir / "results/demo/obs/2" / name).unlink()
+        missing = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml")
+        assert missing.returncode != 0
+        assert (
+            f"results/demo/obs/2/{name} is missing, but {table} lists observation 2 as "
+            f"reduced: delete results/demo/obs/2/status.json and {table}"
+        ) in " ".join((missing.stdout + missing.stderr).split())
+    (workdir / table).unlink()
+    again = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
+    assert job_counts(again.stdout + again.stderr)["reduce_observation"] == 1
+
 
 @pytest.mark.workflow
 def test_run_crab(workdir, shared, hess_dr1):
