@@ -144,12 +144,12 @@ def _dataset_of_reduced(analysis, obs_id):
     a dataset or status deleted by hand on its own. Say what to delete.
     """
     names = {"analysis": analysis, "obs_id": obs_id}
-    dataset, status = OBS_DATASET.format(**names), OBS_STATUS.format(**names)
-    if not (Path(status).is_file() and Path(dataset).is_file()):
-        missing = dataset if Path(status).is_file() else status
+    status, dataset = OBS_STATUS.format(**names), OBS_DATASET.format(**names)
+    missing = [path for path in (status, dataset) if not Path(path).is_file()]
+    if missing:
         table = REJECTIONS_TABLE.format(analysis=analysis)
         raise WorkflowError(
-            f"{missing} is missing, but {table} lists observation {obs_id} as "
+            f"{missing[0]} is missing, but {table} lists observation {obs_id} as "
             f"reduced: delete {status} and {table}, and the next run reduces it again"
         )
     return dataset

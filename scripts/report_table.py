@@ -7,19 +7,14 @@ from astropy.table import Table
 
 from dl3flow.io import atomic_write, read_observations
 from dl3flow.products import tables_html
-from dl3flow.rejection import read_rejections
+from dl3flow.rejection import read_rejections, rejections_table
 from dl3flow.workflow_support import script_job
 
 with script_job(snakemake) as log:
     analysis = snakemake.wildcards.analysis
     if snakemake.params.kind == "observations":
         selected, rejected = read_observations(snakemake.input[0])
-        failed = read_rejections(snakemake.input[1])
-        failed = Table(
-            rows=[(r.obs_id, r.stage, r.error, r.reason) for r in failed],
-            names=("OBS_ID", "STAGE", "ERROR", "REASON"),
-            dtype=(int, str, str, str),
-        )
+        failed = rejections_table(read_rejections(snakemake.input[1]))
         tables = {
             "Selected observations": selected,
             "Rejected by the selection": rejected,

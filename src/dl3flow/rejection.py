@@ -53,6 +53,7 @@ __all__ = [
     "read_rejections",
     "read_status",
     "reduce_or_reject",
+    "rejections_table",
     "reduce_to_files",
     "rejection_summary",
     "write_rejections",
@@ -282,15 +283,9 @@ def collect_rejections(status_paths: Iterable) -> list[Rejection]:
 # ----------------------------------------------------------------------------- table
 
 
-def write_rejections(rejections: Iterable[Rejection], path, *, overwrite: bool = False) -> Path:
-    """Write rejections as an ECSV table (atomically): OBS_ID, STAGE, ERROR, REASON.
-
-    An empty list gives a table without rows (the file always exists, so a
-    workflow can declare it as an output).
-    """
+def rejections_table(rejections: Iterable[Rejection]):
+    """Rejections as an `~astropy.table.Table`: OBS_ID, STAGE, ERROR, REASON, by obs_id."""
     from astropy.table import Table
-
-    from .io import write_table
 
     rows = sorted(rejections, key=lambda r: r.obs_id)
     table = Table(
@@ -304,6 +299,18 @@ def write_rejections(rejections: Iterable[Rejection], path, *, overwrite: bool =
     )
     table.meta["n_rejected"] = len(rows)
     table.meta["comments"] = ["observations left out of the analysis, and why"]
+    return table
+
+
+def write_rejections(rejections: Iterable[Rejection], path, *, overwrite: bool = False) -> Path:
+    """Write :func:`rejections_table` as an ECSV file (atomically).
+
+    An empty list gives a table without rows (the file always exists, so a
+    workflow can declare it as an output).
+    """
+    from .io import write_table
+
+    table = rejections_table(rejections)
     return write_table(table, path, overwrite=overwrite, format="ascii.ecsv")
 
 
