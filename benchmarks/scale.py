@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
 BENCHMARKS = Path("benchmarks/output")
 
+OVERLAY_FILE = "scale.yaml"
 OVERLAY = """\
 # benchmarks/scale.py: the demo with {n_obs} simulated observations, all selected
 simulation:
@@ -120,9 +121,8 @@ def memory_per_rule(workdir: Path) -> dict[str, dict]:
 
 def prepare(n_obs: int, workdir: Path) -> tuple[str, ...]:
     copy_workflow(workdir)
-    overlay = workdir / "scale.yaml"
-    overlay.write_text(OVERLAY.format(n_obs=n_obs))
-    return ("--configfile", overlay.name)
+    (workdir / OVERLAY_FILE).write_text(OVERLAY.format(n_obs=n_obs))
+    return ("--configfile", OVERLAY_FILE)
 
 
 def run_dag_only(n_obs: int, workdir: Path, cores: int) -> dict:
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
         key = f"{n_obs}-dag" if args.dag_only else str(n_obs)
         if args.remeasure_dag and key in summary and "wall_s" in summary[key]:
             workdir = args.workdir / f"n{n_obs}"
-            common = ("--configfile", "scale.yaml")
+            common = ("--configfile", OVERLAY_FILE)
             summary[key].update(measure_dag(workdir, common, args.repeat))
             summary_path.write_text(json.dumps(summary, indent=1))
             print_result(summary[key])
