@@ -17,6 +17,7 @@ from dl3flow.config import (
     check_exclusion_inputs,
     parse_quantity,
 )
+from dl3flow.selection import StringCut
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,6 +128,31 @@ def test_full_analysis():
     assert kwargs["cuts"]["N_TELS"] == (3 * u.dimensionless_unscaled, None)
     assert kwargs["cuts"]["MYCOL"][1] == 2 * u.km
     assert cfg.plots.exposure_energy_true is None and cfg.plots.caption == "text"
+
+
+@pytest.mark.parametrize(
+    ("column", "cut", "expected"),
+    [
+        (
+            "OBJECT",
+            {"in": ["MSH 15-52", "MSH 15-5-02"]},
+            StringCut(values=("MSH 15-52", "MSH 15-5-02")),
+        ),
+        ("TARGET_NAME", {"match": "msh ?15-5"}, StringCut(pattern="msh ?15-5")),
+        ("OBJECT", {"in": ["Crab"], "match": "^c"}, StringCut(values=("Crab",), pattern="^c")),
+        # as Snakemake's validation fills the schema defaults in
+        (
+            "OBJECT",
+            {"min": None, "max": None, "in": ["Crab"], "match": None},
+            StringCut(values=("Crab",)),
+        ),
+        ("ZEN_PNT", {"min": None, "max": "40 deg", "in": None, "match": None}, (None, 40 * u.deg)),
+    ],
+)
+def test_selection_string_cuts(column, cut, expected):
+    cfg = analysis_config(with_analysis(selection={"cuts": {column: cut}}), "a")
+    assert cfg.selection.cuts == {column: expected}
+    assert cfg.selection.as_kwargs()["cuts"] == {column: expected}
 
 
 def test_geom_center_frame_defaults_to_map_frame():
@@ -436,6 +462,66 @@ def _geom_missing(key):
             with_analysis(selection={"cuts": {"MYCOL": {"min": [1]}}}),
             r"^analyses.a.selection.cuts.MYCOL.min: expected a number or a quantity string",
         ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": ["a"], "max": 3}}}),
+            r"^analyses.a.selection.cuts.OBJECT: 'in'/'match' \(string column\) cannot be "
+            r"combined with 'min'/'max' \(numeric range\); got 'max', 'in'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"match": "a", "min": "1 deg"}}}),
+            r"^analyses.a.selection.cuts.OBJECT: 'in'/'match' .* got 'min', 'match'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"ZEN_PNT": {"in": ["40 deg"]}}}),
+            r"^analyses.a.selection.cuts.ZEN_PNT: 'in'/'match' need a string column, but "
+            r"ZEN_PNT is numeric \(an angle\)",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": "Crab"}}}),
+            r"^analyses.a.selection.cuts.OBJECT.in: expected a non-empty list of strings, "
+            r"got 'Crab'",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": []}}}),
+            r"^analyses.a.selection.cuts.OBJECT.in: expected a non-empty list of strings, got \[\]",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": ["Crab", 23523]}}}),
+            r"^analyses.a.selection.cuts.OBJECT.in\[1\]: expected a non-empty string without "
+            r"surrounding blanks \(table values are compared stripped\), got 23523",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": [""]}}}),
+            r"^analyses.a.selection.cuts.OBJECT.in\[0\]: expected a non-empty string .* got ''",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": ["Crab "]}}}),
+            r"^analyses.a.selection.cuts.OBJECT.in\[0\]: .* got 'Crab '",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"match": ["crab"]}}}),
+            r"^analyses.a.selection.cuts.OBJECT.match: expected a non-empty string, "
+            r"got \['crab'\]",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"match": ""}}}),
+            r"^analyses.a.selection.cuts.OBJECT.match: expected a non-empty string, got ''",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"match": "msh[15"}}}),
+            r"^analyses.a.selection.cuts.OBJECT.match: 'msh\[15' is not a valid regular "
+            r"expression \(unterminated character set",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"regex": "msh"}}}),
+            r"^analyses.a.selection.cuts.OBJECT: unknown key\(s\) 'regex'; "
+            r"allowed: in, match, max, min",
+        ),
+        (
+            with_analysis(selection={"cuts": {"OBJECT": {"in": None, "match": None}}}),
+            r"^analyses.a.selection.cuts.OBJECT: give 'min', 'max' or both "
+            r"\(or 'in', 'match' for a string column\)",
+        ),
         (with_analysis(plots=[1]), r"^analyses.a.plots: expected a mapping"),
         (with_analysis(plots={"cap": 1}), r"^analyses.a.plots: unknown key\(s\) 'cap'"),
         (
@@ -586,6 +672,31 @@ def test_schema_validates_shipped_configs_and_fills_defaults():
     bad["analyses"]["a"]["geom"]["bnsz"] = "1 deg"
     with pytest.raises(jsonschema.ValidationError, match="bnsz"):
         jsonschema.Draft202012Validator(schema).validate(bad)
+
+
+@pytest.mark.parametrize(
+    ("cut", "error"),
+    [
+        ({"in": ["MSH 15-52", "MSH 15-5-02"]}, None),
+        ({"match": "msh ?15-5"}, None),
+        ({"in": ["Crab"], "match": "^c", "min": None, "max": None}, None),
+        ({"in": []}, "should be non-empty"),
+        ({"in": [1]}, "1 is not of type 'string'"),
+        ({"in": [""]}, "should be non-empty"),
+        ({"in": "Crab"}, "'Crab' is not of type 'array', 'null'"),
+        ({"match": 3}, "3 is not of type 'string', 'null'"),
+        ({"regex": "x"}, "'regex' was unexpected"),
+    ],
+)
+def test_schema_string_cuts(cut, error):
+    jsonschema = pytest.importorskip("jsonschema")
+    config = with_analysis(selection={"cuts": {"OBJECT": cut}})
+    validator = jsonschema.Draft202012Validator(_schema())
+    if error is None:
+        validator.validate(config)
+    else:
+        with pytest.raises(jsonschema.ValidationError, match=error):
+            validator.validate(config)
 
 
 # --------------------------------------------------------------------------- dl3flow command
@@ -752,7 +863,25 @@ def test_exclusion_background_ring_defaults():
         "fit_tilt": True,
         "on_failure": "drop",
     }
+    assert cfg.background.fov_alignment == "auto"
     assert cfg.ring is None
+
+
+@pytest.mark.parametrize("choice", ["auto", "radec", "altaz"])
+def test_background_fov_alignment(choice):
+    cfg = analysis_config(with_analysis(background={"fov_alignment": choice}), "a")
+    assert cfg.background.fov_alignment == choice
+    assert "fov_alignment" not in cfg.background.as_kwargs()  # the reduction's, not the norm's
+
+
+def test_fov_alignment_choices_are_the_reductions():
+    from dl3flow.config import FOV_ALIGNMENTS
+    from dl3flow.reduce import FOV_ALIGNMENT_CHOICES
+
+    assert FOV_ALIGNMENTS == FOV_ALIGNMENT_CHOICES
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    background = schema["$defs"]["analysis"]["properties"]["background"]["properties"]
+    assert tuple(background["fov_alignment"]["enum"]) == FOV_ALIGNMENTS
 
 
 def test_exclusion_full():
@@ -858,6 +987,12 @@ def _catalog(**changes):
         ("background", {"min_npred_background": "x"}, r"min_npred_background: expected a number"),
         ("background", {"reference_energy": "1 deg"}, r"reference_energy: expected an energy"),
         ("background", {"fit_tilt": "no"}, r"background\.fit_tilt: expected true or false"),
+        (
+            "background",
+            {"fov_alignment": "RADEC"},
+            r"^analyses\.a\.background\.fov_alignment: expected one of auto, radec, altaz, "
+            r"got 'RADEC'",
+        ),
         ("ring", {"r_in": "-1 deg"}, r"^analyses\.a\.ring\.r_in: must not be negative"),
         ("ring", {"width": "0 deg"}, r"^analyses\.a\.ring\.width: must be positive"),
         ("ring", {"r_in": "0 deg", "width": "0.01 deg"}, r"^analyses\.a\.ring: the ring"),

@@ -6,7 +6,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import MaskedColumn, Table
 
-from dl3flow.selection import SelectionError, select_observations
+from dl3flow.selection import SelectionError, StringCut, select_observations
 
 CENTER = SkyCoord(83.0, 22.0, unit="deg", frame="icrs")
 
@@ -248,3 +248,188 @@ def test_empty_selection_lists_criteria_and_counts(obs_table):
 def test_empty_obs_table(obs_table):
     with pytest.raises(SelectionError, match="none of the 0 candidate observations"):
         select_observations(obs_table[:0])
+
+
+# --------------------------------------------------------------------------------------
+# String cuts (StringCut: exact values and/or a case-insensitive pattern)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def named_table():
+    """Names as read from FITS: bytes, blank-padded, one masked and one blank."""
+    return Table(
+        {
+            "OBS_ID": np.array([1, 2, 3, 4, 5, 6], dtype=np.int64),
+            "OBJECT": MaskedColumn(
+                np.array(
+                    [b"MSH 15-52  ", b" MSH 15-5-02", b"Crab Nebula", b"msh15-52", b"", b"x"],
+                    dtype="S12",
+                ),
+                mask=[False, False, False, False, False, True],
+            ),
+            "N_TELS": np.array([4, 4, 3, 4, 4, 4]),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("cut", "kept", "rejected"),
+    [
+        (
+            StringCut(values=["MSH 15-52", "MSH 15-5-02"]),
+            [1, 2],
+            {
+                3: "OBJECT = 'Crab Nebula' not in ['MSH 15-52', 'MSH 15-5-02']",
+                4: "OBJECT = 'msh15-52' not in ['MSH 15-52', 'MSH 15-5-02']",
+                5: "OBJECT is missing",
+                6: "OBJECT is missing",
+            },
+        ),
+        (
+            StringCut(pattern="msh ?15-5"),
+            [1, 2, 4],
+            {
+                3: "OBJECT = 'Crab Nebula' does not match 'msh ?15-5'",
+                5: "OBJECT is missing",
+                6: "OBJECT is missing",
+            },
+        ),
+        (
+            StringCut(pattern="^msh 15-52$"),
+            [1],
+            {
+                2: "OBJECT = 'MSH 15-5-02' does not match '^msh 15-52$'",
+                3: "OBJECT = 'Crab Nebula' does not match '^msh 15-52$'",
+                4: "OBJECT = 'msh15-52' does not match '^msh 15-52$'",
+                5: "OBJECT is missing",
+                6: "OBJECT is missing",
+            },
+        ),
+        (
+            StringCut(values=("MSH 15-52", "msh15-52", "Crab Nebula"), pattern="MSH"),
+            [1, 4],
+            {
+                2: "OBJECT = 'MSH 15-5-02' not in ['MSH 15-52', 'msh15-52', 'Crab Nebula']",
+                3: "OBJECT = 'Crab Nebula' does not match 'MSH'",
+                5: "OBJECT is missing",
+                6: "OBJECT is missing",
+            },
+        ),
+    ],
+)
+def test_string_cuts(named_table, cut, kept, rejected):
+    selected, rejected_table = select_observations(named_table, cuts={"OBJECT": cut})
+    assert selected["OBS_ID"].tolist() == kept
+    assert reasons(rejected_table) == rejected
+
+
+def test_string_cut_on_str_column_and_with_a_numeric_cut(obs_table):
+    selected, rejected = select_observations(
+        obs_table, cuts={"OBJECT": StringCut(values=["a", "b", "e"]), "N_TELS": (3, None)}
+    )
+    assert selected["OBS_ID"].tolist() == [10, 30]
+    assert reasons(rejected) == {
+        20: "OBJECT = 'c' not in ['a', 'b', 'e']",
+        40: "N_TELS = 2 < 3 min",
+        50: "OBJECT = 'd' not in ['a', 'b', 'e']",
+    }
+
+
+def test_string_cut_counts_in_empty_selection_error(named_table):
+    with pytest.raises(
+        SelectionError,
+        match=r"none of the 6 candidate observations passes the criteria \(OBJECT in "
+        r"\['Vela'\] and matches 'vela' \(case-insensitive\): 6 rejected\)",
+    ):
+        select_observations(
+            named_table, cuts={"OBJECT": StringCut(values=["Vela"], pattern="vela")}
+        )
+
+
+def test_string_cut_on_numeric_column(named_table):
+    with pytest.raises(
+        SelectionError,
+        match=r"string cut \(in/match\) on column 'N_TELS', which is not a string column "
+        r"\(dtype int64\)",
+    ):
+        select_observations(named_table, cuts={"N_TELS": StringCut(values=["4"])})
+
+
+def test_range_cut_on_bytes_column_names_dtype(named_table):
+    with pytest.raises(
+        SelectionError, match=r"cut on column 'OBJECT', which is not numeric \(dtype \|S12\)"
+    ):
+        select_observations(named_table, cuts={"OBJECT": (0, 1)})
+
+
+def test_string_cut_on_unknown_column_lists_available(named_table):
+    with pytest.raises(
+        SelectionError,
+        match="cut on unknown column 'TARGET_NAME'; available columns: OBS_ID, OBJECT, N_TELS",
+    ):
+        select_observations(named_table, cuts={"TARGET_NAME": StringCut(pattern="msh")})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "StringCut needs values, a pattern or both"),
+        ({"values": "MSH 15-52"}, "StringCut values must be a sequence of strings"),
+        ({"values": 3}, "StringCut values must be a sequence of strings"),
+        ({"values": []}, "StringCut values must not be empty"),
+        ({"values": ["a", 1]}, "StringCut values must be non-empty strings .* got 1"),
+        ({"values": [""]}, "StringCut values must be non-empty strings .* got ''"),
+        ({"values": [" a"]}, "without surrounding blanks .* got ' a'"),
+        ({"pattern": ""}, "StringCut pattern must be a non-empty string, got ''"),
+        ({"pattern": 3}, "StringCut pattern must be a non-empty string, got 3"),
+        (
+            {"pattern": "msh(15"},
+            r"StringCut pattern 'msh\(15' is not a valid regular expression: missing \)",
+        ),
+    ],
+)
+def test_malformed_string_cut(kwargs, match):
+    with pytest.raises(SelectionError, match=match):
+        StringCut(**kwargs)
+
+
+def test_string_cut_is_frozen_and_hashable():
+    cut = StringCut(values=["a", "b"], pattern="a")
+    assert cut.values == ("a", "b")
+    assert cut == StringCut(values=("a", "b"), pattern="a")
+    assert hash(cut) == hash(StringCut(values=("a", "b"), pattern="a"))
+    with pytest.raises(AttributeError):
+        cut.pattern = "b"
+
+
+@pytest.mark.parametrize(
+    ("cut", "obs_ids"),
+    [
+        (StringCut(values=["PKS 2155-304"]), 21),
+        (StringCut(values=["MSH 15-5-02", "MSH15-52"]), 19),
+        (StringCut(pattern="^msh ?15-5"), 19),
+    ],
+)
+def test_hess_dr1_select_by_object(hess_dr1, cut, obs_ids):
+    table = Table.read(hess_dr1 / "obs-index.fits.gz", hdu="OBS_INDEX")
+    selected, rejected = select_observations(table, cuts={"OBJECT": cut})
+    assert len(selected) == obs_ids
+    assert len(selected) + len(rejected) == 105
+
+
+def test_hess_dr1_msh1552_object_misses_run_20151(hess_dr1):
+    """Run 20151 (OBJECT 'custom') is in MSH 15-52's cone and has its TARGET_NAME."""
+    table = Table.read(hess_dr1 / "obs-index.fits.gz", hdu="OBS_INDEX")
+    by_object, _ = select_observations(table, cuts={"OBJECT": StringCut(pattern="^msh ?15-5")})
+    by_target, rejected = select_observations(
+        table, cuts={"TARGET_NAME": StringCut(values=["MSH 15-52"])}
+    )
+    by_cone, _ = select_observations(
+        table,
+        cone=dict(center=SkyCoord(320.33, -1.19, unit="deg", frame="galactic"), radius=3 * u.deg),
+    )
+    assert by_target["OBS_ID"].tolist() == by_cone["OBS_ID"].tolist()
+    assert len(by_target) == 20
+    assert sorted(set(by_target["OBS_ID"].tolist()) - set(by_object["OBS_ID"].tolist())) == [20151]
+    assert reasons(rejected)[23523] == "TARGET_NAME = 'Crab' not in ['MSH 15-52']"

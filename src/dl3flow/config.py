@@ -41,6 +41,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 
 from .geom import FRAMES, PROJECTIONS, DatasetGeom, EnergyAxis, GeomError, SkyGeom
+from .selection import StringCut
 
 __all__ = [
     "ConfigError",
@@ -58,6 +59,7 @@ __all__ = [
     "SAFE_MASK_METHODS",
     "BACKGROUND_METHODS",
     "ON_FAILURE",
+    "FOV_ALIGNMENTS",
     "ON_BAD_OBSERVATION",
     "DEFAULTS",
     "ANALYSIS_NAME_PATTERN",
@@ -138,6 +140,7 @@ DEFAULTS = {
         "reference_energy": "1 TeV",
         "fit_tilt": True,
         "on_failure": "drop",
+        "fov_alignment": "auto",
     },
     "ring": None,
     "maps": {
@@ -175,6 +178,9 @@ RING_DEFAULTS = {"r_in": "0.5 deg", "width": "0.3 deg", "energy_edges": None}
 BACKGROUND_METHODS = ("scale", "fit")
 ON_FAILURE = ("drop", "keep_unscaled")
 
+#: Orientation of a bkg_3d's field of view (as ``dl3flow.reduce.FOV_ALIGNMENT_CHOICES``).
+FOV_ALIGNMENTS = ("auto", "radec", "altaz")
+
 #: What a bad observation (unreadable or unusable DL3 data) does: stop the run with
 #: an error naming it, or be left out and recorded (as ``dl3flow.rejection``).
 ON_BAD_OBSERVATION = ("fail", "skip")
@@ -209,12 +215,16 @@ class SelectionConfig:
     cone : `Cone` or None
         Pointing position within a cone.
     cuts : dict
-        ``{column: (min, max)}`` on obs-index columns, bounds are Quantities or None.
+        On obs-index columns: ``{column: (min, max)}`` for a numeric column, bounds are
+        Quantities or None; ``{column: StringCut}`` for a string column (config keys
+        ``in`` and ``match``).
     """
 
     obs_ids: tuple[int, ...] | None = None
     cone: Cone | None = None
-    cuts: Mapping[str, tuple[u.Quantity | None, u.Quantity | None]] = field(default_factory=dict)
+    cuts: Mapping[str, tuple[u.Quantity | None, u.Quantity | None] | StringCut] = field(
+        default_factory=dict
+    )
 
     def as_kwargs(self) -> dict:
         """Keyword arguments for :func:`dl3flow.selection.select_observations`."""
@@ -340,7 +350,11 @@ class ExclusionConfig:
 
 @dataclass(frozen=True)
 class BackgroundConfig:
-    """FoV background normalisation (``dl3flow.background.normalize_background``)."""
+    """FoV background normalisation (``dl3flow.background.normalize_background``).
+
+    ``fov_alignment`` is used by the reduction (``dl3flow.reduce.reduce_observation``),
+    not by the normalisation: the orientation of a bkg_3d model's field of view.
+    """
 
     method: str = "scale"
     min_counts: float = 0.0
@@ -348,6 +362,7 @@ class BackgroundConfig:
     reference_energy: u.Quantity = field(default_factory=lambda: 1.0 * u.TeV)
     fit_tilt: bool = True
     on_failure: str = "drop"
+    fov_alignment: str = "auto"
 
     def as_kwargs(self) -> dict:
         """Keyword arguments for :func:`dl3flow.background.normalize_background`."""
@@ -627,9 +642,15 @@ def _selection(value, path: str) -> SelectionConfig:
     for column, bounds in _mapping(value.get("cuts") or {}, f"{path}.cuts").items():
         cpath = f"{path}.cuts.{column}"
         bounds = _mapping(bounds, cpath)
-        _no_unknown_keys(bounds, ("min", "max"), cpath)
+        _no_unknown_keys(bounds, ("min", "max", "in", "match"), cpath)
+        given = [key for key in ("min", "max", "in", "match") if bounds.get(key) is not None]
+        if {"in", "match"} & set(given):
+            cuts[column] = _string_cut(bounds, given, column=column, path=cpath)
+            continue
         if bounds.get("min") is None and bounds.get("max") is None:
-            raise ConfigError(f"{cpath}: give 'min', 'max' or both")
+            raise ConfigError(
+                f"{cpath}: give 'min', 'max' or both (or 'in', 'match' for a string column)"
+            )
         kind = CUT_COLUMN_KINDS.get(column)
         parsed = []
         for key in ("min", "max"):
@@ -648,6 +669,42 @@ def _selection(value, path: str) -> SelectionConfig:
                 raise ConfigError(f"{cpath}: 'min' {bounds['min']!r} >= 'max' {bounds['max']!r}")
         cuts[column] = (lo, hi)
     return SelectionConfig(obs_ids=obs_ids, cone=cone, cuts=cuts)
+
+
+def _string_cut(bounds: Mapping, given: list[str], *, column: str, path: str) -> StringCut:
+    """A cut on a string column from ``{in: [...], match: "..."}`` (either or both)."""
+    if {"min", "max"} & set(given):
+        raise ConfigError(
+            f"{path}: 'in'/'match' (string column) cannot be combined with 'min'/'max' "
+            f"(numeric range); got {', '.join(map(repr, given))}"
+        )
+    kind = CUT_COLUMN_KINDS.get(column)
+    if kind is not None:
+        raise ConfigError(
+            f"{path}: 'in'/'match' need a string column, but {column} is numeric ({KINDS[kind][1]})"
+        )
+    values = bounds.get("in")
+    if values is not None:
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(f"{path}.in: expected a non-empty list of strings, got {values!r}")
+        for i, item in enumerate(values):
+            if not isinstance(item, str) or not item or item != item.strip():
+                raise ConfigError(
+                    f"{path}.in[{i}]: expected a non-empty string without surrounding blanks "
+                    f"(table values are compared stripped), got {item!r}"
+                )
+        values = tuple(values)
+    pattern = bounds.get("match")
+    if pattern is not None:
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError(f"{path}.match: expected a non-empty string, got {pattern!r}")
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ConfigError(
+                f"{path}.match: {pattern!r} is not a valid regular expression ({exc})"
+            ) from None
+    return StringCut(values=values, pattern=pattern)
 
 
 def _any_quantity(value, path: str) -> u.Quantity:
@@ -887,6 +944,11 @@ def _background(value, path: str) -> BackgroundConfig:
         raise ConfigError(
             f"{path}.on_failure: expected one of {', '.join(ON_FAILURE)}, got {on_failure!r}"
         )
+    alignment = value.get("fov_alignment")
+    if alignment not in FOV_ALIGNMENTS:
+        raise ConfigError(
+            f"{path}.fov_alignment: expected one of {', '.join(FOV_ALIGNMENTS)}, got {alignment!r}"
+        )
     return BackgroundConfig(
         method=method,
         min_counts=_number(value.get("min_counts"), f"{path}.min_counts", minimum=0),
@@ -898,6 +960,7 @@ def _background(value, path: str) -> BackgroundConfig:
         ),
         fit_tilt=_bool(value.get("fit_tilt"), f"{path}.fit_tilt"),
         on_failure=on_failure,
+        fov_alignment=alignment,
     )
 
 

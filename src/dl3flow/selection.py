@@ -8,8 +8,9 @@ workflow can report its selection.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import astropy.units as u
@@ -17,7 +18,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-__all__ = ["SelectionError", "select_observations"]
+__all__ = ["SelectionError", "StringCut", "select_observations"]
 
 
 class SelectionError(ValueError):
@@ -35,6 +36,95 @@ class _Cut:
         low = "-inf" if self.low is None else _fmt(self.low)
         high = "inf" if self.high is None else _fmt(self.high)
         return f"{self.column} in [{low}, {high}]{self.unit}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StringCut:
+    """Cut on a string column of the obs index (``OBJECT``, ``TARGET_NAME``, ...).
+
+    The table values are compared after stripping their surrounding blanks (FITS pads
+    strings); masked or empty values are rejected. When both ``values`` and ``pattern``
+    are given, a value must pass both (AND); a rejected row gets the reason of the first
+    one it fails (``values`` first).
+
+    Parameters
+    ----------
+    values : sequence of str, optional
+        Keep rows whose stripped value equals one of these exactly (case-sensitive).
+        Each must be non-empty and have no surrounding blanks (it could never match).
+    pattern : str, optional
+        Keep rows whose stripped value matches this regular expression, case-insensitive:
+        ``re.search(pattern, value, re.IGNORECASE)``. It is a search: anchor it with
+        ``^...$`` for a full match.
+
+    Raises
+    ------
+    SelectionError
+        If neither is given, ``values`` is empty or not a sequence of such strings, or
+        ``pattern`` is empty or not a valid regular expression.
+    """
+
+    values: tuple[str, ...] | None = None
+    pattern: str | None = None
+    _regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.values is None and self.pattern is None:
+            raise SelectionError("StringCut needs values, a pattern or both")
+        if self.values is not None:
+            values = self.values
+            if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+                raise SelectionError(
+                    f"StringCut values must be a sequence of strings, got {values!r}"
+                )
+            values = tuple(values)
+            if not values:
+                raise SelectionError("StringCut values must not be empty")
+            for value in values:
+                if not isinstance(value, str) or not value or value != value.strip():
+                    raise SelectionError(
+                        "StringCut values must be non-empty strings without surrounding "
+                        f"blanks (table values are compared stripped), got {value!r}"
+                    )
+            object.__setattr__(self, "values", values)
+        if self.pattern is not None:
+            if not isinstance(self.pattern, str) or not self.pattern:
+                raise SelectionError(
+                    f"StringCut pattern must be a non-empty string, got {self.pattern!r}"
+                )
+            try:
+                regex = re.compile(self.pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise SelectionError(
+                    f"StringCut pattern {self.pattern!r} is not a valid regular expression: {exc}"
+                ) from None
+            object.__setattr__(self, "_regex", regex)
+
+    def reject_reason(self, column: str, value: str) -> str | None:
+        """Why the (stripped, non-missing) ``value`` fails the cut; None if it passes."""
+        if self.values is not None and value not in self.values:
+            return f"{column} = {value!r} not in {list(self.values)!r}"
+        if self._regex is not None and self._regex.search(value) is None:
+            return f"{column} = {value!r} does not match {self.pattern!r}"
+        return None
+
+    def describe(self, column: str) -> str:
+        """The cut as text, e.g. ``OBJECT in ['Crab'] and matches 'crab'``."""
+        parts = []
+        if self.values is not None:
+            parts.append(f"in {list(self.values)!r}")
+        if self.pattern is not None:
+            parts.append(f"matches {self.pattern!r} (case-insensitive)")
+        return f"{column} {' and '.join(parts)}"
+
+
+@dataclass(frozen=True)
+class _StringColumnCut:
+    column: str
+    cut: StringCut
+
+    def describe(self) -> str:
+        return self.cut.describe(self.column)
 
 
 @dataclass(frozen=True)
@@ -68,6 +158,17 @@ def _column_values(table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     return values, mask | np.isnan(values)
 
 
+def _string_values(table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stripped str values and a missing-value mask (masked or empty) of a string column."""
+    column = table[name]
+    mask = np.ma.getmaskarray(column)
+    data = np.ma.getdata(column)
+    if data.dtype.kind == "S":
+        data = np.char.decode(data, "utf-8", errors="replace")
+    values = np.char.strip(np.asarray(data, dtype=str))
+    return values, mask | (values == "")
+
+
 def _cut_bound(value: Any, *, column: str, unit: u.UnitBase | None, which: str) -> float | None:
     if value is None:
         return None
@@ -89,17 +190,27 @@ def _cut_bound(value: Any, *, column: str, unit: u.UnitBase | None, which: str) 
     return float(value)
 
 
-def _parse_cuts(table: Table, cuts: Mapping[str, Any] | None) -> list[_Cut]:
+def _parse_cuts(table: Table, cuts: Mapping[str, Any] | None) -> list[_Cut | _StringColumnCut]:
     if cuts is None:
         return []
     if not isinstance(cuts, Mapping):
-        raise SelectionError(f"cuts must be a mapping column -> (min, max), got {cuts!r}")
-    parsed = []
+        raise SelectionError(
+            f"cuts must be a mapping column -> (min, max) or StringCut, got {cuts!r}"
+        )
+    parsed: list[_Cut | _StringColumnCut] = []
     for column, bounds in cuts.items():
         if column not in table.colnames:
             raise SelectionError(
                 f"cut on unknown column {column!r}; available columns: {', '.join(table.colnames)}"
             )
+        if isinstance(bounds, StringCut):
+            if table[column].dtype.kind not in "SU":
+                raise SelectionError(
+                    f"string cut (in/match) on column {column!r}, which is not a string "
+                    f"column (dtype {table[column].dtype})"
+                )
+            parsed.append(_StringColumnCut(column=column, cut=bounds))
+            continue
         if table[column].dtype.kind not in "iuf":
             raise SelectionError(
                 f"cut on column {column!r}, which is not numeric (dtype {table[column].dtype})"
@@ -202,9 +313,12 @@ def select_observations(
         pointing (RA_PNT, DEC_PNT; ICRS) lies within ``radius`` of ``center`` (any frame),
         boundary included.
     cuts : mapping, optional
-        ``column -> (min, max)``; ``None`` for an open end. Bounds are numbers in the unit of
-        the column or Quantities convertible to it. Both ends are inclusive. Rows with a
-        missing (masked or NaN) value are rejected.
+        For a numeric column, ``column -> (min, max)``; ``None`` for an open end. Bounds
+        are numbers in the unit of the column or Quantities convertible to it. Both ends
+        are inclusive. Rows with a missing (masked or NaN) value are rejected.
+        For a string column, ``column -> StringCut(values=..., pattern=...)``: exact
+        values and/or a case-insensitive ``re.search`` pattern, on the values stripped of
+        surrounding blanks; rows with a masked or empty value are rejected.
 
     Returns
     -------
@@ -217,8 +331,9 @@ def select_observations(
     Raises
     ------
     SelectionError
-        For an unknown cut column (the message lists the available ones), a non-numeric
-        cut column, a bound in an incompatible unit, ``min > max``, a malformed cone or
+        For an unknown cut column (the message lists the available ones), a range on a
+        non-numeric column or a `StringCut` on a non-string column (the message gives its
+        dtype), a bound in an incompatible unit, ``min > max``, a malformed cone or
         ``obs_ids``, or when no observation is kept (the message lists each criterion with
         how many candidates it rejected).
     """
@@ -263,6 +378,20 @@ def select_observations(
         counts[cone_spec.describe()] = n_rejected
 
     for cut in cut_specs:
+        if isinstance(cut, _StringColumnCut):
+            strings, missing = _string_values(obs_table, cut.column)
+            n_rejected = 0
+            for i, row in enumerate(rows):
+                reason = (
+                    f"{cut.column} is missing"
+                    if missing[row]
+                    else cut.cut.reject_reason(cut.column, str(strings[row]))
+                )
+                if reason is not None:
+                    reasons[i].append(reason)
+                    n_rejected += 1
+            counts[cut.describe()] = n_rejected
+            continue
         values, missing = _column_values(obs_table, cut.column)
         n_rejected = 0
         for i, row in enumerate(rows):
