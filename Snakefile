@@ -56,8 +56,9 @@ rule all:
 
 
 # End of a successful run: which observations each analysis left out, and why
-# (results/<analysis>/tables/rejected_observations.ecsv; on_bad_observation: skip).
+# (results/<analysis>/tables/rejected_observations.ecsv; on_bad_observation: skip),
+# and which got warnings about their data (tables/observation_warnings.ecsv).
 onsuccess:
     summary = run_summary(ANALYSES)
     if summary:
-        print(f"dl3flow: rejected observations\n{summary}")
+        print(f"dl3flow: rejected observations and warnings\n{summary}")

@@ -17,6 +17,7 @@ from dl3flow.workflow_support import (
     DEMO_DATA_STORE,
     DEMO_REGIONS,
     REJECTIONS_TABLE,
+    WARNINGS_TABLE,
     accepted_obs_ids,
     run_summary,
 )
@@ -110,6 +111,27 @@ def observation_inputs(wildcards):
     return inputs
 
 
+def auto_center_param(analysis):
+    """``geom.center: auto``'s limit (deg) as the selection's param; None for a fixed centre."""
+    auto = ANALYSIS_CONFIGS[analysis].auto_center
+    return None if auto is None else float(auto.max_separation.to_value("deg"))
+
+
+def geometry_inputs(wildcards):
+    """The selection's table for a rule that places the map, if its centre is auto.
+
+    With ``geom.center: auto`` the centre is chosen by checkpoint select_observations
+    (``dl3flow.workflow_support.job_config`` reads it); a fixed centre needs nothing.
+    """
+    if ANALYSIS_CONFIGS[wildcards.analysis].auto_center is None:
+        return {}
+    return {
+        "observations": expand(
+            rules.select_observations.output[0], analysis=wildcards.analysis
+        )[0]
+    }
+
+
 def selected_obs_ids(analysis):
     """Observation ids selected by checkpoint select_observations."""
     path = checkpoints.select_observations.get(analysis=analysis).output[0]
@@ -132,7 +154,7 @@ def usable_obs_ids(analysis):
     Every rule after the reduction takes its observations from here, so that a
     rejected observation (no dataset) never enters the DAG.
     """
-    table = checkpoints.rejected_observations.get(analysis=analysis).output[0]
+    table = checkpoints.rejected_observations.get(analysis=analysis).output.rejections
     return accepted_obs_ids(selected_obs_ids(analysis), table)
 
 
@@ -248,6 +270,7 @@ def all_targets():
         targets += [
             f"results/{analysis}/observations.ecsv",
             REJECTIONS_TABLE.format(analysis=analysis),
+            WARNINGS_TABLE.format(analysis=analysis),
             f"results/{analysis}/stacked/dataset.fits",
             f"results/{analysis}/tables/safe_energy.ecsv",
             f"results/{analysis}/plots/safe_energy_threshold.png",
@@ -321,6 +344,7 @@ REPORT_TABLES = {
     "observations": [
         "results/{analysis}/observations.ecsv",
         REJECTIONS_TABLE,
+        WARNINGS_TABLE,
     ],
     "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
 }

@@ -8,6 +8,7 @@
 
 rule exclusion_regions:
     input:
+        unpack(geometry_inputs),
         files=exclusion_region_files,
     output:
         "results/{analysis}/masks/exclusion_regions.fits",
@@ -32,6 +33,7 @@ rule exclusion_regions:
 
 rule exclusion_catalog:
     input:
+        unpack(geometry_inputs),
         catalogs=exclusion_catalog_files,
     output:
         "results/{analysis}/masks/exclusion_catalog.fits",
@@ -78,6 +80,7 @@ rule exclusion_initial:
 # FoV-normalised outside the initial mask, stacked, and its significance image.
 rule stack_initial:
     input:
+        unpack(geometry_inputs),
         datasets=obs_datasets,
         masks=obs_safe_masks,
         exclusion="results/{analysis}/masks/exclusion_initial.fits",
@@ -123,6 +126,7 @@ rule significance_initial:
 
 rule exclusion_significance:
     input:
+        unpack(geometry_inputs),
         "results/{analysis}/stacked/initial/maps.fits",
     output:
         "results/{analysis}/masks/exclusion_significance.fits",

@@ -14,6 +14,7 @@
 
 rule reduce_observation:
     input:
+        unpack(geometry_inputs),
         unpack(observation_inputs),
     output:
         status=OBS_STATUS,
@@ -36,6 +37,9 @@ rule reduce_observation:
         fov_rotation_step=lambda wildcards: analysis_section(wildcards).get(
             "fov_rotation_step"
         ),
+        fov_alignment=lambda wildcards: ANALYSIS_CONFIGS[
+            wildcards.analysis
+        ].background.fov_alignment,
         dataset=OBS_DATASET,
     script:
         "../scripts/reduce_observation.py"
@@ -45,7 +49,8 @@ checkpoint rejected_observations:
     input:
         obs_statuses,
     output:
-        REJECTIONS_TABLE,
+        rejections=REJECTIONS_TABLE,
+        warnings=WARNINGS_TABLE,
     log:
         "logs/{analysis}/rejected_observations.log",
     benchmark:

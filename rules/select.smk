@@ -17,5 +17,7 @@ checkpoint select_observations:
         runtime=job_runtime("select_observations"),
     params:
         selection=lambda wildcards: analysis_section(wildcards).get("selection"),
+        # geom.center: auto is chosen here: a change of its limit re-selects
+        auto_center=lambda wildcards: auto_center_param(wildcards.analysis),
     script:
         "../scripts/select_observations.py"

@@ -5,6 +5,7 @@
 
 rule stack_datasets:
     input:
+        unpack(geometry_inputs),
         datasets=obs_bkg_datasets,
         norms="results/{analysis}/tables/background_norms.ecsv",
     output:

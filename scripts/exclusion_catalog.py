@@ -1,12 +1,11 @@
 """Exclusion mask from the analysis' source catalogs (excluded sources in its SOURCES HDU)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
 from dl3flow.exclusion import catalogs_mask
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import job_config, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    cfg = job_config(snakemake)
     excl = cfg.exclusion
     mask = catalogs_mask(cfg.geom.sky, excl.catalogs, key=f"{excl.key}.catalogs")
     if not excl.catalogs:

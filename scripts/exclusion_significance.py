@@ -1,13 +1,12 @@
 """Exclusion mask from the first-pass significance image (hysteresis, then dilation)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import significance_mask
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import job_config, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    cfg = job_config(snakemake)
     significance = cfg.exclusion.significance
     if significance is None:
         raise ValueError(f"{cfg.exclusion.key}.significance: not configured (null)")

@@ -11,7 +11,9 @@ from dl3flow.workflow_support import script_job, script_provenance
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     table = Table.read(snakemake.input[0], format="ascii.ecsv")
-    figure = plot_safe_energy(table, energy_edges=cfg.geom.energy.edges, caption=cfg.plots.caption)
+    figure = plot_safe_energy(
+        table, energy_edges=cfg.layout.energy.edges, caption=cfg.plots.caption
+    )
     write_figure(figure, snakemake.output[0])
     script_provenance(snakemake).to_sidecar(snakemake.output[0])
     log.info("wrote %s", snakemake.output[0])

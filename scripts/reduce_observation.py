@@ -7,14 +7,13 @@ is written only for an accepted observation. on_bad_observation: fail raises ins
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.config import analysis_config
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection, reduce_to_files
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import job_config, script_job, script_provenance
 
 dataset = Path(snakemake.params.dataset)
 with script_job(snakemake, extra_outputs=[dataset]) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    cfg = job_config(snakemake)
     obs_id = int(snakemake.wildcards.obs_id)
     dataset.unlink(missing_ok=True)  # a dataset only ever exists beside an ok status
     store = DataStore.from_files(
@@ -33,6 +32,7 @@ with script_job(snakemake, extra_outputs=[dataset]) as log:
         edisp=cfg.edisp,
         psf=cfg.psf,
         fov_rotation_step=cfg.fov_rotation_step.to_value("deg"),
+        fov_alignment=cfg.background.fov_alignment,
     )
     if isinstance(result, Rejection):
         log.warning("rejected (on_bad_observation: skip): %s", result)

@@ -1,7 +1,14 @@
-"""Gather the reduction statuses of an analysis into its rejected-observations table."""
+"""Gather the reduction statuses of an analysis: its rejected observations and warnings."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.rejection import collect_rejections, rejection_summary, write_rejections
+from dl3flow.rejection import (
+    collect_notes,
+    collect_rejections,
+    notes_summary,
+    rejection_summary,
+    write_notes,
+    write_rejections,
+)
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
@@ -17,9 +24,15 @@ with script_job(snakemake) as log:
             "every selected observation was rejected: nothing to analyse.\n"
             + rejection_summary(rejections, n_total=len(snakemake.input))
         )
-    write_rejections(rejections, snakemake.output[0])
-    script_provenance(snakemake).to_sidecar(snakemake.output[0])
+    notes = collect_notes(snakemake.input)
+    write_rejections(rejections, snakemake.output.rejections)
+    write_notes(notes, snakemake.output.warnings)
+    provenance = script_provenance(snakemake)
+    for path in snakemake.output:
+        provenance.to_sidecar(path)
     (log.warning if rejections else log.info)(
         "%s", rejection_summary(rejections, n_total=len(snakemake.input))
     )
-    log.info("wrote %s", snakemake.output[0])
+    if notes:
+        log.warning("warnings about the data:\n%s", notes_summary(notes))
+    log.info("wrote %s", ", ".join(snakemake.output))

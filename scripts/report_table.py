@@ -7,7 +7,7 @@ from astropy.table import Table
 
 from dl3flow.io import atomic_write, read_observations
 from dl3flow.products import tables_html
-from dl3flow.rejection import read_rejections, rejections_table
+from dl3flow.rejection import notes_table, read_notes, read_rejections, rejections_table
 from dl3flow.workflow_support import script_job
 
 with script_job(snakemake) as log:
@@ -15,10 +15,12 @@ with script_job(snakemake) as log:
     if snakemake.params.kind == "observations":
         selected, rejected = read_observations(snakemake.input[0])
         failed = rejections_table(read_rejections(snakemake.input[1]))
+        warned = notes_table(read_notes(snakemake.input[2]))
         tables = {
             "Selected observations": selected,
             "Rejected by the selection": rejected,
             "Rejected during the analysis (left out of every product)": failed,
+            "Warnings about the data (assumptions, doubtful values)": warned,
         }
         title = f"{analysis}: observations"
     else:

@@ -1,11 +1,14 @@
-"""Select the observations of one analysis; record why the others were rejected."""
+"""Select the observations of one analysis; record why the others were rejected.
+
+With ``geom.center: auto`` the map centre is chosen here, from the selected pointings.
+"""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.datastore import DataStore
 from dl3flow.io import write_observations
 from dl3flow.selection import select_observations
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import choose_center, script_job, script_provenance
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
@@ -16,6 +19,9 @@ with script_job(snakemake) as log:
     log.info("%s: %d selected, %d rejected", cfg.name, len(selected), len(rejected))
     for row in rejected:
         log.info("rejected %d: %s", row["OBS_ID"], row["REASON"])
-    write_observations(selected, rejected, snakemake.output[0])
+    center = choose_center(cfg, selected)
+    if center is not None:
+        log.info("%s: geom.center auto: %s", cfg.name, center.describe())
+    write_observations(selected, rejected, snakemake.output[0], auto_center=center)
     obs_ids = [int(obs_id) for obs_id in selected["OBS_ID"]]
     script_provenance(snakemake, obs_ids=obs_ids).to_sidecar(snakemake.output[0])

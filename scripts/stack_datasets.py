@@ -1,12 +1,11 @@
 """Stack the background-corrected datasets of one analysis, leaving out dropped ones."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
 from dl3flow.steps import stack_background_corrected
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import job_config, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    cfg = job_config(snakemake)
     paths = list(snakemake.input.datasets)
     log.info("%s: stacking %d background-corrected datasets", cfg.name, len(paths))
     stacked = stack_background_corrected(paths, geom=cfg.geom, name=cfg.name, logger=log)

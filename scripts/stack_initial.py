@@ -2,7 +2,6 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.background import results_table
-from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
 from dl3flow.io import write_table
 from dl3flow.safe_mask import read_safe_mask, with_safe_mask
@@ -12,10 +11,10 @@ from dl3flow.steps import (
     read_exclusion,
     stack_background_corrected,
 )
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow_support import job_config, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    cfg = job_config(snakemake)
     exclusion = read_exclusion(snakemake.input.exclusion)
     pairs = list(zip(snakemake.input.datasets, snakemake.input.masks, strict=True))
     results = []

@@ -619,10 +619,18 @@ def _schema():
 
 
 def _walk(schema, path="config"):
-    """Yield (path, property schema, required names) of every property in the schema."""
+    """Yield (path, property schema, required names) of every property in the schema.
+
+    The properties of an object that may also be a string (``geom.center``: a sky
+    position or ``auto``) count as required: a default there would be set on the
+    string by Snakemake's default-filling validator.
+    """
     defs = _schema()["$defs"]
     for name, sub in (schema.get("properties") or {}).items():
-        yield f"{path}.{name}", sub, schema.get("required", [])
+        required = schema.get("required", [])
+        if "string" in (schema.get("type") or []) and isinstance(schema.get("type"), list):
+            required = list(schema.get("properties"))
+        yield f"{path}.{name}", sub, required
         target = sub
         if "$ref" in sub:
             target = defs[sub["$ref"].split("/")[-1]]
@@ -1146,3 +1154,55 @@ def test_maps_full():
 def test_maps_errors(maps, match):
     with pytest.raises(ConfigError, match=r"^analyses\.a\." + match):
         analysis_config(with_analysis(maps=maps), "a")
+
+
+# ------------------------------------------------------------------- geom.center: auto
+
+
+def test_auto_center_defers_the_placement():
+    from astropy.coordinates import SkyCoord
+
+    cfg = analysis_config(with_geom(center="auto", width="3 deg"), "a")
+    # default limit: half the map width plus offset_max (2.5 deg)
+    assert cfg.auto_center.max_separation == 4.0 * u.deg
+    assert cfg.auto_center.center is None
+    assert cfg.layout.sky.shape == (30, 30)
+    with pytest.raises(ConfigError, match=r"^analyses\.a\.geom\.center: auto, and the centre"):
+        cfg.geom  # noqa: B018
+    placed = cfg.with_center(SkyCoord(83.6, 22.0, unit="deg"))
+    assert placed.geom.sky.shape == (30, 30)
+    assert placed.geom.irf_sky.shape == cfg.layout.irf_sky.shape
+    np.testing.assert_allclose(placed.geom.sky.wcs.wcs.crval, [83.6, 22.0])
+    assert placed.auto_center.center.ra.deg == 83.6
+    assert cfg.auto_center.center is None  # a new object: the original is unchanged
+
+
+def test_auto_center_limit_and_errors():
+    cfg = analysis_config(with_geom(center="auto", center_max_separation="2 deg"), "a")
+    assert cfg.auto_center.max_separation == 2 * u.deg
+    assert analysis_config(minimal(), "a").auto_center is None
+    with pytest.raises(ConfigError, match=r"geom\.center_max_separation: only used with center"):
+        analysis_config(with_geom(center_max_separation="2 deg"), "a")
+    with pytest.raises(ConfigError, match=r"geom\.center_max_separation: expected an angle"):
+        analysis_config(with_geom(center="auto", center_max_separation="2 TeV"), "a")
+    with pytest.raises(ConfigError, match=r"^analyses\.a\.geom\.center is not auto"):
+        analysis_config(minimal(), "a").with_center(None)
+
+
+@pytest.mark.parametrize("center", ["auto", {"lon": "1 deg", "lat": "2 deg"}])
+def test_schema_accepts_an_auto_center(center):
+    from snakemake.utils import validate
+
+    config = with_geom(center=center)
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    assert config["analyses"]["a"]["geom"]["center"] == center
+
+
+@pytest.mark.parametrize(
+    "center", ["Auto", {"lon": "1 deg"}, {"lon": "1 deg", "lat": "2 deg", "x": 1}]
+)
+def test_schema_rejects_a_bad_center(center):
+    from snakemake.utils import validate
+
+    with pytest.raises(Exception, match="Error validating config"):
+        validate(with_geom(center=center), str(REPO / "config" / "schema.yaml"))

@@ -1,5 +1,7 @@
 """Per-observation reduction on tiny synthetic IRFs with exact expected values."""
 
+import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import astropy.units as u
@@ -11,12 +13,15 @@ from astropy.time import Time
 
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.irf import Background2D, Background3D, EffectiveArea2D, IrfAxis
+from dl3flow.quality import ObservationWarning, collect_notes
 from dl3flow.reduce import (
     ReductionError,
     make_background,
     make_counts,
     make_exposure,
+    pointing_altitudes,
     reduce_observation,
+    resolve_fov_alignment,
 )
 
 MEV_PER_TEV = 1e6
@@ -238,3 +243,106 @@ def test_altaz_background_averages_over_the_rotation():
     )
     np.testing.assert_allclose(stepped.background.sum(), single.background.sum(), rtol=0.01)
     assert stepped.background.std() < single.background.std()
+
+
+# --------------------------------------------------------------------- FOVALIGN
+
+
+def _altaz_observation(**overrides):
+    hess = EarthLocation(lon=16.5 * u.deg, lat=-23.27 * u.deg, height=1835 * u.m)
+    params = dict(
+        pointing=SkyCoord(83.6, -20.0, unit="deg"),
+        bkg=flat_bkg_3d(alignment="ALTAZ"),
+        bkg_fov_alignment="ALTAZ",
+        location=hess,
+        tstart=Time("2020-01-01T21:30:00"),  # around transit: altitude 85 to 86.7 deg
+        tstop=Time("2020-01-01T22:00:00"),
+    )
+    return fake_observation(**(params | overrides))
+
+
+def _assumed_altaz_bkg():
+    return replace(flat_bkg_3d(alignment="ALTAZ"), fov_alignment_assumed=True)
+
+
+@pytest.mark.parametrize(
+    ("bkg", "auto", "choice", "expected", "checks"),
+    [
+        (flat_bkg_3d(alignment="RADEC"), "RADEC", "auto", "RADEC", []),
+        (flat_bkg_3d(alignment="ALTAZ"), "ALTAZ", "auto", "ALTAZ", []),
+        (_assumed_altaz_bkg(), "ALTAZ", "auto", "ALTAZ", ["fov_alignment_assumed"]),
+        (_assumed_altaz_bkg(), "ALTAZ", "radec", "RADEC", []),
+        (_assumed_altaz_bkg(), "ALTAZ", "altaz", "ALTAZ", []),
+        (flat_bkg_3d(alignment="ALTAZ"), "ALTAZ", "radec", "RADEC", ["fov_alignment_override"]),
+        (flat_bkg_3d(alignment="RADEC"), "RADEC", "altaz", "ALTAZ", ["fov_alignment_override"]),
+        (flat_bkg_3d(alignment="RADEC"), "REVERSE_LON_RADEC", "radec", "REVERSE_LON_RADEC", []),
+        (flat_bkg_3d(alignment="RADEC"), "REVERSE_LON_RADEC", "auto", "REVERSE_LON_RADEC", []),
+        (None, None, "altaz", None, []),
+    ],
+)
+def test_resolve_fov_alignment(bkg, auto, choice, expected, checks):
+    obs = fake_observation(bkg=bkg, bkg_fov_alignment=auto)
+    with collect_notes() as notes:
+        assert resolve_fov_alignment(obs, choice) == expected
+    assert [note.check for note in notes] == checks
+    assert all(note.obs_id == 42 and "obs 42: " in note.message for note in notes)
+
+
+def test_resolve_fov_alignment_rejects_an_unknown_choice():
+    with pytest.raises(
+        ValueError, match=r"fov_alignment must be one of auto, radec, altaz, got 'ALTAZ'"
+    ):
+        resolve_fov_alignment(fake_observation(), "ALTAZ")
+
+
+def test_an_assumed_fovalign_is_said_once_per_reduction():
+    obs = _altaz_observation(bkg=_assumed_altaz_bkg())
+    g = geom(center=(83.6, -20.0))
+    with pytest.warns(
+        ObservationWarning, match=r"obs 42: the bkg_3d HDU has no FOVALIGN keyword; assumed ALTAZ"
+    ):
+        reduce_observation(obs, geom=g, offset_max=1.0, edisp=False, psf=False)
+    with collect_notes() as notes:
+        reduce_observation(obs, geom=g, offset_max=1.0, edisp=False, psf=False)
+    assert [note.check for note in notes] == ["fov_alignment_assumed"]
+    # chosen explicitly: nothing is assumed, nothing said
+    with collect_notes() as notes:
+        reduce_observation(
+            obs, geom=g, offset_max=1.0, edisp=False, psf=False, fov_alignment="altaz"
+        )
+    assert notes == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "checks", "match"),
+    [
+        ({}, [], None),
+        ({"alt_pnt": 85.0}, [], None),
+        # ALT_PNT 60 deg; the pointing is near transit, at 85 to 86.7 deg
+        ({"alt_pnt": 60.0}, ["pointing_altitude_mismatch"], r"obs 42: ALT_PNT = 60\.0 deg, but"),
+        # Dec +70 never rises above the horizon at latitude -23.3 deg
+        (
+            {"pointing": SkyCoord(83.6, 70.0, unit="deg"), "alt_pnt": 90.0},
+            ["pointing_below_horizon", "pointing_altitude_mismatch"],
+            r"obs 42: seen from the site \(lon 16\.5000 deg, lat -23\.2700 deg, height 1835 m\) "
+            r"at the observation times, the pointing is below the horizon \(altitude -3\.3 deg\)",
+        ),
+    ],
+)
+def test_altaz_background_checks_the_pointing_altitude(overrides, checks, match):
+    obs = _altaz_observation(**overrides)
+    pointing = obs.pointing
+    g = geom(center=(pointing.ra.deg, pointing.dec.deg))
+    with collect_notes() as notes:
+        reduce_observation(obs, geom=g, offset_max=1.0, edisp=False, psf=False)
+    assert [note.check for note in notes] == checks
+    if match:
+        assert re.match(match, notes[0].message), notes[0].message
+
+
+def test_pointing_altitudes_at_transit():
+    hess = EarthLocation(lon=16.5 * u.deg, lat=-23.27 * u.deg, height=1835 * u.m)
+    times = Time(["2020-01-01T21:30:00", "2020-01-01T21:45:00", "2020-01-01T22:15:00"])
+    alt = pointing_altitudes(pointing=SkyCoord(83.6, -20.0, unit="deg"), location=hess, times=times)
+    # transit altitude 90 - |lat - dec| = 86.73 deg, near 21:45 UTC
+    np.testing.assert_allclose(alt, [85.17, 86.72, 82.33], atol=0.01)

@@ -24,15 +24,21 @@ from dl3flow.provenance import (
     observation_files,
     read_provenance,
 )
+from dl3flow.quality import QualityNote
 from dl3flow.rejection import (
     BadObservationError,
     Rejection,
+    collect_notes,
     collect_rejections,
+    notes_summary,
+    read_notes,
     read_rejections,
     read_status,
+    read_status_notes,
     reduce_or_reject,
     reduce_to_files,
     rejection_summary,
+    write_notes,
     write_rejections,
     write_status,
 )
@@ -395,3 +401,92 @@ def test_reruns_give_identical_data(hess_obs_copy, cfg, tmp_path):
         paths.append(path)
     assert data_checksum(paths[0]) == data_checksum(paths[1])
     assert paths[0].read_bytes() != paths[1].read_bytes()  # headers (dates, provenance) differ
+
+
+# ----------------------------------------------------------------- quality notes
+
+NOTES = [
+    QualityNote(obs_id=3, check="fov_alignment_assumed", message="obs 3: assumed ALTAZ"),
+    QualityNote(obs_id=3, check="pointing_below_horizon", message="obs 3: below"),
+    QualityNote(obs_id=1, check="fov_alignment_assumed", message="obs 1: assumed ALTAZ"),
+]
+
+
+def test_status_notes_round_trip(tmp_path):
+    write_status(tmp_path / "a.json", obs_id=3, notes=NOTES[:2])
+    write_status(tmp_path / "b.json", obs_id=2)
+    write_status(tmp_path / "c.json", obs_id=1, rejection=REJECTIONS[1], notes=NOTES[2:])
+    assert read_status_notes(tmp_path / "a.json") == NOTES[:2]
+    assert read_status(tmp_path / "a.json") is None
+    assert read_status_notes(tmp_path / "b.json") == []
+    assert read_status(tmp_path / "c.json") == REJECTIONS[1]
+    paths = [tmp_path / n for n in ("a.json", "b.json", "c.json")]
+    assert collect_notes(paths) == [NOTES[2], *NOTES[:2]]
+    # a status of an earlier version, without the key, has no warnings
+    (tmp_path / "d.json").write_text('{"format": 1, "obs_id": 4, "status": "ok"}')
+    assert read_status_notes(tmp_path / "d.json") == []
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (None, r"status file .*s\.json does not exist"),
+        ('{"obs_id": 1, "warnings": [{"check": "x"}]}', r"s\.json has malformed warnings"),
+        (
+            '{"obs_id": 1, "warnings": [{"check": "nope", "message": "m"}]}',
+            r"s\.json has malformed warnings .*unknown check 'nope'",
+        ),
+    ],
+)
+def test_read_status_notes_errors(tmp_path, content, match):
+    if content is not None:
+        (tmp_path / "s.json").write_text(content)
+    with pytest.raises(ValueError, match=match):
+        read_status_notes(tmp_path / "s.json")
+
+
+def test_write_status_checks_the_observation_of_a_note(tmp_path):
+    with pytest.raises(ValueError, match="status of obs 4: a warning is for obs 3"):
+        write_status(tmp_path / "s.json", obs_id=4, notes=NOTES[:1])
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_notes_table_round_trip_and_summary(tmp_path):
+    path = tmp_path / "tables" / "observation_warnings.ecsv"
+    write_notes(NOTES, path)
+    assert read_notes(path) == [NOTES[2], *NOTES[:2]]
+    write_notes([], tmp_path / "empty.ecsv")
+    assert read_notes(tmp_path / "empty.ecsv") == []
+    assert notes_summary(NOTES) == (
+        "  fov_alignment_assumed: 2 observation(s) (1, 3)\n"
+        "  pointing_below_horizon: 1 observation(s) (3)"
+    )
+    with pytest.raises(ValueError, match=r"warnings table .*nothing\.ecsv does not exist"):
+        read_notes(tmp_path / "nothing.ecsv")
+
+
+def _no_fovalign_not_sash(hdulist):
+    """The bkg_3d loses its FOVALIGN, the events their SASH creator (no DR1 rule)."""
+    del hdulist["BKG"].header["FOVALIGN"]
+    hdulist["EVENTS"].header["CREATOR"] = "dl3flow test"
+    return hdulist
+
+
+def test_reduce_to_files_records_the_warnings_in_the_status(hess_obs_copy, cfg, tmp_path):
+    """A missing FOVALIGN is said in the status; H.E.S.S.' ALT_PNT agrees with the site."""
+    store = DataStore.from_dir(hess_obs_copy(hdus=_no_fovalign_not_sash))
+    out = tmp_path / "obs"
+    result = reduce_to_files(
+        store.observation,
+        obs_id=OBS,
+        dataset_path=out / "dataset.fits",
+        status_path=out / "status.json",
+        **_kwargs(cfg),
+    )
+    assert isinstance(result, MapDataset)
+    assert result.meta["FOVALIGN"] == "ALTAZ"
+    notes = read_status_notes(out / "status.json")
+    assert [(n.obs_id, n.check) for n in notes] == [(OBS, "fov_alignment_assumed")]
+    assert notes[0].message.startswith(
+        f"obs {OBS}: the bkg_3d HDU has no FOVALIGN keyword; assumed ALTAZ"
+    )

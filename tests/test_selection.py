@@ -6,7 +6,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import MaskedColumn, Table
 
-from dl3flow.selection import SelectionError, StringCut, select_observations
+from dl3flow.selection import SelectionError, StringCut, auto_center, select_observations
 
 CENTER = SkyCoord(83.0, 22.0, unit="deg", frame="icrs")
 
@@ -433,3 +433,76 @@ def test_hess_dr1_msh1552_object_misses_run_20151(hess_dr1):
     assert len(by_target) == 20
     assert sorted(set(by_target["OBS_ID"].tolist()) - set(by_object["OBS_ID"].tolist())) == [20151]
     assert reasons(rejected)[23523] == "TARGET_NAME = 'Crab' not in ['MSH 15-52']"
+
+
+# ------------------------------------------------------------------- automatic centre
+
+
+def _pointings(ra, dec):
+    return Table({"OBS_ID": np.arange(1, len(ra) + 1), "RA_PNT": ra, "DEC_PNT": dec})
+
+
+@pytest.mark.parametrize(
+    ("ra", "dec", "limit", "expected", "dropped"),
+    [
+        # symmetric pairs: the mean is the middle, exactly
+        ([10.0, 12.0], [0.0, 0.0], 5.0, (11.0, 0.0), ()),
+        ([359.0, 1.0], [-1.0, 1.0], 5.0, (0.0, 0.0), ()),  # across RA 0
+        # obs 3 is 20 deg away: left out; then the mean of 1 and 2
+        ([10.0, 12.0, 31.0], [0.0, 0.0, 0.0], 5.0, (11.0, 0.0), (3,)),
+        # two outliers, the farther first
+        ([10.0, 12.0, 40.0, 25.0], [0.0, 0.0, 0.0, 0.0], 5.0, (11.0, 0.0), (3, 4)),
+        # generous limit: everyone counts
+        ([10.0, 12.0, 31.0], [0.0, 0.0, 0.0], 20.0, (17.637, 0.0), ()),  # not 17.667
+        ([83.6], [22.0], 0.0, (83.6, 22.0), ()),
+    ],
+)
+def test_auto_center(ra, dec, limit, expected, dropped):
+    result = auto_center(_pointings(ra, dec), frame="icrs", max_separation=limit)
+    assert result.center.ra.deg % 360 == pytest.approx(expected[0] % 360, abs=1e-3)
+    assert result.center.dec.deg == pytest.approx(expected[1], abs=1e-9)
+    assert result.dropped == dropped
+    assert sorted(result.used + result.dropped) == list(range(1, len(ra) + 1))
+
+
+def test_auto_center_in_galactic_and_described():
+    # three pointings on the galactic plane around l = 0 (the Galactic Centre)
+    gal = SkyCoord([359.0, 0.0, 1.0] * u.deg, [0.0, 0.0, 0.0] * u.deg, frame="galactic").icrs
+    table = _pointings(gal.ra.deg, gal.dec.deg)
+    result = auto_center(table, frame="galactic", max_separation=3.0)
+    assert result.center.frame.name == "galactic"
+    assert result.center.l.wrap_at(180 * u.deg).deg == pytest.approx(0.0, abs=1e-9)
+    assert result.center.b.deg == pytest.approx(0.0, abs=1e-9)
+    assert result.describe() == "centre (l, b) = (0.000, 0.000) deg (galactic) from 3 pointing(s)"
+    far = auto_center(_pointings([10.0, 12.0, 31.0], [0.0] * 3), frame="icrs", max_separation=5)
+    assert far.describe() == (
+        "centre (RA, Dec) = (11.000, 0.000) deg (icrs) from 2 pointing(s); 1 pointing(s) "
+        "more than 5 deg from the mean left out of it: 3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "limit", "match"),
+    [
+        (_pointings([], []), 1.0, "needs at least one observation"),
+        (Table({"OBS_ID": [1], "RA_PNT": [1.0]}), 1.0, r"needs column\(s\) DEC_PNT"),
+        (_pointings([1.0], [np.nan]), 1.0, "needs every pointing: missing for 1"),
+        (_pointings([1.0], [1.0]), -1.0, "max_separation must be >= 0 deg"),
+        (_pointings([0.0, 180.0], [0.0, 0.0]), 200.0, "no mean direction"),
+    ],
+)
+def test_auto_center_errors(table, limit, match):
+    with pytest.raises(SelectionError, match=match):
+        auto_center(table, max_separation=limit)
+
+
+def test_auto_center_on_the_hess_msh1552_runs(hess_dr1):
+    """The MSH 15-52 runs (TARGET_NAME) centre within 0.2 deg of the pulsar wind nebula."""
+    obs_table = Table.read(hess_dr1 / "obs-index.fits.gz", hdu="OBS_INDEX")
+    selected, _ = select_observations(
+        obs_table, cuts={"TARGET_NAME": StringCut(values=("MSH 15-52",))}
+    )
+    result = auto_center(selected, frame="galactic", max_separation=4.5)
+    msh = SkyCoord(320.33 * u.deg, -1.19 * u.deg, frame="galactic")
+    assert result.dropped == ()
+    assert result.center.separation(msh).deg < 0.2

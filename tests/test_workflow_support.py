@@ -10,6 +10,8 @@ from dl3flow.provenance import config_hash, file_checksum, read_provenance
 from dl3flow.rejection import Rejection, write_rejections
 from dl3flow.workflow_support import (
     accepted_obs_ids,
+    choose_center,
+    job_config,
     job_obs_ids,
     remove_stale_temporaries,
     run_summary,
@@ -159,3 +161,50 @@ def test_accepted_obs_ids_and_run_summary(tmp_path):
         "  (details: results/demo/tables/rejected_observations.ecsv)",
         "ok: no observation rejected",
     ]
+
+
+def _auto_config(data_store="store"):
+    geom = {"center": "auto", "frame": "galactic", "width": "4 deg", "binsz": "0.1 deg"}
+    return {"data_store": data_store, "analyses": {"gc": {"geom": geom}}}
+
+
+def test_job_config_places_an_auto_centre_from_the_selection(tmp_path):
+    from astropy.table import Table
+
+    from dl3flow.config import analysis_config
+    from dl3flow.io import read_geom_center, write_observations
+
+    config = _auto_config()
+    selected = Table({"OBS_ID": [1, 2, 3], "RA_PNT": [266.0, 267.0, 300.0], "DEC_PNT": [-29.0] * 3})
+    rejected = Table({"OBS_ID": [4], "REASON": ["x"]})
+    center = choose_center(analysis_config(config, "gc"), selected)
+    assert (center.used, center.dropped) == ((1, 2), (3,))  # limit 2 + 2.5 deg
+    path = tmp_path / "observations.ecsv"
+    write_observations(selected, rejected, path, auto_center=center)
+    assert read_geom_center(path).separation(center.center).deg < 1e-9
+
+    job = SimpleNamespace(
+        rule="exclusion_regions",
+        input=SimpleNamespace(observations=str(path)),
+        wildcards=SimpleNamespace(analysis="gc"),
+        config=config,
+    )
+    cfg = job_config(job)
+    assert cfg.geom.sky.center_skydir.separation(center.center).deg < 1e-6
+    assert cfg.geom.sky.frame == "galactic"
+
+    job.input = SimpleNamespace()
+    with pytest.raises(ValueError, match=r"rule exclusion_regions has no 'observations' input"):
+        job_config(job)
+    write_observations(selected, rejected, path, overwrite=True)
+    job.input = SimpleNamespace(observations=str(path))
+    with pytest.raises(ValueError, match=r"observations\.ecsv records no map centre"):
+        job_config(job)
+
+
+def test_choose_center_is_none_for_a_fixed_centre():
+    from dl3flow.config import analysis_config
+
+    config = _auto_config()
+    config["analyses"]["gc"]["geom"]["center"] = {"lon": "0 deg", "lat": "0 deg"}
+    assert choose_center(analysis_config(config, "gc"), None) is None

@@ -48,7 +48,7 @@ def _check_files(cfg) -> str:
     from .config import ConfigError, check_exclusion_inputs
     from .datastore import DataStore, DataStoreError
     from .selection import SelectionError, select_observations
-    from .workflow_support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS
+    from .workflow_support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS, choose_center
 
     check_exclusion_inputs(cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
     if Path(cfg.data_store) == Path(DEMO_DATA_STORE) and not Path(cfg.data_store).exists():
@@ -56,9 +56,13 @@ def _check_files(cfg) -> str:
     try:
         store = DataStore.from_dir(cfg.data_store)
         selected, rejected = select_observations(store.obs_table, **cfg.selection.as_kwargs())
+        center = choose_center(cfg, selected)
     except (DataStoreError, SelectionError) as exc:
         raise ConfigError(f"analyses.{cfg.name}: {exc}") from None
-    return f"{len(selected)} of {len(selected) + len(rejected)} observations selected"
+    text = f"{len(selected)} of {len(selected) + len(rejected)} observations selected"
+    if center is not None:
+        text += f"; geom.center auto: {center.describe()}"
+    return text
 
 
 def _check_config(args) -> int:
@@ -75,12 +79,13 @@ def _check_config(args) -> int:
     try:
         for name in analysis_names(config):
             cfg = analysis_config(config, name)
-            sky = cfg.geom.sky
+            sky, energy = cfg.layout.sky, cfg.layout.energy
             print(
                 f"{name}: data store {cfg.data_store}; map {sky.shape[1]}x{sky.shape[0]} px of "
-                f"{sky.binsz[0]:g} deg ({sky.frame}, {sky.projection}); "
-                f"energy {cfg.geom.energy.edges[0]:g}-{cfg.geom.energy.edges[-1]:g} TeV "
-                f"({cfg.geom.energy.nbin} bins); offset_max {cfg.offset_max}"
+                f"{sky.binsz[0]:g} deg ({sky.frame}, {sky.projection}"
+                f"{', centre auto' if cfg.auto_center is not None else ''}); "
+                f"energy {energy.edges[0]:g}-{energy.edges[-1]:g} TeV "
+                f"({energy.nbin} bins); offset_max {cfg.offset_max}"
             )
             if not args.syntax_only:
                 print(f"{name}: {_check_files(cfg)}")

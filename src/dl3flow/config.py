@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import astropy.units as u
@@ -63,6 +63,8 @@ __all__ = [
     "ON_BAD_OBSERVATION",
     "DEFAULTS",
     "ANALYSIS_NAME_PATTERN",
+    "AUTO_CENTER",
+    "AutoCenterConfig",
     "analysis_config",
     "analysis_names",
     "parse_quantity",
@@ -190,6 +192,9 @@ ON_BAD_OBSERVATION = ("fail", "skip")
 SAFE_MASK_METHODS = ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
 
 _GEOM_REQUIRED = ("center", "width", "binsz")
+
+#: ``geom.center`` value that chooses the map centre from the selected pointings.
+AUTO_CENTER = "auto"
 
 
 class ConfigError(ValueError):
@@ -461,8 +466,13 @@ class AnalysisConfig:
     data_store : `pathlib.Path`
         Directory with ``obs-index.fits.gz`` and ``hdu-index.fits.gz``.
     selection : `SelectionConfig`
-    geom : `~dl3flow.geom.DatasetGeom`
-        Analysis geometry (sky image, reconstructed and true energy axes, IRF image).
+    layout : `~dl3flow.geom.DatasetGeom`
+        The analysis geometry's shape, energy axes and IRF image. Its centre is
+        ``geom.center``, except for ``geom.center: auto`` before the centre is chosen
+        (:meth:`with_center`): then the frame's origin, so use it only for sizes and
+        axes. :attr:`geom` is the placed geometry.
+    auto_center : `AutoCenterConfig` or None
+        ``geom.center: auto``: how the centre is chosen from the selected pointings.
     offset_max : Quantity
         Maximum field-of-view offset (angle); per-observation cutouts are twice as wide.
     edisp, psf : bool
@@ -485,7 +495,7 @@ class AnalysisConfig:
     name: str
     data_store: Path
     selection: SelectionConfig
-    geom: DatasetGeom
+    layout: DatasetGeom
     offset_max: u.Quantity
     edisp: bool = True
     psf: bool = True
@@ -497,6 +507,69 @@ class AnalysisConfig:
     ring: RingConfig | None = None
     maps: MapsConfig = field(default_factory=MapsConfig)
     on_bad_observation: str = "skip"
+    auto_center: AutoCenterConfig | None = None
+
+    @property
+    def geom(self) -> DatasetGeom:
+        """The analysis geometry (sky image, energy axes, IRF image), placed on the sky.
+
+        Raises
+        ------
+        ConfigError
+            For ``geom.center: auto`` whose centre has not been chosen yet.
+        """
+        if self.auto_center is not None and self.auto_center.center is None:
+            raise ConfigError(
+                f"analyses.{self.name}.geom.center: auto, and the centre has not been "
+                f"chosen yet: it comes from the selected observations (the metadata of "
+                f"results/{self.name}/observations.ecsv; AnalysisConfig.with_center)"
+            )
+        return self.layout
+
+    def with_center(self, center: SkyCoord) -> AnalysisConfig:
+        """A new config whose ``geom.center: auto`` is ``center`` (a scalar SkyCoord).
+
+        Raises
+        ------
+        ConfigError
+            If the analysis does not have ``geom.center: auto``.
+        """
+        if self.auto_center is None:
+            raise ConfigError(f"analyses.{self.name}.geom.center is not auto")
+        sky = self.layout.sky
+        layout = DatasetGeom.create(
+            sky=SkyGeom.create(
+                center=center,
+                width=sky.width,
+                binsz=sky.binsz[0],
+                frame=sky.frame,
+                proj=sky.projection,
+            ),
+            energy=self.layout.energy,
+            energy_true=self.layout.energy_true,
+            binsz_irf=self.layout.irf_sky.binsz[0],
+            rad_edges=self.layout.rad_edges,
+        )
+        return replace(self, layout=layout, auto_center=replace(self.auto_center, center=center))
+
+
+@dataclass(frozen=True)
+class AutoCenterConfig:
+    """``geom.center: auto``: the spherical mean of the selected pointings.
+
+    Attributes
+    ----------
+    max_separation : Quantity
+        Pointings farther than this from the running mean are left out of it, one
+        at a time (``dl3flow.selection.auto_center``); ``geom.center_max_separation``,
+        by default half the map width plus ``offset_max`` (such a pointing's cutout
+        cannot reach the map).
+    center : SkyCoord or None
+        The chosen centre, once known (:meth:`AnalysisConfig.with_center`).
+    """
+
+    max_separation: u.Quantity
+    center: SkyCoord | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -728,8 +801,17 @@ def _energy_axis(value, path: str, *, name: str) -> EnergyAxis:
 
 
 def _geom(value, path: str) -> DatasetGeom:
+    """The geometry; centred on the frame's origin for ``center: auto`` (see _auto_center)."""
     value = _mapping(value, path)
-    allowed = (*_GEOM_REQUIRED, "frame", "proj", "binsz_irf", "energy", "energy_true")
+    allowed = (
+        *_GEOM_REQUIRED,
+        "frame",
+        "proj",
+        "binsz_irf",
+        "energy",
+        "energy_true",
+        "center_max_separation",
+    )
     _no_unknown_keys(value, allowed, path)
     for key in _GEOM_REQUIRED:
         if value.get(key) is None:
@@ -738,7 +820,10 @@ def _geom(value, path: str) -> DatasetGeom:
     proj = value["proj"]
     if proj not in PROJECTIONS:
         raise ConfigError(f"{path}.proj: expected one of {', '.join(PROJECTIONS)}, got {proj!r}")
-    center = _skycoord(value["center"], f"{path}.center", default_frame=frame)
+    if value["center"] == AUTO_CENTER:
+        center = SkyCoord(0.0 * u.deg, 0.0 * u.deg, frame=frame)
+    else:
+        center = _skycoord(value["center"], f"{path}.center", default_frame=frame)
     width = value["width"]
     if isinstance(width, list | tuple):
         if len(width) != 2:
@@ -760,6 +845,23 @@ def _geom(value, path: str) -> DatasetGeom:
         )
     except GeomError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _auto_center(value, path: str, *, geom: DatasetGeom, offset_max) -> AutoCenterConfig | None:
+    """``geom.center: auto``: the limit on the pointings' distance from their mean."""
+    limit = value.get("center_max_separation")
+    if value["center"] != AUTO_CENTER:
+        if limit is not None:
+            raise ConfigError(
+                f"{path}.center_max_separation: only used with center: auto "
+                f"(center is {value['center']!r})"
+            )
+        return None
+    if limit is None:
+        limit = 0.5 * max(geom.sky.width) * u.deg + offset_max
+    else:
+        limit = _positive(limit, kind="angle", path=f"{path}.center_max_separation")
+    return AutoCenterConfig(max_separation=limit.to(u.deg))
 
 
 def _plots(value, path: str, *, geom: DatasetGeom) -> PlotConfig:
@@ -1165,12 +1267,13 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
 
     geom = _geom(cfg["geom"], f"{path}.geom")
     offset_max = _positive(cfg["offset_max"], kind="angle", path=f"{path}.offset_max")
+    auto_center = _auto_center(cfg["geom"], f"{path}.geom", geom=geom, offset_max=offset_max)
     step = _positive(cfg["fov_rotation_step"], kind="angle", path=f"{path}.fov_rotation_step")
     return AnalysisConfig(
         name=name,
         data_store=Path(data_store),
         selection=_selection(cfg["selection"] or {}, f"{path}.selection"),
-        geom=geom,
+        layout=geom,
         offset_max=offset_max,
         edisp=_bool(cfg["edisp"], f"{path}.edisp"),
         psf=_bool(cfg["psf"], f"{path}.psf"),
@@ -1187,4 +1290,5 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         ring=_ring(cfg["ring"], f"{path}.ring", geom=geom),
         maps=_maps(cfg["maps"], f"{path}.maps", geom=geom),
         on_bad_observation=on_bad,
+        auto_center=auto_center,
     )

@@ -924,6 +924,11 @@ class Observation:
         return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
 
     @cached_property
+    def alt_pnt(self) -> float | None:
+        """ALT_PNT (deg) from the events header, else the obs index; None if neither has it."""
+        return self._header_or_index("ALT_PNT", u.deg)
+
+    @cached_property
     def _time_reference(self) -> tuple[Time, u.Unit]:
         """(MJDREF as Time, TIMEUNIT) from the events header, else the obs index header."""
         for header, origin in (

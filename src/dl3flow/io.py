@@ -24,6 +24,7 @@ __all__ = [
     "write_figure",
     "write_observations",
     "read_observations",
+    "read_geom_center",
     "script_logging",
 ]
 
@@ -137,7 +138,9 @@ def write_figure(figure, path, *, overwrite: bool = False, **savefig_kwargs) -> 
     return atomic_write(path, lambda tmp: figure.savefig(tmp, **kwargs), overwrite=overwrite)
 
 
-def write_observations(selected, rejected, path, *, overwrite: bool = False) -> Path:
+def write_observations(
+    selected, rejected, path, *, overwrite: bool = False, auto_center=None
+) -> Path:
     """Write the selected observations with the rejected ones (and why) as ECSV.
 
     The table rows are the selected observations (all obs-index columns); the
@@ -153,6 +156,10 @@ def write_observations(selected, rejected, path, *, overwrite: bool = False) -> 
         Columns ``OBS_ID`` and ``REASON``.
     path : str or `pathlib.Path`
     overwrite : bool
+    auto_center : `dl3flow.selection.AutoCenter`, optional
+        The map centre chosen from the selected pointings (``geom.center: auto``),
+        recorded under ``geom_center`` (lon, lat, frame, the observations used and
+        dropped) and read by :func:`read_geom_center`.
     """
     from astropy.table import Table
 
@@ -167,7 +174,36 @@ def write_observations(selected, rejected, path, *, overwrite: bool = False) -> 
     table.meta["rejected"] = [
         {"OBS_ID": int(row["OBS_ID"]), "REASON": str(row["REASON"])} for row in rejected
     ]
+    if auto_center is not None:
+        sph = auto_center.center.spherical
+        table.meta["geom_center"] = {
+            "lon_deg": float(sph.lon.deg),
+            "lat_deg": float(sph.lat.deg),
+            "frame": auto_center.center.frame.name,
+            "max_separation_deg": auto_center.max_separation,
+            "used": list(auto_center.used),
+            "dropped": list(auto_center.dropped),
+            "description": auto_center.describe(),
+        }
     return write_table(table, path, overwrite=overwrite, format="ascii.ecsv")
+
+
+def read_geom_center(path):
+    """The map centre recorded by :func:`write_observations` (``auto_center``).
+
+    Raises
+    ------
+    ValueError
+        If the table records no centre (its analysis does not have ``geom.center:
+        auto``, or it was written before); the message names the file.
+    """
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
+
+    meta = Table.read(path, format="ascii.ecsv").meta.get("geom_center")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} records no map centre (geom_center) for geom.center: auto")
+    return SkyCoord(meta["lon_deg"], meta["lat_deg"], unit="deg", frame=meta["frame"])
 
 
 def read_observations(path):

@@ -15,10 +15,14 @@ the events and evaluates the IRFs on that cutout, and returns a new
 - edisp: an energy-dispersion kernel (true -> reconstructed energy) and a PSF map
   on the coarse IRF image, each with its exposure so that stacking can weight them.
 
-Field-of-view coordinates for ``bkg_3d`` honour the FOVALIGN header. For ALTAZ
-the field of view rotates on the sky during an observation; dl3flow integrates
-over time steps of at most ``fov_rotation_step`` degrees of rotation, where
-gammapy 1.3 evaluates a single orientation at the observation mid-time.
+Field-of-view coordinates for ``bkg_3d`` honour the FOVALIGN header, or the
+analysis' choice (``fov_alignment``, :func:`resolve_fov_alignment`). A missing
+FOVALIGN is taken as ALTAZ, the GADF default (gammapy assumes RADEC), and said in an
+``ObservationWarning`` (:mod:`dl3flow.quality`). For ALTAZ the field of view rotates
+on the sky during an observation; dl3flow integrates over time steps of at most
+``fov_rotation_step`` degrees of rotation, where gammapy 1.3 evaluates a single
+orientation at the observation mid-time, and checks that the pointing computed from
+the site and times is above the horizon and agrees with ALT_PNT.
 
 The safe mask of a reduced dataset is all True (as MapDatasetMaker's); safe
 data ranges are their own step (``dl3flow.safe_mask``).
@@ -31,6 +35,7 @@ import logging
 import numpy as np
 from astropy.coordinates import SkyCoord
 
+from . import quality
 from .coords import sky_to_fov
 from .dataset import EDispKernelMap, MapDataset, PSFMap
 from .geom import DatasetGeom, GeomError, SkyGeom
@@ -44,11 +49,18 @@ __all__ = [
     "make_edisp_kernel_map",
     "make_psf_map",
     "altaz_fov_rotation",
+    "pointing_altitudes",
+    "resolve_fov_alignment",
+    "FOV_ALIGNMENT_CHOICES",
 ]
 
 log = logging.getLogger(__name__)
 
 MEV_PER_TEV = 1e6
+
+#: Values of ``fov_alignment`` (config ``background.fov_alignment``): ``auto`` takes
+#: the bkg_3d's FOVALIGN keyword, else the GADF default ALTAZ.
+FOV_ALIGNMENT_CHOICES = ("auto", "radec", "altaz")
 
 
 class ReductionError(RuntimeError):
@@ -132,6 +144,113 @@ def altaz_fov_rotation(*, pointing: SkyCoord, location, times) -> np.ndarray:
             uu, _, vt = np.linalg.svd(m)
             matrices.append(uu @ vt)
     return np.array(matrices)
+
+
+def pointing_altitudes(*, pointing: SkyCoord, location, times) -> np.ndarray:
+    """Altitude (deg) of ``pointing`` seen from ``location`` at each of ``times``."""
+    from astropy.coordinates import AltAz
+    from astropy.utils import iers
+
+    with (
+        iers.conf.set_temp("auto_download", False),
+        iers.conf.set_temp("iers_degraded_accuracy", "warn"),
+    ):
+        times = np.atleast_1d(times)
+        frame = AltAz(obstime=times[0] if len(times) == 1 else times, location=location)
+        return np.atleast_1d(pointing.icrs.transform_to(frame).alt.deg)
+
+
+def resolve_fov_alignment(observation, choice: str = "auto") -> str | None:
+    """Orientation of the observation's bkg_3d field-of-view axes for the reduction.
+
+    Parameters
+    ----------
+    observation : `dl3flow.datastore.Observation`
+        Uses ``bkg`` (its ``fov_alignment`` and ``fov_alignment_assumed``) and
+        ``bkg_fov_alignment`` (the file's alignment with known producer fixes, such
+        as H.E.S.S. DR1's reversed longitude, ``"REVERSE_LON_RADEC"``).
+    choice : {"auto", "radec", "altaz"}
+        ``auto``: the FOVALIGN keyword, else the GADF default ALTAZ (with an
+        ``ObservationWarning``, check ``fov_alignment_assumed``). ``radec`` or
+        ``altaz``: that alignment (a file whose FOVALIGN says otherwise gets an
+        ``ObservationWarning``, check ``fov_alignment_override``).
+
+    Returns
+    -------
+    str or None
+        ``"RADEC"``, ``"REVERSE_LON_RADEC"`` or ``"ALTAZ"``; None for a bkg_2d (or no
+        bkg), whose model is radially symmetric.
+
+    Raises
+    ------
+    ValueError
+        If ``choice`` is not one of :data:`FOV_ALIGNMENT_CHOICES`.
+    """
+    if choice not in FOV_ALIGNMENT_CHOICES:
+        raise ValueError(
+            f"fov_alignment must be one of {', '.join(FOV_ALIGNMENT_CHOICES)}, got {choice!r}"
+        )
+    auto = observation.bkg_fov_alignment
+    if auto is None:
+        return None
+    obs_id = observation.obs_id
+    assumed = bool(getattr(observation.bkg, "fov_alignment_assumed", False))
+    if choice == "auto":
+        if assumed and auto == "ALTAZ":  # not for a known producer's rule (H.E.S.S. DR1)
+            quality.warn(
+                obs_id,
+                "fov_alignment_assumed",
+                f"obs {obs_id}: the bkg_3d HDU has no FOVALIGN keyword; assumed ALTAZ (the "
+                "GADF default; gammapy assumes RADEC); set background.fov_alignment to "
+                "radec or altaz to choose",
+            )
+        return auto
+    file_value = None if assumed else observation.bkg.fov_alignment
+    if file_value is not None and file_value.lower() != choice:
+        quality.warn(
+            obs_id,
+            "fov_alignment_override",
+            f"obs {obs_id}: the bkg_3d HDU says FOVALIGN = {file_value}, but "
+            f"background.fov_alignment is {choice}: used {choice.upper()}",
+        )
+    if choice == "radec":
+        return "REVERSE_LON_RADEC" if auto == "REVERSE_LON_RADEC" else "RADEC"
+    return "ALTAZ"
+
+
+def _check_altaz_pointing(observation, *, pointing, location, times) -> None:
+    """Warn when the ALTAZ rotation rests on a pointing that cannot be right."""
+    obs_id = observation.obs_id
+    altitudes = pointing_altitudes(
+        pointing=pointing,
+        location=location,
+        times=[observation.tstart, *np.atleast_1d(times), observation.tstop],
+    )
+    low, high = float(altitudes.min()), float(altitudes.max())
+    span = f"{low:.1f} to {high:.1f} deg" if high - low >= 0.05 else f"{low:.1f} deg"
+    site = (
+        f"lon {location.lon.deg:.4f} deg, lat {location.lat.deg:.4f} deg, "
+        f"height {location.height.to_value('m'):.0f} m"
+    )
+    if low < 0:
+        quality.warn(
+            obs_id,
+            "pointing_below_horizon",
+            f"obs {obs_id}: seen from the site ({site}) at the observation times, the "
+            f"pointing is below the horizon (altitude {span}): the ALTAZ background "
+            "rotation is meaningless; check the site keywords (GEOLON/GEOLAT/ALTITUDE, "
+            "TELESCOP), the times, or set background.fov_alignment: radec",
+        )
+    alt_pnt = getattr(observation, "alt_pnt", None)
+    tolerance = quality.ALTITUDE_TOLERANCE_DEG
+    if alt_pnt is not None and not (low - tolerance <= alt_pnt <= high + tolerance):
+        quality.warn(
+            obs_id,
+            "pointing_altitude_mismatch",
+            f"obs {obs_id}: ALT_PNT = {alt_pnt:.1f} deg, but the pointing seen from the "
+            f"site ({site}) at the observation times is at altitude {span} (tolerance "
+            f"{tolerance:g} deg)",
+        )
 
 
 def make_background(
@@ -247,6 +366,7 @@ def reduce_observation(
     edisp: bool = True,
     psf: bool = True,
     fov_rotation_step: float = 1.0,
+    fov_alignment: str = "auto",
 ) -> MapDataset:
     """Reduce one observation to a map dataset on a cutout of ``geom``.
 
@@ -264,6 +384,8 @@ def reduce_observation(
     fov_rotation_step : float
         For ALTAZ-aligned bkg_3d: largest field-of-view rotation (deg) per
         time step of the background integration.
+    fov_alignment : {"auto", "radec", "altaz"}
+        Orientation of a bkg_3d's field of view (:func:`resolve_fov_alignment`).
 
     Returns
     -------
@@ -275,6 +397,12 @@ def reduce_observation(
         If the observation lies outside the geometry, lacks a needed IRF, has no
         positive livetime, has an empty event list, or an IRF gives NaN or infinite
         values on the geometry; the message names the observation.
+
+    Warns
+    -----
+    `~dl3flow.quality.ObservationWarning`
+        A FOVALIGN assumed or overridden; for ALTAZ, a pointing below the horizon or
+        far from ALT_PNT (:mod:`dl3flow.quality`).
     """
     obs_id = observation.obs_id
     if offset_max <= 0:
@@ -318,7 +446,7 @@ def reduce_observation(
     )
 
     times = location = None
-    alignment = observation.bkg_fov_alignment
+    alignment = resolve_fov_alignment(observation, fov_alignment)
     if alignment == "ALTAZ":
         location = observation.location
         if location is None:
@@ -328,6 +456,7 @@ def reduce_observation(
             )
         n_steps = _rotation_steps(observation, pointing, location, fov_rotation_step)
         times = _observation_times(observation, n_steps)
+        _check_altaz_pointing(observation, pointing=pointing, location=location, times=times)
     background = make_background(
         bkg,
         sky=cut.sky,

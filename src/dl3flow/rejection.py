@@ -49,7 +49,13 @@ __all__ = [
     "ON_BAD_OBSERVATION",
     "Rejection",
     "STAGES",
+    "collect_notes",
     "collect_rejections",
+    "notes_summary",
+    "notes_table",
+    "read_notes",
+    "read_status_notes",
+    "write_notes",
     "read_rejections",
     "read_status",
     "reduce_or_reject",
@@ -145,6 +151,7 @@ def reduce_or_reject(
     edisp: bool = True,
     psf: bool = True,
     fov_rotation_step: float = 1.0,
+    fov_alignment: str = "auto",
     on_bad_observation: str = "skip",
 ):
     """Reduce one observation, or say precisely why it cannot be.
@@ -156,7 +163,7 @@ def reduce_or_reject(
         e.g. ``DataStore.from_dir(path).observation``.
     obs_id : int
         The observation.
-    geom, offset_max, edisp, psf, fov_rotation_step
+    geom, offset_max, edisp, psf, fov_rotation_step, fov_alignment
         As for `dl3flow.reduce.reduce_observation`.
     on_bad_observation : {"skip", "fail"}
         What a failure gives: a :class:`Rejection` (``"skip"``) or a
@@ -204,6 +211,7 @@ def reduce_or_reject(
             edisp=edisp,
             psf=psf,
             fov_rotation_step=fov_rotation_step,
+            fov_alignment=fov_alignment,
         )
     except MemoryError:
         raise
@@ -220,16 +228,19 @@ def reduce_or_reject(
 # ----------------------------------------------------------------------------- status files
 
 
-def write_status(path, *, obs_id: int, rejection: Rejection | None = None) -> Path:
+def write_status(
+    path, *, obs_id: int, rejection: Rejection | None = None, notes: Iterable = ()
+) -> Path:
     """Write the per-observation status file (JSON, atomically).
 
     ``{"obs_id": N, "status": "ok"}`` or ``{"obs_id": N, "status": "rejected",
-    "stage": ..., "reason": ..., "error": ...}``.
+    "stage": ..., "reason": ..., "error": ...}``, with ``"warnings"``: the
+    `~dl3flow.quality.QualityNote` list ``notes`` as ``{"check", "message"}`` objects.
 
     Raises
     ------
     ValueError
-        If ``rejection`` is for another observation.
+        If ``rejection`` or a note is for another observation.
     """
     from .io import atomic_write
 
@@ -238,6 +249,11 @@ def write_status(path, *, obs_id: int, rejection: Rejection | None = None) -> Pa
         if rejection.obs_id != int(obs_id):
             raise ValueError(f"status of obs {obs_id}: the rejection is for obs {rejection.obs_id}")
         content |= {"status": "rejected"} | rejection.as_dict()
+    notes = list(notes)
+    for note in notes:
+        if note.obs_id != int(obs_id):
+            raise ValueError(f"status of obs {obs_id}: a warning is for obs {note.obs_id}")
+    content["warnings"] = [{"check": n.check, "message": n.message} for n in notes]
     text = json.dumps(content, indent=1, sort_keys=True) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
 
@@ -251,12 +267,7 @@ def read_status(path) -> Rejection | None:
         If the file is missing, not JSON or not a status file (the message names it).
     """
     path = Path(path)
-    try:
-        content = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"status file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"status file {path} is not readable JSON ({exc})") from None
+    content = _load_status(path)
     status = content.get("status") if isinstance(content, dict) else None
     try:
         if status == "ok":
@@ -274,10 +285,48 @@ def read_status(path) -> Rejection | None:
     raise ValueError(f"status file {path}: status must be 'ok' or 'rejected', got {status!r}")
 
 
+def _load_status(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"status file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"status file {path} is not readable JSON ({exc})") from None
+
+
+def read_status_notes(path) -> list:
+    """The `~dl3flow.quality.QualityNote` list of a status file (empty if it has none).
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, not JSON, or its warnings are malformed (the message
+        names it).
+    """
+    from .quality import QualityNote
+
+    path = Path(path)
+    content = _load_status(path)
+    try:
+        obs_id = int(content["obs_id"])
+        return [
+            QualityNote(obs_id=obs_id, check=str(item["check"]), message=str(item["message"]))
+            for item in content.get("warnings", [])
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"status file {path} has malformed warnings ({exc!r})") from None
+
+
 def collect_rejections(status_paths: Iterable) -> list[Rejection]:
     """The rejections among many status files, sorted by obs_id."""
     found = (read_status(path) for path in status_paths)
     return sorted((r for r in found if r is not None), key=lambda r: r.obs_id)
+
+
+def collect_notes(status_paths: Iterable) -> list:
+    """The quality notes of many status files, sorted by obs_id (stable within one)."""
+    notes = [note for path in status_paths for note in read_status_notes(path)]
+    return sorted(notes, key=lambda note: note.obs_id)
 
 
 # ----------------------------------------------------------------------------- table
@@ -347,6 +396,75 @@ def read_rejections(path) -> list[Rejection]:
     ]
 
 
+def notes_table(notes: Iterable):
+    """Quality notes as an `~astropy.table.Table`: OBS_ID, CHECK, MESSAGE, by obs_id."""
+    from astropy.table import Table
+
+    rows = sorted(notes, key=lambda note: note.obs_id)
+    table = Table(
+        {
+            "OBS_ID": [n.obs_id for n in rows],
+            "CHECK": [n.check for n in rows],
+            "MESSAGE": [n.message for n in rows],
+        },
+        dtype=[int, str, str],
+    )
+    table.meta["n_warnings"] = len(rows)
+    table.meta["comments"] = [
+        "warnings about the data of observations that were used (or rejected later): "
+        "what was assumed or looks wrong (dl3flow.quality)"
+    ]
+    return table
+
+
+def write_notes(notes: Iterable, path, *, overwrite: bool = False) -> Path:
+    """Write :func:`notes_table` as an ECSV file (atomically; no rows if no notes)."""
+    from .io import write_table
+
+    return write_table(notes_table(notes), path, overwrite=overwrite, format="ascii.ecsv")
+
+
+def read_notes(path) -> list:
+    """Read a table written by :func:`write_notes`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, unreadable or lacks a column (the message names it).
+    """
+    from astropy.table import Table
+
+    from .quality import QualityNote
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"warnings table {path} does not exist")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as exc:
+        raise ValueError(f"warnings table {path} is not a readable ECSV table ({exc})") from exc
+    missing = [name for name in ("OBS_ID", "CHECK", "MESSAGE") if name not in table.colnames]
+    if missing:
+        raise ValueError(f"warnings table {path} lacks column(s) {', '.join(missing)}")
+    return [
+        QualityNote(obs_id=int(row["OBS_ID"]), check=str(row["CHECK"]), message=str(row["MESSAGE"]))
+        for row in table
+    ]
+
+
+def notes_summary(notes: Iterable) -> str:
+    """Per check, how many observations got a warning, and which (for the end of a run)."""
+    by_check: dict[str, list[int]] = {}
+    for note in notes:
+        by_check.setdefault(note.check, []).append(note.obs_id)
+    lines = []
+    for check, obs_ids in by_check.items():
+        ids = sorted(set(obs_ids))
+        shown = ", ".join(map(str, ids[:8])) + (", ..." if len(ids) > 8 else "")
+        lines.append(f"  {check}: {len(ids)} observation(s) ({shown})")
+    return "\n".join(lines)
+
+
 def rejection_summary(rejections: Iterable[Rejection], *, n_total: int | None = None) -> str:
     """One line per rejected observation, after a count (for the end of a run)."""
     rejections = list(rejections)
@@ -375,7 +493,8 @@ def reduce_to_files(
 
     The dataset (with ``provenance`` in its primary header) is written first and
     the status file last, so a status file means the job finished. A rejected
-    observation gets no dataset file.
+    observation gets no dataset file. The `~dl3flow.quality.ObservationWarning` raised
+    on the way are logged and recorded in the status file (:func:`read_status_notes`).
 
     Parameters
     ----------
@@ -397,16 +516,24 @@ def reduce_to_files(
     BadObservationError
         With ``on_bad_observation="fail"`` (no file is written then).
     """
-    result = reduce_or_reject(
-        observation_loader, obs_id=obs_id, on_bad_observation=on_bad_observation, **reduce_kwargs
-    )
+    from .quality import collect_notes as collecting
+
+    with collecting() as notes:
+        result = reduce_or_reject(
+            observation_loader,
+            obs_id=obs_id,
+            on_bad_observation=on_bad_observation,
+            **reduce_kwargs,
+        )
+    for note in notes:
+        log.warning("%s", note)
     if isinstance(result, Rejection):
-        write_status(status_path, obs_id=obs_id, rejection=result)
+        write_status(status_path, obs_id=obs_id, rejection=result, notes=notes)
         return result
     if callable(provenance):
         provenance = provenance()
     dataset_path = Path(dataset_path)
     dataset_path.parent.mkdir(parents=True, exist_ok=True)
     result.write(dataset_path, overwrite=True, provenance=provenance)
-    write_status(status_path, obs_id=obs_id)
+    write_status(status_path, obs_id=obs_id, notes=notes)
     return result

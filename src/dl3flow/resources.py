@@ -154,17 +154,17 @@ def job_size(analysis, kind: str) -> dict[str, int]:
     Parameters
     ----------
     analysis : `~dl3flow.config.AnalysisConfig`
-        The parsed analysis (``geom.sky.width``, ``geom.sky.binsz``, energy axes,
+        The parsed analysis (``layout.sky.width``, ``layout.sky.binsz``, energy axes,
         ``offset_max``).
     kind : str
         A job kind of `JOB_KINDS` or a rule name of `RULE_KINDS`.
     """
-    sky = analysis.geom.sky
+    sky = analysis.layout.sky
     width = sky.width
     if _cost(kind).per_observation:
         cutout = 2.0 * float(analysis.offset_max.to_value("deg"))
         width = tuple(min(w, cutout) for w in width)
-    n_energy = analysis.geom.energy.nbin + analysis.geom.energy_true.nbin
+    n_energy = analysis.layout.energy.nbin + analysis.layout.energy_true.nbin
     return {"n_pixels": n_pixels(width, sky.binsz), "n_energy": n_energy}
 
 

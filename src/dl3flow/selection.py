@@ -18,7 +18,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-__all__ = ["SelectionError", "StringCut", "select_observations"]
+__all__ = ["AutoCenter", "SelectionError", "StringCut", "auto_center", "select_observations"]
 
 
 class SelectionError(ValueError):
@@ -438,3 +438,137 @@ def select_observations(
             f"the criteria ({details or 'no criteria; the obs table is empty'})"
         )
     return selected, rejected
+
+
+@dataclass(frozen=True)
+class AutoCenter:
+    """The map centre chosen from the pointings of the selected observations.
+
+    Attributes
+    ----------
+    center : `~astropy.coordinates.SkyCoord`
+        Spherical mean of the kept pointings, in the requested frame.
+    used : tuple of int
+        OBS_IDs whose pointings make the mean.
+    dropped : tuple of int
+        OBS_IDs whose pointing was farther than ``max_separation`` from the running
+        mean, farthest first (their pointings do not move the centre; the
+        observations themselves stay selected).
+    max_separation : float
+        The limit used, in deg.
+    """
+
+    center: SkyCoord
+    used: tuple[int, ...]
+    dropped: tuple[int, ...]
+    max_separation: float
+
+    def describe(self) -> str:
+        """One line, e.g. ``centre (l, b) = (359.944, -0.046) deg from 20 pointings``."""
+        lon, lat = _lon_lat_names(self.center.frame.name)
+        c = self.center.spherical
+        text = (
+            f"centre ({lon}, {lat}) = ({_deg3(round(c.lon.deg, 3) % 360)}, "
+            f"{_deg3(c.lat.deg)}) deg "
+            f"({self.center.frame.name}) from {len(self.used)} pointing(s)"
+        )
+        if self.dropped:
+            shown = ", ".join(map(str, self.dropped[:10])) + (
+                ", ..." if len(self.dropped) > 10 else ""
+            )
+            text += (
+                f"; {len(self.dropped)} pointing(s) more than {_fmt(self.max_separation)} deg "
+                f"from the mean left out of it: {shown}"
+            )
+        return text
+
+
+def _deg3(value: float) -> str:
+    """Three decimals, without a sign on a value that rounds to zero."""
+    return f"{round(float(value), 3) + 0.0:.3f}"
+
+
+def _lon_lat_names(frame: str) -> tuple[str, str]:
+    return ("l", "b") if frame == "galactic" else ("RA", "Dec")
+
+
+def _unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+def auto_center(obs_table: Table, *, frame: str = "icrs", max_separation: float) -> AutoCenter:
+    """Map centre from the pointings: spherical mean, outliers dropped one at a time.
+
+    The mean direction of the pointings (RA_PNT, DEC_PNT, as unit vectors) is
+    computed; while the pointing farthest from it is more than ``max_separation``
+    away, that pointing is left out and the mean computed again.
+
+    Parameters
+    ----------
+    obs_table : `~astropy.table.Table`
+        Selected observations (``OBS_ID``, ``RA_PNT``, ``DEC_PNT``; ICRS).
+    frame : {"icrs", "galactic"}
+        Frame of the returned centre.
+    max_separation : float
+        Largest distance (deg) of a pointing from the mean that is kept in it.
+
+    Returns
+    -------
+    AutoCenter
+
+    Raises
+    ------
+    SelectionError
+        Without observations or pointing columns, with a missing pointing, for a
+        negative ``max_separation``, or when the pointings have no mean direction
+        (they cancel out, e.g. two opposite directions).
+    """
+    if not max_separation >= 0:
+        raise SelectionError(f"max_separation must be >= 0 deg, got {max_separation}")
+    missing = [name for name in ("OBS_ID", "RA_PNT", "DEC_PNT") if name not in obs_table.colnames]
+    if missing:
+        raise SelectionError(
+            f"an automatic map centre needs column(s) {', '.join(missing)}; available "
+            f"columns: {', '.join(obs_table.colnames)}"
+        )
+    if len(obs_table) == 0:
+        raise SelectionError("an automatic map centre needs at least one observation")
+    ids = np.asarray(np.ma.getdata(obs_table["OBS_ID"])).astype(np.int64)
+    ra, ra_missing = _column_values(obs_table, "RA_PNT")
+    dec, dec_missing = _column_values(obs_table, "DEC_PNT")
+    if np.any(ra_missing | dec_missing):
+        bad = ", ".join(map(str, ids[ra_missing | dec_missing][:10]))
+        raise SelectionError(f"an automatic map centre needs every pointing: missing for {bad}")
+    ra = ra * u.Unit(obs_table["RA_PNT"].unit or "deg").to(u.deg)
+    dec = dec * u.Unit(obs_table["DEC_PNT"].unit or "deg").to(u.deg)
+    vectors = _unit_vectors(ra, dec)
+    keep = np.ones(len(ids), dtype=bool)
+    dropped: list[int] = []
+    cos_limit = np.cos(np.deg2rad(min(max_separation, 180.0)))
+    while True:
+        total = vectors[keep].sum(axis=0)
+        norm = np.linalg.norm(total)
+        if norm < 1e-9 * keep.sum():
+            raise SelectionError(
+                "the selected pointings have no mean direction (they cancel out); give "
+                "geom.center explicitly"
+            )
+        mean = total / norm
+        cos_sep = np.where(keep, vectors @ mean, np.inf)
+        farthest = int(np.argmin(cos_sep))
+        if cos_sep[farthest] >= cos_limit or keep.sum() == 1:
+            break
+        keep[farthest] = False
+        dropped.append(int(ids[farthest]))
+    center = SkyCoord(
+        np.rad2deg(np.arctan2(mean[1], mean[0])) % 360.0 * u.deg,
+        np.rad2deg(np.arcsin(np.clip(mean[2], -1.0, 1.0))) * u.deg,
+        frame="icrs",
+    ).transform_to(frame)
+    return AutoCenter(
+        center=center,
+        used=tuple(int(i) for i in ids[keep]),
+        dropped=tuple(dropped),
+        max_separation=float(max_separation),
+    )

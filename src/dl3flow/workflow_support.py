@@ -48,6 +48,9 @@ __all__ = [
     "run_summary",
     "script_job",
     "script_provenance",
+    "WARNINGS_TABLE",
+    "choose_center",
+    "job_config",
 ]
 
 #: The simulated demo data store and its source catalog and region file, written by
@@ -63,6 +66,8 @@ CHECKSUM_CACHE = "resources/checksums"
 #: Rejected observations of an analysis (written by the workflow's
 #: ``rejected_observations`` checkpoint), ``{analysis}`` filled in.
 REJECTIONS_TABLE = "results/{analysis}/tables/rejected_observations.ecsv"
+#: Warnings about the data of the reduced observations (``dl3flow.quality``).
+WARNINGS_TABLE = "results/{analysis}/tables/observation_warnings.ecsv"
 
 _OBS_DIR = re.compile(r"(?:^|[/\\])obs[/\\](\d+)[/\\]")
 
@@ -227,11 +232,64 @@ def accepted_obs_ids(selected: Iterable[int], rejections_path) -> list[int]:
     return [int(obs_id) for obs_id in selected if int(obs_id) not in rejected]
 
 
+def choose_center(cfg, selected):
+    """The automatic map centre of an analysis with ``geom.center: auto``.
+
+    Parameters
+    ----------
+    cfg : `dl3flow.config.AnalysisConfig`
+    selected : `~astropy.table.Table`
+        The selected observations (RA_PNT, DEC_PNT).
+
+    Returns
+    -------
+    `dl3flow.selection.AutoCenter` or None
+        None if the analysis has a fixed centre.
+    """
+    from .selection import auto_center
+
+    if cfg.auto_center is None:
+        return None
+    return auto_center(
+        selected,
+        frame=cfg.layout.sky.frame,
+        max_separation=float(cfg.auto_center.max_separation.to_value("deg")),
+    )
+
+
+def job_config(snakemake):
+    """The `~dl3flow.config.AnalysisConfig` of a job, its map placed on the sky.
+
+    With ``geom.center: auto`` the centre comes from the selection's table, which
+    the rule gives as ``input.observations`` (rules/common.smk ``geometry_inputs``).
+
+    Raises
+    ------
+    ConfigError
+        If the centre is auto and the rule has no ``observations`` input.
+    """
+    from .config import ConfigError, analysis_config
+    from .io import read_geom_center
+
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    if cfg.auto_center is None:
+        return cfg
+    observations = getattr(snakemake.input, "observations", None)
+    if not observations:
+        raise ConfigError(
+            f"analyses.{cfg.name}.geom.center: auto, but rule {snakemake.rule} has no "
+            "'observations' input to read the chosen centre from"
+        )
+    return cfg.with_center(read_geom_center(observations))
+
+
 def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
     """Short end-of-run summary of the rejected observations of each analysis.
 
     Reads ``results/<analysis>/tables/rejected_observations.ecsv`` (and
-    ``observations.ecsv`` for the number of selected observations); analyses
+    ``observations.ecsv`` for the number of selected observations) and, when it
+    has rows, ``tables/observation_warnings.ecsv`` (per check, which observations got
+    a warning about their data); analyses
     without a table yet (e.g. not run) are left out. Lines are shortened to keep
     the summary short; the tables hold the full reasons.
     """
@@ -254,7 +312,29 @@ def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
         lines += [line if len(line) <= 160 else line[:157] + "..." for line in rest]
         if rejections:
             lines.append(f"  (details: {REJECTIONS_TABLE.format(analysis=analysis)})")
+        lines += _warnings_summary(Path(workdir), analysis)
     return "\n".join(lines)
+
+
+def _warnings_summary(workdir: Path, analysis: str) -> list[str]:
+    """Lines on the analysis' warnings table (none without warnings or table)."""
+    from .rejection import notes_summary, read_notes
+
+    table = WARNINGS_TABLE.format(analysis=analysis)
+    if not (workdir / table).is_file():
+        return []
+    try:
+        notes = read_notes(workdir / table)
+    except ValueError as exc:
+        return [f"  {exc}"]
+    if not notes:
+        return []
+    n_obs = len({note.obs_id for note in notes})
+    return [
+        f"{analysis}: warnings about the data of {n_obs} observation(s):",
+        notes_summary(notes),
+        f"  (details: {table})",
+    ]
 
 
 def _n_selected(path: Path) -> int | None:
