@@ -538,11 +538,18 @@ DL3 = [
         store={"hdus": _column_unit("AEFF", "EFFAREA", "TeV")},
     ),
     Case(
-        "aeff-hduclas4-missing",
+        # a missing HDUCLAS4 is fine (the HDU index names the class); a contradicting
+        # HDUCLAS2 is not
+        "aeff-hduclas2-contradicts-the-index",
         _job,
         BadObservationError,
-        _bad_obs("irf", "IrfError", r"\[aeff\] .obs 23523, aeff.: missing HDUCLAS4"),
-        store={"hdus": _header("AEFF", HDUCLAS4=None)},
+        _bad_obs(
+            "irf",
+            "IrfError",
+            r"\[aeff\] .obs 23523, aeff.: the HDU index says HDU class 'aeff_2d', but "
+            r"HDUCLAS2 is 'EDISP'",
+        ),
+        store={"hdus": _header("AEFF", HDUCLAS4=None, HDUCLAS2="EDISP")},
     ),
     Case(
         "bkg-fovalign-unknown",

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import pickle
+import re
 import sys
 import time
 import types
@@ -31,6 +32,7 @@ from dl3flow.datastore import (
     UnknownObservationError,
     UnsupportedHDUClassError,
 )
+from dl3flow.irf import EffectiveArea2D, IrfError
 
 MJDREFI, MJDREFF = 51910, 0.5
 
@@ -208,9 +210,14 @@ def fake_irf(monkeypatch):
     calls = []
     module = types.ModuleType("dl3flow.irf")
 
-    def read_irf(hdu, *, source):
+    def read_irf(hdu, *, hdu_class, source):
         calls.append((hdu.name, source))
-        return {"name": hdu.name, "value": float(hdu.data["VALUE"][0]), "source": source}
+        return {
+            "name": hdu.name,
+            "value": float(hdu.data["VALUE"][0]),
+            "hdu_class": hdu_class,
+            "source": source,
+        }
 
     module.read_irf = read_irf
     monkeypatch.setitem(sys.modules, "dl3flow.irf", module)
@@ -699,6 +706,7 @@ def test_irfs_are_read_with_read_irf(store, fake_irf):
     aeff = obs.aeff
     assert aeff["value"] == 1.0
     assert aeff["source"] == f"{store.hdu_location(1, 'aeff').file}[AEFF] (obs 1, aeff)"
+    assert aeff["hdu_class"] == "aeff_2d"  # the reader is chosen by the HDU index class
     assert obs.psf["value"] == 3.0
     assert obs.bkg["value"] == 4.0
     assert obs.edisp is None  # no edisp row
@@ -727,10 +735,101 @@ def test_unknown_irf_class_raises_on_access(tmp_path, fake_irf):
     assert fake_irf == []
 
 
+@pytest.mark.parametrize(
+    ("hdu_type", "hdu_class"), [("AEFF", "AEFF_2D"), ("Aeff", "Aeff_2D"), (" aeff", "aeff_2d ")]
+)
+def test_hdu_type_and_class_are_case_insensitive(tmp_path, fake_irf, hdu_type, hdu_class):
+    rows = [
+        (1, "EVENTS", "EVENTS", "data", "obs_000001.fits.gz", "EVENTS"),
+        (1, "Gti", "gti", "data", "obs_000001.fits.gz", "GTI"),
+        (1, hdu_type, hdu_class, "data", "obs_000001.fits.gz", "AEFF"),
+    ]
+    store = DataStore.from_dir(make_store(tmp_path, hdu_rows=rows))
+    assert store.hdu_types(1) == ["aeff", "events", "gti"]
+    assert list(store.hdu_table["HDU_CLASS"]) == ["events", "gti", "aeff_2d"]
+    for wanted in (("aeff", "aeff_2d"), ("AEFF", "AEFF_2D")):
+        location = store.hdu_location(1, wanted[0], hdu_class=wanted[1])
+        assert (location.hdu_type, location.hdu_class) == ("aeff", "aeff_2d")
+    obs = store.observation(1)
+    assert len(obs.events) == 3 and len(obs.gti) == 2
+    assert obs.aeff["hdu_class"] == "aeff_2d"  # supported, and passed on lower-case
+
+
+def caldb_aeff_hdu(area):
+    """A CTA-caldb-style effective area: OGIP HDUCLAS4 '2D', no LO_THRES / HI_THRES."""
+    table = Table(
+        {
+            "ENERG_LO": np.array([[0.1, 1.0]]) * u.TeV,
+            "ENERG_HI": np.array([[1.0, 10.0]]) * u.TeV,
+            "THETA_LO": np.array([[0.0, 1.0]]) * u.deg,
+            "THETA_HI": np.array([[1.0, 2.0]]) * u.deg,
+            "EFFAREA": np.full((1, 2, 2), area) * u.m**2,
+        }
+    )
+    hdu = fits.table_to_hdu(table)
+    hdu.name = "EFFECTIVE AREA"
+    for key, value in (
+        ("HDUCLASS", "OGIP"),
+        ("HDUCLAS1", "RESPONSE"),
+        ("HDUCLAS2", "EFF_AREA"),
+        ("HDUCLAS3", "FULL-ENCLOSURE"),
+        ("HDUCLAS4", "2D"),
+    ):
+        hdu.header[key] = value
+    return hdu
+
+
+def test_shared_caldb_irf_file_through_file_dir_with_dotdot(tmp_path):
+    # CTA 1DC layout: index/gps/hdu-index.fits.gz reaches the events and the one
+    # caldb IRF file of all observations through FILE_DIR '../../...'
+    root = tmp_path / "1dc"
+    caldb, events = "../../caldb/data/cta/1dc/bcf/South_z20_50h", "../../data/baseline/gps"
+    rows = []
+    for obs_id in (1, 2, 3):
+        name = f"gps_baseline_{obs_id:06d}.fits"
+        rows += [
+            (obs_id, "events", "events", events, name, "EVENTS"),
+            (obs_id, "gti", "gti", events, name, "GTI"),
+        ]
+        header = {"HDUCLAS1": "EVENTS"}
+        write_fits(
+            root / "data/baseline/gps" / name, [events_hdu(obs_id, header=header), gti_hdu()]
+        )
+    rows += [
+        (obs_id, "aeff", "aeff_2d", caldb, "irf_file.fits", "EFFECTIVE AREA") for obs_id in (1, 2)
+    ]
+    # obs 3: the index points its aeff at the event list
+    rows.append((3, "aeff", "aeff_2d", events, "gps_baseline_000003.fits", "EVENTS"))
+    irf_file = root / "caldb/data/cta/1dc/bcf/South_z20_50h/irf_file.fits"
+    write_fits(irf_file, [caldb_aeff_hdu(5.0)])
+    index = root / "index" / "gps"
+    write_index(index / "obs-index.fits.gz", obs_index_table(), "OBS_INDEX")
+    write_index(index / "hdu-index.fits.gz", hdu_index_table(rows), "HDU_INDEX")
+
+    store = DataStore.from_dir(index)
+    location = store.hdu_location(1, "aeff")
+    assert location.file == index.resolve() / caldb / "irf_file.fits"
+    assert location.file.resolve() == irf_file.resolve()
+    assert store.hdu_location(2, "aeff").file == location.file
+    for obs_id in (1, 2):
+        obs = store.observation(obs_id)
+        assert len(obs.events) == 3
+        assert isinstance(obs.aeff, EffectiveArea2D)
+        np.testing.assert_array_equal(obs.aeff.data, 5.0)
+        assert obs.aeff.lo_threshold is None and obs.aeff.hi_threshold is None
+    events_file = index.resolve() / events / "gps_baseline_000003.fits"
+    with pytest.raises(
+        IrfError,
+        match=re.escape(f"{events_file}[EVENTS] (obs 3, aeff): the HDU index says HDU class ")
+        + "'aeff_2d', but HDUCLAS1 is 'EVENTS'",
+    ):
+        _ = store.observation(3).aeff
+
+
 def test_bkg_fov_alignment(tmp_path, monkeypatch):
     # the alignment is the bkg IRF's own (irf.read_irf: FOVALIGN, GADF default ALTAZ)
     module = types.ModuleType("dl3flow.irf")
-    module.read_irf = lambda hdu, *, source: types.SimpleNamespace(
+    module.read_irf = lambda hdu, *, hdu_class, source: types.SimpleNamespace(
         fov_alignment=hdu.header.get("FOVALIGN", "ALTAZ")
     )
     monkeypatch.setitem(sys.modules, "dl3flow.irf", module)

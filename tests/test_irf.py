@@ -666,7 +666,13 @@ def test_bkg_integral_of_flat_spectrum_uses_log_limit():
 
 
 @pytest.mark.parametrize(
-    ("unit", "factor"), [("MeV-1 s-1 sr-1", 1.0), ("TeV-1 s-1 sr-1", 1e-6), (None, 1.0)]
+    ("unit", "factor"),
+    [
+        ("MeV-1 s-1 sr-1", 1.0),
+        ("TeV-1 s-1 sr-1", 1e-6),
+        (None, 1.0),
+        ("1/s/MeV/sr", 1.0),  # CTA caldb: astropy parses it only as OGIP
+    ],
 )
 def test_bkg_units(unit, factor):
     bkg = read_irf(bkg_3d_hdu(np.full((3, 2, 2), 5.0), unit=unit))
@@ -862,3 +868,137 @@ def test_background_constructor_rejects_alignment():
     bkg = read_irf(bkg_3d_hdu())
     with pytest.raises(IrfError, match="fov_alignment must be one of"):
         Background3D(axes=bkg.axes, data=bkg.data, fov_alignment="GAL")
+
+
+# --------------------------------------------------------------------------------------
+# Dispatch: HDU-index class first, header tokens as a cross-check
+# --------------------------------------------------------------------------------------
+
+
+def with_tokens(hdu, clas1=None, clas2=None, clas4=None):
+    """``hdu`` with exactly these HDUCLAS1/2/4 keywords (None: absent)."""
+    for key in ("HDUCLAS1", "HDUCLAS2", "HDUCLAS3", "HDUCLAS4"):
+        hdu.header.remove(key, ignore_missing=True)
+    for key, value in (("HDUCLAS1", clas1), ("HDUCLAS2", clas2), ("HDUCLAS4", clas4)):
+        if value is not None:
+            hdu.header[key] = value
+    return hdu
+
+
+def event_list_hdu(**tokens):
+    return with_tokens(table_hdu([column("ENERGY", [1.0, 2.0], "TeV")]), **tokens)
+
+
+BUILDERS = {
+    "aeff": aeff_hdu,
+    "edisp": edisp_hdu,
+    "psf_table": psf_table_hdu,
+    "psf_3gauss": psf_3gauss_hdu,
+    "psf_king": psf_king_hdu,
+    "bkg_2d": bkg_2d_hdu,
+    "bkg_3d": bkg_3d_hdu,
+    "events": event_list_hdu,
+}
+
+# HDU index class, HDU built as, HDUCLAS1, HDUCLAS2, HDUCLAS4 -> IRF type read
+DISPATCH_ACCEPTED = [
+    # CTA caldb (1DC, prod3b/prod5): OGIP-style HDUCLAS4
+    ("aeff_2d", "aeff", "RESPONSE", "EFF_AREA", "2D", EffectiveArea2D),
+    ("edisp_2d", "edisp", "RESPONSE", "EDISP", "2D", EnergyDispersion2D),
+    ("psf_3gauss", "psf_3gauss", "RESPONSE", "RPSF", "3GAUSS", PSF3Gauss),
+    ("psf_king", "psf_king", "RESPONSE", "RPSF", "KING", PSFKing),
+    ("psf_table", "psf_table", "RESPONSE", "RPSF", "TABLE", PSFTable),
+    ("bkg_3d", "bkg_3d", "RESPONSE", "BKG", "3D", Background3D),
+    ("bkg_2d", "bkg_2d", "RESPONSE", "BKG", "2D", Background2D),
+    # GADF / H.E.S.S. DR1 tokens
+    ("aeff_2d", "aeff", "RESPONSE", "EFF_AREA", "AEFF_2D", EffectiveArea2D),
+    ("bkg_3d", "bkg_3d", "RESPONSE", "BKG", "BKG_3D", Background3D),
+    ("psf_table", "psf_table", "RESPONSE", "PSF", "PSF_TABLE", PSFTable),
+    # the index class in upper case; header tokens in any case, with blanks
+    ("AEFF_2D", "aeff", "RESPONSE", "EFF_AREA", "2D", EffectiveArea2D),
+    (" Psf_King ", "psf_king", "response", "rpsf ", "king", PSFKing),
+    # missing HDUCLAS tokens are accepted
+    ("aeff_2d", "aeff", None, None, None, EffectiveArea2D),
+    ("edisp_2d", "edisp", None, "EDISP", None, EnergyDispersion2D),
+    ("bkg_3d", "bkg_3d", "RESPONSE", None, "3D", Background3D),
+]
+
+
+@pytest.mark.parametrize(
+    ("hdu_class", "kind", "clas1", "clas2", "clas4", "expected"), DISPATCH_ACCEPTED
+)
+def test_read_irf_dispatches_on_hdu_index_class(hdu_class, kind, clas1, clas2, clas4, expected):
+    hdu = with_tokens(BUILDERS[kind](), clas1, clas2, clas4)
+    assert type(read_irf(hdu, hdu_class=hdu_class, source=SRC)) is expected
+
+
+# HDU index class, HDU built as, HDUCLAS1, HDUCLAS2, HDUCLAS4 -> error message
+DISPATCH_MISMATCH = [
+    # the index points to an event list or GTI
+    ("aeff_2d", "events", "EVENTS", None, None, "HDUCLAS1 is 'EVENTS' \\(expected 'RESPONSE'\\)"),
+    ("aeff_2d", "events", None, "EVENTS", None, "HDUCLAS2 is 'EVENTS' \\(expected 'EFF_AREA'\\)"),
+    ("bkg_3d", "events", None, "GTI", None, "HDUCLAS2 is 'GTI' \\(expected 'BKG'\\)"),
+    # the index points to another IRF
+    ("aeff_2d", "edisp", "RESPONSE", "EDISP", "2D", "HDUCLAS2 is 'EDISP'"),
+    ("edisp_2d", "aeff", None, None, "AEFF_2D", "HDUCLAS4 is 'AEFF_2D'.*'EDISP_2D' or '2D'"),
+    ("psf_3gauss", "psf_king", "RESPONSE", "RPSF", "PSF_KING", "HDUCLAS4 is 'PSF_KING'"),
+    ("psf_3gauss", "psf_king", "RESPONSE", "RPSF", "KING", "HDUCLAS4 is 'KING'"),
+    ("bkg_3d", "bkg_2d", "RESPONSE", "BKG", "2D", "HDUCLAS4 is '2D'.*'BKG_3D' or '3D'"),
+    # not an IRF class dl3flow reads
+    ("rad_max_2d", "aeff", None, None, None, "unsupported HDU class 'rad_max_2d'"),
+    ("events", "events", "EVENTS", None, None, "unsupported HDU class 'events'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("hdu_class", "kind", "clas1", "clas2", "clas4", "match"), DISPATCH_MISMATCH
+)
+def test_read_irf_mismatch_with_hdu_index_class(hdu_class, kind, clas1, clas2, clas4, match):
+    hdu = with_tokens(BUILDERS[kind](), clas1, clas2, clas4)
+    with pytest.raises(IrfError, match=match) as info:
+        read_irf(hdu, hdu_class=hdu_class, source=SRC)
+    assert str(info.value).startswith(SRC + ": ")
+    if not match.startswith("unsupported"):
+        assert f"the HDU index says HDU class {hdu_class.lower()!r}" in str(info.value)
+
+
+# Without the index class: HDUCLAS4 (GADF token) or HDUCLAS2 + OGIP-style HDUCLAS4
+HEADER_ACCEPTED = [
+    ("aeff", None, "AEFF_2D", EffectiveArea2D),
+    ("aeff", "EFF_AREA", "2D", EffectiveArea2D),
+    ("edisp", "EDISP", "2D", EnergyDispersion2D),
+    ("psf_table", "RPSF", "TABLE", PSFTable),
+    ("psf_3gauss", "RPSF", "3GAUSS", PSF3Gauss),
+    ("psf_king", "rpsf", "King", PSFKing),
+    ("bkg_2d", "BKG", "2D", Background2D),
+    ("bkg_3d", "BKG", "3D", Background3D),
+]
+
+
+@pytest.mark.parametrize(("kind", "clas2", "clas4", "expected"), HEADER_ACCEPTED)
+def test_read_irf_without_index_class_reads_the_header(kind, clas2, clas4, expected):
+    hdu = with_tokens(BUILDERS[kind](), "RESPONSE", clas2, clas4)
+    assert type(read_irf(hdu)) is expected
+
+
+HEADER_ERRORS = [
+    ("aeff", None, None, "missing HDUCLAS4"),
+    ("aeff", None, "2D", "unknown HDUCLAS4 '2D' with HDUCLAS2 None"),
+    ("bkg_3d", "BKG", "KING", "unknown HDUCLAS4 'KING' with HDUCLAS2 'BKG'.*BKG\\+3D"),
+    ("aeff", "EDISP", "AEFF_2D", "the header says HDU class 'aeff_2d', but HDUCLAS2 is 'EDISP'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "clas2", "clas4", "match"), HEADER_ERRORS)
+def test_read_irf_without_index_class_errors(kind, clas2, clas4, match):
+    hdu = with_tokens(BUILDERS[kind](), None, clas2, clas4)
+    with pytest.raises(IrfError, match=match) as info:
+        read_irf(hdu, source=SRC)
+    assert SRC in str(info.value)
+
+
+def test_caldb_style_aeff_has_no_thresholds():
+    # CTA 1DC effective areas have no LO_THRES / HI_THRES
+    hdu = with_tokens(aeff_hdu(), "RESPONSE", "EFF_AREA", "2D")
+    aeff = read_irf(hdu, hdu_class="aeff_2d")
+    assert aeff.lo_threshold is None and aeff.hi_threshold is None

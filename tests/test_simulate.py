@@ -290,6 +290,133 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+# -- caldb style (CTA 1DC-like: one shared IRF file) -----------------------------------------
+
+CALDB_IRF = "caldb/data/dl3flow/sim/bcf/sim_z20/irf_file.fits"
+CALDB_FILES = [
+    CALDB_IRF,
+    "data/dl3flow_sim_obs_id_000001.fits.gz",
+    "data/dl3flow_sim_obs_id_000002.fits.gz",
+    "hdu-index.fits.gz",
+    "obs-index.fits.gz",
+    "simulation.json",
+]
+
+
+@pytest.fixture(scope="module")
+def caldb_store(tmp_path_factory):
+    config = small_config(irf_style="caldb")
+    return config, write_data_store(config, tmp_path_factory.mktemp("caldb") / "store")
+
+
+def test_caldb_written_files_byte_identical(caldb_store, tmp_path):
+    config, path = caldb_store
+    again = write_data_store(small_config(irf_style="caldb"), tmp_path / "again")
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    assert files == CALDB_FILES
+    for rel in files:
+        assert (path / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_caldb_hdu_index_shares_one_irf_file(caldb_store):
+    _, path = caldb_store
+    hdu = Table.read(path / "hdu-index.fits.gz")
+    assert hdu.colnames == DR1_HDU_INDEX_COLUMNS
+    rows = [tuple(row[c] for c in DR1_HDU_INDEX_COLUMNS[:-1]) for row in hdu]
+    irf_dir, irf_name = CALDB_IRF.rsplit("/", 1)
+    for obs_id in (1, 2):
+        data = f"dl3flow_sim_obs_id_{obs_id:06d}.fits.gz"
+        assert rows[6 * (obs_id - 1) : 6 * obs_id] == [
+            (obs_id, "events", "events", "data", data, "EVENTS"),
+            (obs_id, "gti", "gti", "data", data, "GTI"),
+            (obs_id, "aeff", "aeff_2d", irf_dir, irf_name, "EFFECTIVE AREA"),
+            (obs_id, "edisp", "edisp_2d", irf_dir, irf_name, "ENERGY DISPERSION"),
+            (obs_id, "psf", "psf_3gauss", irf_dir, irf_name, "POINT SPREAD FUNCTION"),
+            (obs_id, "bkg", "bkg_3d", irf_dir, irf_name, "BACKGROUND"),
+        ]
+    for row in hdu:
+        with fits.open(path / row["FILE_DIR"] / row["FILE_NAME"]) as hdul:
+            assert hdul[row["HDU_NAME"]].filebytes() == row["SIZE"]
+    with fits.open(path / "data" / "dl3flow_sim_obs_id_000001.fits.gz") as hdul:
+        assert [h.name for h in hdul[1:]] == ["EVENTS", "GTI"]
+    obs = Table.read(path / "obs-index.fits.gz")
+    assert obs.colnames == DR1_OBS_INDEX_COLUMNS  # with ALT_PNT, AZ_PNT, ZEN_PNT...
+
+
+# extension, HDUCLAS2, HDUCLAS4, columns
+CALDB_HDUS = [
+    (
+        "EFFECTIVE AREA", "EFF_AREA", "2D",
+        ["ENERG_LO", "ENERG_HI", "THETA_LO", "THETA_HI", "EFFAREA"],
+    ),
+    (
+        "ENERGY DISPERSION", "EDISP", "2D",
+        ["ETRUE_LO", "ETRUE_HI", "MIGRA_LO", "MIGRA_HI", "THETA_LO", "THETA_HI", "MATRIX"],
+    ),
+    (
+        "POINT SPREAD FUNCTION", "RPSF", "3GAUSS",
+        ["ENERG_LO", "ENERG_HI", "THETA_LO", "THETA_HI",
+         "SCALE", "SIGMA_1", "AMPL_2", "SIGMA_2", "AMPL_3", "SIGMA_3"],
+    ),
+    (
+        "BACKGROUND", "BKG", "3D",
+        ["ENERG_LO", "ENERG_HI", "DETX_LO", "DETX_HI", "DETY_LO", "DETY_HI", "BKG"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extname", "clas2", "clas4", "columns"), CALDB_HDUS)
+def test_caldb_irf_headers(caldb_store, extname, clas2, clas4, columns):
+    _, path = caldb_store
+    with fits.open(path / CALDB_IRF) as hdul:
+        assert [h.name for h in hdul[1:]] == [spec[0] for spec in CALDB_HDUS]
+        hdu = hdul[extname]
+        header = {k: hdu.header.get(k) for k in ("HDUCLASS", "HDUCLAS1", "HDUCLAS2", "HDUCLAS4")}
+        assert header == {
+            "HDUCLASS": "OGIP",
+            "HDUCLAS1": "RESPONSE",
+            "HDUCLAS2": clas2,
+            "HDUCLAS4": clas4,
+        }
+        assert hdu.columns.names == columns
+        for key in ("FOVALIGN", "LO_THRES", "HI_THRES", "OBS_ID"):
+            assert key not in hdu.header
+        if extname == "BACKGROUND":
+            assert hdu.columns["BKG"].unit == "1/s/MeV/sr"
+
+
+def test_caldb_events_come_from_the_shared_instrument():
+    # every observation sees the one 20-deg IRF, whatever its pointing zenith angle
+    caldb = [simulate_observation(small_config(irf_style="caldb"), i) for i in range(2)]
+    gadf = [simulate_observation(small_config(), i) for i in range(2)]
+    assert caldb[0].plan.zenith != caldb[1].plan.zenith
+    assert caldb[0].plan == gadf[0].plan
+    assert caldb[0].expected_background == caldb[1].expected_background
+    assert caldb[0].lo_thres == caldb[1].lo_thres == simulate._Instrument(20.0, (0.1, 100)).lo_thres
+    assert gadf[0].lo_thres != gadf[1].lo_thres
+
+
+def test_caldb_store_reads_with_dl3flow(caldb_store):
+    from dl3flow.datastore import DataStore
+    from dl3flow.irf import Background3D, EffectiveArea2D, EnergyDispersion2D, PSF3Gauss
+
+    config, path = caldb_store
+    store = DataStore.from_dir(path)
+    obs = store.observation(2)
+    assert store.hdu_location(1, "psf").file == store.hdu_location(2, "psf").file
+    assert isinstance(obs.aeff, EffectiveArea2D) and isinstance(obs.edisp, EnergyDispersion2D)
+    assert obs.aeff.lo_threshold is None and obs.aeff.hi_threshold is None
+    assert isinstance(obs.bkg, Background3D) and obs.bkg.fov_alignment_assumed
+    assert isinstance(obs.psf, PSF3Gauss)
+    # the psf_3gauss parameters are the simulated two-Gaussian PSF (at the table nodes)
+    energy, offset = obs.psf.axes[0].nodes[[3, 10]], obs.psf.axes[1].nodes[[0, 3]]
+    rad = np.array([0.0, 0.05, 0.1, 0.3])
+    e, th, r = energy[:, None, None], offset[None, :, None], rad[None, None, :]
+    expected = simulate._Instrument(20.0, config.energy_range).psf_density(e, th, r)
+    ours = obs.psf.evaluate(energy_true=e, offset=th, rad=r)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
 # -- configuration ---------------------------------------------------------------------------
 
 
@@ -320,6 +447,10 @@ def test_config_from_dict_and_round_trip():
     assert config.tstart == pytest.approx(60370.0)
     assert config.ontime == pytest.approx(1800 / 0.95)
     assert simulation_config_from_dict(config.to_dict()) == config
+    assert "irf_style" not in config.to_dict()  # the default: gadf manifests are unchanged
+    caldb = simulation_config_from_dict(demo_dict(irf_style="caldb"))
+    assert caldb.to_dict()["irf_style"] == "caldb"
+    assert simulation_config_from_dict(caldb.to_dict()) == caldb
 
 
 def test_config_default_sky_follows_target():
@@ -358,6 +489,7 @@ def set_source(i, key, value):
         (demo_dict(deadc=0), r"^simulation\.deadc: must be within \(0, 1\]"),
         (demo_dict(deadc=1.2), r"^simulation\.deadc:"),
         (demo_dict(fov_alignment="GALACTIC"), r"^simulation\.fov_alignment: unknown alignment"),
+        (demo_dict(irf_style="CALDB"), r"^simulation\.irf_style: unknown IRF style 'CALDB'"),
         (demo_dict(wobble_offset=-0.5), r"^simulation\.wobble_offset:"),
         (demo_dict(zenith_range=[40, 20]), r"^simulation\.zenith_range: need"),
         (demo_dict(zenith_range=[0, 1]), r"^simulation\.zenith_range: the pointings"),

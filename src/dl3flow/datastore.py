@@ -9,7 +9,11 @@ The conventions follow gammapy's ``DataStore`` / ``HDUIndexTable`` / ``Observati
 * The file of an HDU is ``BASE_DIR / FILE_DIR / FILE_NAME`` where ``BASE_DIR`` is the
   ``BASE_DIR`` header keyword of the HDU index (relative to the index file's directory)
   or, when absent, the index file's directory. Several observations may share one file
-  (e.g. common IRF files).
+  (e.g. common IRF files, such as CTA's caldb ``irf_file.fits`` reached through a
+  relative ``FILE_DIR`` like ``../../caldb/data/cta/1dc/bcf/South_z20_50h``).
+* ``HDU_TYPE`` and ``HDU_CLASS`` are matched case-insensitively (stored lower-case),
+  and an IRF is read by its index ``HDU_CLASS`` (`dl3flow.irf.read_irf`), the HDU's
+  own ``HDUCLAS*`` keywords only being checked against it.
 
 Everything is read lazily: a :class:`DataStore` only reads the two index tables, and an
 :class:`Observation` reads a data file the first time one of its HDUs is needed. Each
@@ -291,11 +295,25 @@ def _stripped_strings(column) -> np.ndarray:
     return np.array([str(value).strip() for value in values], dtype=str)
 
 
+#: HDU-index columns whose values are matched case-insensitively (stored lower-case).
+_LOWER_CASE_COLUMNS = ("HDU_TYPE", "HDU_CLASS")
+
+
+def _hdu_column(table: Table, name: str) -> np.ndarray:
+    """Stripped strings of an HDU-index column; HDU_TYPE and HDU_CLASS lower-cased."""
+    values = _stripped_strings(table[name])
+    return np.char.lower(values) if name in _LOWER_CASE_COLUMNS else values
+
+
 def _normalise_hdu_table(table: Table) -> Table:
-    """Return a copy with stripped string columns (as gammapy); masked FILE_DIR -> ""."""
+    """Return a copy with stripped string columns (as gammapy); masked FILE_DIR -> "".
+
+    HDU_TYPE and HDU_CLASS are lower-cased: GADF spells them lower-case, some files
+    (e.g. ``AEFF_2D``) do not, and they are matched case-insensitively.
+    """
     out = table.copy(copy_data=True)
     for name in ("HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"):
-        out[name] = _stripped_strings(out[name])
+        out[name] = _hdu_column(out, name)
     return out
 
 
@@ -331,11 +349,13 @@ class HDULocation:
     obs_id : int
         Observation ID.
     hdu_type : str
-        GADF HDU type (``events``, ``gti``, ``aeff``, ``edisp``, ``psf``, ``bkg``, ...).
+        GADF HDU type, lower-case (``events``, ``gti``, ``aeff``, ``edisp``, ``psf``,
+        ``bkg``, ...).
     hdu_class : str
-        GADF HDU class (``events``, ``aeff_2d``, ``psf_table``, ``bkg_3d``, ...).
+        GADF HDU class, lower-case (``events``, ``aeff_2d``, ``psf_table``, ``bkg_3d``...).
     file : pathlib.Path
-        Resolved file path ``BASE_DIR / FILE_DIR / FILE_NAME``.
+        File path ``BASE_DIR / FILE_DIR / FILE_NAME`` (``..`` in ``FILE_DIR`` is kept,
+        e.g. to a shared caldb IRF file beside the index directory).
     hdu_name : str
         Extension name inside ``file`` (matched case-insensitively, as FITS does).
     """
@@ -460,7 +480,7 @@ class DataStore:
             hdu_rows.setdefault(int(obs_id), []).append(row)
         object.__setattr__(self, "_obs_rows", obs_rows)
         hdu_columns = {
-            name: _stripped_strings(self.hdu_table[name]) for name in HDU_INDEX_REQUIRED_COLUMNS[1:]
+            name: _hdu_column(self.hdu_table, name) for name in HDU_INDEX_REQUIRED_COLUMNS[1:]
         }
         object.__setattr__(self, "_hdu_columns", hdu_columns)
         object.__setattr__(
@@ -578,6 +598,8 @@ class DataStore:
 
     def _locations(self, obs_id: int, hdu_type: str, hdu_class: str | None) -> list[HDULocation]:
         columns = self._hdu_columns
+        hdu_type = hdu_type.strip().lower()  # the index columns are lower-cased
+        hdu_class = None if hdu_class is None else hdu_class.strip().lower()
         out = []
         for row in self._hdu_rows.get(obs_id, ()):
             if columns["HDU_TYPE"][row] != hdu_type:
@@ -626,9 +648,11 @@ class DataStore:
         obs_id : int
             Observation ID.
         hdu_type : str
-            GADF HDU type, e.g. ``"events"``, ``"gti"``, ``"aeff"``, ``"bkg"``.
+            GADF HDU type, e.g. ``"events"``, ``"gti"``, ``"aeff"``, ``"bkg"``
+            (case-insensitive, as the index columns).
         hdu_class : str, optional
-            Also require this HDU class (to choose among several rows of one type).
+            Also require this HDU class (to choose among several rows of one type;
+            case-insensitive).
 
         Returns
         -------
@@ -853,7 +877,7 @@ class Observation:
         self._data(location, hdu)  # turn truncated data into CorruptFileError
         from dl3flow.irf import read_irf
 
-        return read_irf(hdu, source=location.source)
+        return read_irf(hdu, hdu_class=location.hdu_class, source=location.source)
 
     @cached_property
     def aeff(self):

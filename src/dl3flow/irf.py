@@ -1582,19 +1582,85 @@ def _read_bkg_3d(table: _Table) -> Background3D:
     )
 
 
-_READERS = {
-    "AEFF_2D": _read_aeff,
-    "EDISP_2D": _read_edisp,
-    "PSF_TABLE": _read_psf_table,
-    "PSF_3GAUSS": _read_psf_3gauss,
-    "PSF_KING": _read_psf_king,
-    "BKG_2D": _read_bkg_2d,
-    "BKG_3D": _read_bkg_3d,
+@dataclass(frozen=True)
+class _IrfClass:
+    """Reader of one GADF IRF HDU class and the header tokens that identify it."""
+
+    reader: Any
+    #: Accepted HDUCLAS2 values, the GADF one first.
+    hduclas2: tuple[str, ...]
+    #: OGIP-style HDUCLAS4 of CTA caldb files, beside the GADF one (the class upper-cased).
+    ogip: str
+
+
+#: GADF HDU class -> reader and header tokens. HDUCLAS4 is either the full GADF token
+#: (``AEFF_2D``...) or, in CTA caldb files (1DC, prod3b, prod5), OGIP-style (``2D``...),
+#: which only names the IRF together with HDUCLAS2.
+_IRF_CLASSES = {
+    "aeff_2d": _IrfClass(_read_aeff, ("EFF_AREA",), "2D"),
+    "edisp_2d": _IrfClass(_read_edisp, ("EDISP",), "2D"),
+    "psf_table": _IrfClass(_read_psf_table, ("RPSF", "PSF"), "TABLE"),
+    "psf_3gauss": _IrfClass(_read_psf_3gauss, ("RPSF", "PSF"), "3GAUSS"),
+    "psf_king": _IrfClass(_read_psf_king, ("RPSF", "PSF"), "KING"),
+    "bkg_2d": _IrfClass(_read_bkg_2d, ("BKG",), "2D"),
+    "bkg_3d": _IrfClass(_read_bkg_3d, ("BKG",), "3D"),
+}
+
+#: (HDUCLAS2, OGIP HDUCLAS4) -> HDU class, e.g. ("EFF_AREA", "2D") -> "aeff_2d".
+_OGIP_CLASSES = {
+    (clas2, spec.ogip): name for name, spec in _IRF_CLASSES.items() for clas2 in spec.hduclas2
 }
 
 
+def _header_token(table: _Table, key: str) -> str | None:
+    """Header keyword stripped and upper-cased; None when absent or blank."""
+    value = table.meta.get(key)
+    token = "" if value is None else str(value).strip().upper()
+    return token or None
+
+
+def _class_from_header(table: _Table) -> str:
+    """HDU class named by HDUCLAS4 (GADF token) or by HDUCLAS2 + OGIP-style HDUCLAS4."""
+    raw = table.meta.get("HDUCLAS4")
+    clas2, clas4 = _header_token(table, "HDUCLAS2"), _header_token(table, "HDUCLAS4")
+    if clas4 is None:
+        raise IrfError(f"{table.source}: missing HDUCLAS4 header keyword")
+    if clas4.lower() in _IRF_CLASSES:
+        return clas4.lower()
+    name = _OGIP_CLASSES.get((clas2, clas4))
+    if name is not None:
+        return name
+    known = sorted(name.upper() for name in _IRF_CLASSES)
+    pairs = sorted(f"{c2}+{c4}" for c2, c4 in _OGIP_CLASSES)
+    raise IrfError(
+        f"{table.source}: unknown HDUCLAS4 {raw!r} with HDUCLAS2 "
+        f"{table.meta.get('HDUCLAS2')!r} (expected HDUCLAS4 one of {known}, or "
+        f"HDUCLAS2+HDUCLAS4 one of {pairs})"
+    )
+
+
+def _check_class(table: _Table, name: str, origin: str) -> None:
+    """Raise IrfError if HDUCLAS1/2/4 (where present) contradict HDU class ``name``.
+
+    ``origin`` says where ``name`` came from, e.g. ``"the HDU index says"``.
+    """
+    spec = _IRF_CLASSES[name]
+    expected = {
+        "HDUCLAS1": ("RESPONSE",),
+        "HDUCLAS2": spec.hduclas2,
+        "HDUCLAS4": (name.upper(), spec.ogip),
+    }
+    for key, accepted in expected.items():
+        token = _header_token(table, key)
+        if token is not None and token not in accepted:
+            raise IrfError(
+                f"{table.source}: {origin} HDU class {name!r}, but {key} is "
+                f"{table.meta.get(key)!r} (expected {' or '.join(map(repr, accepted))})"
+            )
+
+
 def read_irf(
-    hdu: Any, *, source: str = ""
+    hdu: Any, *, hdu_class: str | None = None, source: str = ""
 ) -> (
     EffectiveArea2D
     | EnergyDispersion2D
@@ -1606,17 +1672,41 @@ def read_irf(
 ):
     """Read a GADF IRF table HDU.
 
-    Dispatches on the ``HDUCLAS4`` header keyword (case-insensitive):
-    ``AEFF_2D``, ``EDISP_2D``, ``PSF_TABLE``, ``PSF_3GAUSS``, ``PSF_KING``,
-    ``BKG_2D``, ``BKG_3D``. Only the first table row is used (as gammapy does).
-    Columns in equivalent units are converted to dl3flow's internal units.
+    The reader is chosen by ``hdu_class``, the ``HDU_CLASS`` of the HDU index (as
+    GADF intends and gammapy does); without it, by the HDU's own header. The
+    header's ``HDUCLAS1`` / ``HDUCLAS2`` / ``HDUCLAS4`` keywords are then only a
+    cross-check: each one that is present must agree with the class (absent ones
+    are accepted; ``HDUCLAS3`` is not checked).
+
+    =============  ==========  ====================  ===========================
+    HDU class      HDUCLAS2    HDUCLAS4 (GADF)       HDUCLAS4 (OGIP, CTA caldb)
+    =============  ==========  ====================  ===========================
+    ``aeff_2d``    EFF_AREA    AEFF_2D               2D
+    ``edisp_2d``   EDISP       EDISP_2D              2D
+    ``psf_table``  RPSF (PSF)  PSF_TABLE             TABLE
+    ``psf_3gauss`` RPSF (PSF)  PSF_3GAUSS            3GAUSS
+    ``psf_king``   RPSF (PSF)  PSF_KING              KING
+    ``bkg_2d``     BKG         BKG_2D                2D
+    ``bkg_3d``     BKG         BKG_3D                3D
+    =============  ==========  ====================  ===========================
+
+    ``HDUCLAS1``, when present, must be ``RESPONSE``. Without ``hdu_class`` the
+    class is the GADF ``HDUCLAS4`` token, or the row of ``HDUCLAS2`` with the
+    OGIP-style ``HDUCLAS4`` (e.g. ``EFF_AREA`` + ``2D`` -> ``aeff_2d``). All
+    comparisons ignore case and surrounding blanks. Only the first table row is
+    used (as gammapy does). Columns in equivalent units are converted to dl3flow's
+    internal units.
 
     Parameters
     ----------
     hdu : astropy.io.fits.BinTableHDU
         The IRF HDU.
+    hdu_class : str, optional
+        GADF HDU class from the HDU index, in either case (``"aeff_2d"``,
+        ``"AEFF_2D"``...). None: take it from the header.
     source : str, optional
-        Description for error messages, e.g. ``"file.fits.gz[AEFF] of obs 23523"``.
+        Description for error messages, e.g. ``HDULocation.source``:
+        ``"file.fits.gz[AEFF] (obs 23523, aeff)"``.
 
     Returns
     -------
@@ -1625,18 +1715,23 @@ def read_irf(
     Raises
     ------
     IrfError
-        Unknown or missing ``HDUCLAS4``, missing column, wrong shape, NaN-only data,
-        missing / invalid / dimensionally wrong unit, invalid axis values, or an
-        unsupported ``FOVALIGN``.
+        Unsupported ``hdu_class``; without it a missing or unknown ``HDUCLAS4``
+        (or ``HDUCLAS2`` + ``HDUCLAS4`` pair); an ``HDUCLAS1`` / ``HDUCLAS2`` /
+        ``HDUCLAS4`` contradicting the class (e.g. an event list, or an energy
+        dispersion where the HDU index says ``aeff_2d``); a missing column, wrong
+        shape, NaN-only data, missing / invalid / dimensionally wrong unit, invalid
+        axis values, or an unsupported ``FOVALIGN``. The message starts with
+        ``source``.
     """
     table = _Table(hdu, source)
-    hduclas4 = table.meta.get("HDUCLAS4")
-    if hduclas4 is None:
-        raise IrfError(f"{table.source}: missing HDUCLAS4 header keyword")
-    key = str(hduclas4).strip().upper()
-    reader = _READERS.get(key)
-    if reader is None:
-        raise IrfError(
-            f"{table.source}: unknown HDUCLAS4 {hduclas4!r} (expected one of {sorted(_READERS)})"
-        )
-    return reader(table)
+    if hdu_class is None:
+        name, origin = _class_from_header(table), "the header says"
+    else:
+        name, origin = str(hdu_class).strip().lower(), "the HDU index says"
+        if name not in _IRF_CLASSES:
+            raise IrfError(
+                f"{table.source}: unsupported HDU class {hdu_class!r} "
+                f"(expected one of {sorted(_IRF_CLASSES)})"
+            )
+    _check_class(table, name, origin)
+    return _IRF_CLASSES[name].reader(table)

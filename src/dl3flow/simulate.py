@@ -12,8 +12,24 @@ with ``EVENTS``, ``GTI``, ``AEFF``, ``EDISP``, ``PSF`` and ``BKG`` HDUs). The IR
 tables use the array layout gammapy's ``to_table`` writers produce (which is also the
 layout of DR1), so gammapy and any generic GADF reader load them.
 
-Instrument model (``z`` is the zenith angle of the observation)
----------------------------------------------------------------
+With ``irf_style="caldb"`` the store instead mimics CTA's first data challenge (1DC)
+and its caldb: ``data/*_obs_id_XXXXXX.fits.gz`` hold only ``EVENTS`` and ``GTI``, and
+ONE IRF file, ``caldb/data/dl3flow/sim/bcf/sim_z20/irf_file.fits``, serves every
+observation (the HDU index lists its four HDUs for each of them, ``FILE_DIR`` relative
+to the store). Its HDUs are named ``EFFECTIVE AREA``, ``ENERGY DISPERSION`` (``ETRUE``
+columns), ``POINT SPREAD FUNCTION`` (the PSF below as ``psf_3gauss`` parameters:
+``SCALE``, ``SIGMA_1``, ``AMPL_2``, ``SIGMA_2``, ``AMPL_3 = 0``, ``SIGMA_3``) and
+``BACKGROUND``, with OGIP-style ``HDUCLAS4`` (``2D``, ``3GAUSS``, ``3D``) while the
+HDU index says ``aeff_2d``, ``edisp_2d``, ``psf_3gauss``, ``bkg_3d``; there is no
+``LO_THRES`` / ``HI_THRES`` and no ``FOVALIGN`` (readers assume their default; the
+background is rotationally symmetric, so it does not matter), and the background
+unit is ``1/s/MeV/sr`` (parsed by astropy only as OGIP). As CTA's ``South_z20_50h``,
+the IRF is computed at one fixed zenith angle (20 deg), and so that the store stays
+self-consistent the events of every observation are drawn from that same instrument,
+whatever the zenith angle of its pointing (which the indexes still report).
+
+Instrument model (``z`` is the zenith angle of the observation; 20 deg for caldb)
+---------------------------------------------------------------------------------
 * energy threshold ``E_thr = 0.3 TeV / cos(z)**2``
 * effective area ``A(E, θ) = A0 (1 - exp(-(E/E_thr)**2)) exp(-θ²/(2 σ_θ(E)²))`` with
   ``A0 = 1e5 m² / sqrt(cos z)`` and ``σ_θ(E) = 1.1° + 0.15° ln(1 + E/E_thr)``;
@@ -23,7 +39,7 @@ Instrument model (``z`` is the zenith angle of the observation)
   ``(0.08 + 0.10 sqrt(E_thr/E)) (1 + 0.05 θ²)``
 * PSF: two concentric Gaussians (80 % core with ``σ_c = (0.03° + 0.026° (E/TeV)**-0.5)
   (1 + 0.1 θ²)``, 20 % tail with ``2.5 σ_c``), 68 % containment 0.1° at 1 TeV on axis,
-  written as a ``psf_table``
+  written as a ``psf_table`` (caldb: ``psf_3gauss``)
 * background: ``R(E, x, y) = R0 (E/TeV)**-2.7 (1 - exp(-(E/E_thr)**2))
   exp(-(x² + y²)/(2 (1.4°)²))`` on a square field-of-view grid (±3°, 0.1° pixels);
   it is rotationally symmetric, so the RADEC/ALTAZ alignment and the DETX/DETY axis
@@ -106,6 +122,19 @@ _HDUDOC = "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats"
 _GADF = {"HDUCLASS": "GADF", "HDUDOC": _HDUDOC, "HDUVERS": "0.2"}
 _FILE_PREFIX = "dl3flow_sim"
 _MANIFEST = "simulation.json"
+_IRF_STYLES = ("gadf", "caldb")
+
+# irf_style "caldb": one IRF file for all observations, as CTA's caldb (1DC, prod3b/5).
+_CALDB_ZENITH_DEG = 20.0
+_CALDB_IRF_NAME = "sim_z20"
+_CALDB_DIR = f"caldb/data/dl3flow/sim/bcf/{_CALDB_IRF_NAME}"
+_CALDB_FILE = "irf_file.fits"
+_CALDB_HDU = {
+    "HDUCLASS": "OGIP",
+    "HDUDOC": "CAL/GEN/92-019",
+    "HDUVERS": "1.0.0",
+    "HDUCLAS1": "RESPONSE",
+}
 
 # Instrument model constants (see the module docstring).
 _A0_M2 = 1.0e5
@@ -320,6 +349,10 @@ class SimulationConfig:
         ``TELESCOP`` keyword.
     geolon, geolat, altitude : float
         Observatory location (deg, deg, m); H.E.S.S. by default.
+    irf_style : {"gadf", "caldb"}
+        ``"gadf"``: IRFs per observation in its file, at its zenith angle (H.E.S.S.
+        DR1 layout). ``"caldb"``: one IRF file shared by all observations, at a
+        fixed 20 deg zenith angle, in CTA's caldb style (see the module docstring).
 
     Raises
     ------
@@ -346,6 +379,7 @@ class SimulationConfig:
     geolon: float = HESS_GEOLON
     geolat: float = HESS_GEOLAT
     altitude: float = HESS_ALTITUDE
+    irf_style: str = "gadf"
 
     def __post_init__(self) -> None:
         p = "simulation."
@@ -419,6 +453,11 @@ class SimulationConfig:
                 p + "fov_alignment",
                 f"unknown alignment {self.fov_alignment!r}, expected one of {_FOV_ALIGNMENTS}",
             )
+        if self.irf_style not in _IRF_STYLES:
+            raise SimulationConfigError(
+                p + "irf_style",
+                f"unknown IRF style {self.irf_style!r}, expected one of {_IRF_STYLES}",
+            )
         sources = tuple(self.sources)
         for i, src in enumerate(sources):
             if not isinstance(src, SourceSpec):
@@ -448,6 +487,8 @@ class SimulationConfig:
             "dec": out.pop("target_dec"),
         }
         site = {k: out.pop(k) for k in ("geolon", "geolat", "altitude")}
+        if out["irf_style"] == "gadf":  # the default: keeps the gadf manifest unchanged
+            del out["irf_style"]
         return {**out, "target": target, "site": site}
 
 
@@ -480,6 +521,7 @@ _TOP_KEYS = {
     "tstart",
     "telescope",
     "site",
+    "irf_style",
 }
 _SOURCE_KEYS = {"name", "kind", "ra", "dec", "sigma", "amplitude", "index", "reference"}
 
@@ -506,7 +548,8 @@ def simulation_config_from_dict(cfg: Mapping[str, Any]) -> SimulationConfig:
         ``zenith_range: [min, max]``, ``energy_range: [min, max]``, ``sources`` (list of
         mappings with the :class:`SourceSpec` fields; default: :func:`default_demo_sky`
         at the target), ``background_norm``, ``fov_alignment``, ``tstart`` (MJD or ISO),
-        ``telescope``, ``site: {geolon, geolat, altitude}``.
+        ``telescope``, ``site: {geolon, geolat, altitude}``, ``irf_style`` (``gadf`` or
+        ``caldb``).
 
     Returns
     -------
@@ -990,6 +1033,16 @@ def _sample_source(rng, config, plan, instrument, source):
     return {k: v[inside] for k, v in events.items()}
 
 
+def _observation_instrument(config: SimulationConfig, plan: ObservationPlan) -> _Instrument:
+    """The instrument the events of an observation are drawn from (and its IRFs).
+
+    gadf: at the observation's zenith angle; caldb: the one shared IRF's, at
+    ``_CALDB_ZENITH_DEG`` whatever the pointing, so that the store is self-consistent.
+    """
+    zenith = _CALDB_ZENITH_DEG if config.irf_style == "caldb" else plan.zenith
+    return _Instrument(zenith, config.energy_range, config.background_norm)
+
+
 def simulate_observation(config: SimulationConfig, index: int) -> SimulatedObservation:
     """Simulate the event list of observation ``index`` (0-based).
 
@@ -1011,7 +1064,7 @@ def simulate_observation(config: SimulationConfig, index: int) -> SimulatedObser
     if not 0 <= index < config.n_obs:
         raise IndexError(f"observation index {index} out of range [0, {config.n_obs})")
     plan = _plan_one(config, index)
-    instrument = _Instrument(plan.zenith, config.energy_range, config.background_norm)
+    instrument = _observation_instrument(config, plan)
     rng = _events_rng(config, index)
     parts = []
     bkg, expected_bkg = _sample_background(rng, config, plan, instrument)
@@ -1201,24 +1254,21 @@ def _irf_header(hdu, config, plan, clas2, clas4, extra=None):
     return hdu
 
 
-def _irf_tables(config, plan, instrument) -> list[_VectorTable]:
-    """AEFF, EDISP, PSF and BKG tables in the layout gammapy's ``to_table`` writes."""
+def _irf_columns(instrument) -> dict[str, list[tuple[str, np.ndarray, str | None]]]:
+    """Columns of the AEFF, EDISP, PSF (psf_table) and BKG tables, in gammapy's layout."""
     ax = _irf_axes(instrument)
     # AEFF: gammapy data (energy_true, offset), stored transposed
     e, th = ax["aeff_energy"], ax["aeff_offset"]
     aeff = instrument.aeff(_centers_log(e)[:, None], _centers_lin(th)[None, :])
-    aeff_table = _VectorTable.build(
-        "AEFF",
-        [
+    columns = {
+        "aeff": [
             ("ENERG_LO", e[:-1], "TeV"),
             ("ENERG_HI", e[1:], "TeV"),
             ("THETA_LO", th[:-1], "deg"),
             ("THETA_HI", th[1:], "deg"),
             ("EFFAREA", aeff.T, "m2"),
-        ],
-    )
-    thresholds = {"LO_THRES": instrument.lo_thres, "HI_THRES": float(config.energy_range[1])}
-    _irf_header(aeff_table.hdu, config, plan, "EFF_AREA", "AEFF_2D", thresholds)
+        ]
+    }
     # EDISP: (energy_true, migra, offset), probability per unit migra, normalised
     e, th, mig = ax["irf_energy"], ax["irf_offset"], ax["migra"]
     mean, sigma = instrument.migra_mean_sigma(
@@ -1227,56 +1277,121 @@ def _irf_tables(config, plan, instrument) -> list[_VectorTable]:
     prob = np.diff(ndtr((mig[None, :, None] - mean) / sigma), axis=1)
     prob /= prob.sum(axis=1, keepdims=True)
     matrix = prob / np.diff(mig)[None, :, None]
-    edisp_table = _VectorTable.build(
-        "EDISP",
-        [
-            ("ENERG_LO", e[:-1], "TeV"),
-            ("ENERG_HI", e[1:], "TeV"),
-            ("MIGRA_LO", mig[:-1], None),
-            ("MIGRA_HI", mig[1:], None),
-            ("THETA_LO", th[:-1], "deg"),
-            ("THETA_HI", th[1:], "deg"),
-            ("MATRIX", matrix.T, None),
-        ],
-    )
-    _irf_header(edisp_table.hdu, config, plan, "EDISP", "EDISP_2D")
+    columns["edisp"] = [
+        ("ENERG_LO", e[:-1], "TeV"),
+        ("ENERG_HI", e[1:], "TeV"),
+        ("MIGRA_LO", mig[:-1], None),
+        ("MIGRA_HI", mig[1:], None),
+        ("THETA_LO", th[:-1], "deg"),
+        ("THETA_HI", th[1:], "deg"),
+        ("MATRIX", matrix.T, None),
+    ]
     # PSF table: (energy_true, offset, rad)
     rad = ax["rad"]
     psf = instrument.psf_density(
         _centers_log(e)[:, None, None], _centers_lin(th)[None, :, None], _centers_lin(rad)
     )
-    psf_table = _VectorTable.build(
-        "PSF",
-        [
-            ("ENERG_LO", e[:-1], "TeV"),
-            ("ENERG_HI", e[1:], "TeV"),
-            ("THETA_LO", th[:-1], "deg"),
-            ("THETA_HI", th[1:], "deg"),
-            ("RAD_LO", rad[:-1], "deg"),
-            ("RAD_HI", rad[1:], "deg"),
-            ("RPSF", psf.T, "sr-1"),
-        ],
-    )
-    _irf_header(psf_table.hdu, config, plan, "RPSF", "PSF_TABLE")
+    columns["psf"] = [
+        ("ENERG_LO", e[:-1], "TeV"),
+        ("ENERG_HI", e[1:], "TeV"),
+        ("THETA_LO", th[:-1], "deg"),
+        ("THETA_HI", th[1:], "deg"),
+        ("RAD_LO", rad[:-1], "deg"),
+        ("RAD_HI", rad[1:], "deg"),
+        ("RPSF", psf.T, "sr-1"),
+    ]
     # BKG: gammapy Background3D (energy, fov_lon, fov_lat), stored transposed
     eb, det = ax["bkg_energy"], ax["det"]
     c = _centers_lin(det)
     bkg = instrument.bkg_rate(_centers_log(eb)[:, None, None], c[None, :, None], c[None, None, :])
-    bkg_table = _VectorTable.build(
-        "BKG",
-        [
-            ("ENERG_LO", eb[:-1], "TeV"),
-            ("ENERG_HI", eb[1:], "TeV"),
-            ("DETX_LO", det[:-1], "deg"),
-            ("DETX_HI", det[1:], "deg"),
-            ("DETY_LO", det[:-1], "deg"),
-            ("DETY_HI", det[1:], "deg"),
-            ("BKG", bkg.T, "MeV-1 s-1 sr-1"),
-        ],
-    )
+    columns["bkg"] = [
+        ("ENERG_LO", eb[:-1], "TeV"),
+        ("ENERG_HI", eb[1:], "TeV"),
+        ("DETX_LO", det[:-1], "deg"),
+        ("DETX_HI", det[1:], "deg"),
+        ("DETY_LO", det[:-1], "deg"),
+        ("DETY_HI", det[1:], "deg"),
+        ("BKG", bkg.T, "MeV-1 s-1 sr-1"),
+    ]
+    return columns
+
+
+def _irf_tables(config, plan, instrument) -> list[_VectorTable]:
+    """AEFF, EDISP, PSF and BKG tables in the layout gammapy's ``to_table`` writes."""
+    columns = _irf_columns(instrument)
+    aeff_table = _VectorTable.build("AEFF", columns["aeff"])
+    thresholds = {"LO_THRES": instrument.lo_thres, "HI_THRES": float(config.energy_range[1])}
+    _irf_header(aeff_table.hdu, config, plan, "EFF_AREA", "AEFF_2D", thresholds)
+    edisp_table = _VectorTable.build("EDISP", columns["edisp"])
+    _irf_header(edisp_table.hdu, config, plan, "EDISP", "EDISP_2D")
+    psf_table = _VectorTable.build("PSF", columns["psf"])
+    _irf_header(psf_table.hdu, config, plan, "RPSF", "PSF_TABLE")
+    bkg_table = _VectorTable.build("BKG", columns["bkg"])
     fovalign = {"FOVALIGN": config.fov_alignment}
     _irf_header(bkg_table.hdu, config, plan, "BKG", "BKG_3D", fovalign)
     return [aeff_table, edisp_table, psf_table, bkg_table]
+
+
+def _psf_3gauss_columns(instrument) -> list[tuple[str, np.ndarray, str | None]]:
+    """The two-Gaussian PSF as ``psf_3gauss`` parameters (third amplitude 0).
+
+    ``SCALE * (exp(-r²/2σ1²) + AMPL_2 exp(-r²/2σ2²))`` is the PSF density in sr^-1:
+    ``SCALE = (1 - w) / (2π σ1²)`` (σ1 in rad) and ``AMPL_2 = w σ1² / ((1 - w) σ2²)``.
+    """
+    ax = _irf_axes(instrument)
+    e, th = ax["irf_energy"], ax["irf_offset"]
+    sigma_1 = instrument.psf_sigma(_centers_log(e)[:, None], _centers_lin(th)[None, :])
+    sigma_2 = _PSF_TAIL_SCALE * sigma_1
+    scale = (1 - _PSF_TAIL_WEIGHT) / (2 * np.pi * np.radians(sigma_1) ** 2)
+    ampl_2 = np.full_like(sigma_1, _PSF_TAIL_WEIGHT / (1 - _PSF_TAIL_WEIGHT) / _PSF_TAIL_SCALE**2)
+    return [
+        ("ENERG_LO", e[:-1], "TeV"),
+        ("ENERG_HI", e[1:], "TeV"),
+        ("THETA_LO", th[:-1], "deg"),
+        ("THETA_HI", th[1:], "deg"),
+        ("SCALE", scale.T, "sr-1"),
+        ("SIGMA_1", sigma_1.T, "deg"),
+        ("AMPL_2", ampl_2.T, None),
+        ("SIGMA_2", sigma_2.T, "deg"),
+        ("AMPL_3", np.zeros_like(sigma_1).T, None),
+        ("SIGMA_3", sigma_2.T, "deg"),  # any width > 0: its amplitude is 0
+    ]
+
+
+def _caldb_irf_tables(config, instrument) -> list[_VectorTable]:
+    """The shared IRF HDUs of the caldb style, as CTA's caldb ``irf_file.fits``.
+
+    OGIP-style HDUCLAS4 (``2D``, ``3GAUSS``, ``3D``), CTA's HDU names, an edisp with
+    ``ETRUE`` columns, a ``psf_3gauss``, no ``LO_THRES`` / ``HI_THRES``, no
+    ``FOVALIGN`` and the background unit ``1/s/MeV/sr`` (which astropy only parses
+    as OGIP).
+    """
+    columns = _irf_columns(instrument)
+    edisp = [(name.replace("ENERG_", "ETRUE_"), a, unit) for name, a, unit in columns["edisp"]]
+    bkg = [(n, a, "1/s/MeV/sr" if n == "BKG" else unit) for n, a, unit in columns["bkg"]]
+    specs = (
+        ("EFFECTIVE AREA", columns["aeff"], "EFF_AREA", "2D"),
+        ("ENERGY DISPERSION", edisp, "EDISP", "2D"),
+        ("POINT SPREAD FUNCTION", _psf_3gauss_columns(instrument), "RPSF", "3GAUSS"),
+        ("BACKGROUND", bkg, "BKG", "3D"),
+    )
+    tables = []
+    for extname, cols, clas2, clas4 in specs:
+        table = _VectorTable.build(extname, cols)
+        cards = {
+            **_CALDB_HDU,
+            "HDUCLAS2": clas2,
+            "HDUCLAS3": "FULL-ENCLOSURE",
+            "HDUCLAS4": clas4,
+            "TELESCOP": config.telescope,
+            "INSTRUME": "dl3flow simulation",
+            "CAL_NAME": _CALDB_IRF_NAME,
+            "ZENITH": _CALDB_ZENITH_DEG,
+        }
+        for key, value in cards.items():
+            table.hdu.header[key] = value
+        tables.append(table)
+    return tables
 
 
 def _fits_bytes(hdul: fits.HDUList) -> bytes:
@@ -1383,6 +1498,14 @@ _HDU_TYPES = (
     ("bkg", "bkg_3d", "BKG"),
 )
 
+_CALDB_HDU_TYPES = (
+    # hdu type, hdu class, extension name of the shared caldb IRF file
+    ("aeff", "aeff_2d", "EFFECTIVE AREA"),
+    ("edisp", "edisp_2d", "ENERGY DISPERSION"),
+    ("psf", "psf_3gauss", "POINT SPREAD FUNCTION"),
+    ("bkg", "bkg_3d", "BACKGROUND"),
+)
+
 
 def _hdu_index_hdu(rows) -> fits.BinTableHDU:
     hdu = _table_hdu(rows, _HDU_INDEX_COLUMNS, "HDU_INDEX")
@@ -1395,22 +1518,50 @@ def _tag(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "target"
 
 
-def _write_observation(config, index, directory: Path, target_glonlat):
+def _write_caldb_irf(config, directory: Path) -> list[dict[str, Any]]:
+    """Write the shared IRF file of the caldb style; its HDU-index rows (no OBS_ID)."""
+    instrument = _Instrument(_CALDB_ZENITH_DEG, config.energy_range, config.background_norm)
+    tables = _caldb_irf_tables(config, instrument)
+    primary = fits.PrimaryHDU()
+    primary.header["TELESCOP"] = config.telescope
+    content = _fits_bytes(fits.HDUList([primary])) + b"".join(t.tobytes() for t in tables)
+    (directory / _CALDB_DIR).mkdir(parents=True)
+    (directory / _CALDB_DIR / _CALDB_FILE).write_bytes(content)
+    return [
+        {
+            "HDU_TYPE": hdu_type,
+            "HDU_CLASS": hdu_class,
+            "FILE_DIR": _CALDB_DIR,
+            "FILE_NAME": _CALDB_FILE,
+            "HDU_NAME": extname,
+            "SIZE": table.filebytes(),
+        }
+        for (hdu_type, hdu_class, extname), table in zip(_CALDB_HDU_TYPES, tables, strict=True)
+    ]
+
+
+def _write_observation(config, index, directory: Path, target_glonlat, shared_irf_rows=()):
+    """Write the data file of one observation; its HDU-index rows.
+
+    ``shared_irf_rows`` (caldb style): rows of the shared IRF file, listed for this
+    observation too; its data file then only holds EVENTS and GTI.
+    """
     sim = simulate_observation(config, index)
     plan = sim.plan
-    instrument = _Instrument(plan.zenith, config.energy_range, config.background_norm)
+    caldb = config.irf_style == "caldb"
     primary = fits.PrimaryHDU()
     primary.header["TELESCOP"] = config.telescope
     primary.header["OBS_ID"] = plan.obs_id
     events = _events_hdu(config, sim, target_glonlat)
     gti = _gti_hdu(config, plan)
-    irfs = _irf_tables(config, plan, instrument)
+    irfs = [] if caldb else _irf_tables(config, plan, _observation_instrument(config, plan))
     content = _fits_bytes(fits.HDUList([primary, events, gti])) + b"".join(
         t.tobytes() for t in irfs
     )
     name = _data_file_name(plan.obs_id)
     (directory / "data" / name).write_bytes(_gzip_bytes(content))
     sizes = [events.filebytes(), gti.filebytes(), *(t.filebytes() for t in irfs)]
+    own_types = _HDU_TYPES[:2] if caldb else _HDU_TYPES  # events, gti (+ IRFs)
     hdu_rows = [
         {
             "OBS_ID": plan.obs_id,
@@ -1418,11 +1569,12 @@ def _write_observation(config, index, directory: Path, target_glonlat):
             "HDU_CLASS": hdu_class,
             "FILE_DIR": "data",
             "FILE_NAME": name,
-            "HDU_NAME": extname.lower(),
+            "HDU_NAME": extname if caldb else extname.lower(),
             "SIZE": size,
         }
-        for (hdu_type, hdu_class, extname), size in zip(_HDU_TYPES, sizes, strict=True)
+        for (hdu_type, hdu_class, extname), size in zip(own_types, sizes, strict=True)
     ]
+    hdu_rows += [{"OBS_ID": plan.obs_id, **row} for row in shared_irf_rows]
     return sim, hdu_rows
 
 
@@ -1462,7 +1614,8 @@ def write_data_store(
     config : SimulationConfig
     path : path-like
         Directory to create (``obs-index.fits.gz``, ``hdu-index.fits.gz``,
-        ``simulation.json``, ``data/<prefix>_obs_id_XXXXXX.fits.gz``).
+        ``simulation.json``, ``data/<prefix>_obs_id_XXXXXX.fits.gz``; caldb style
+        also ``caldb/data/dl3flow/sim/bcf/sim_z20/irf_file.fits``).
     overwrite : bool, optional
         Replace an existing different store.
 
@@ -1494,13 +1647,14 @@ def write_data_store(
     tmp.chmod(0o755)  # mkdtemp creates 0o700
     try:
         (tmp / "data").mkdir()
+        shared_irf_rows = _write_caldb_irf(config, tmp) if config.irf_style == "caldb" else []
         target = SkyCoord(config.target_ra, config.target_dec, unit="deg", frame="icrs")
         target_glonlat = (float(target.galactic.l.deg), float(target.galactic.b.deg))
         plans_ra, plans_dec = [], []
         obs_rows, hdu_rows = [], []
         sims = []
         for index in range(config.n_obs):
-            sim, rows = _write_observation(config, index, tmp, target_glonlat)
+            sim, rows = _write_observation(config, index, tmp, target_glonlat, shared_irf_rows)
             sims.append(sim)
             hdu_rows.extend(rows)
             plans_ra.append(sim.plan.ra_pnt)
