@@ -127,7 +127,7 @@ rule significance_initial:
 rule exclusion_significance:
     input:
         unpack(geometry_inputs),
-        "results/{analysis}/stacked/initial/maps.fits",
+        maps="results/{analysis}/stacked/initial/maps.fits",
     output:
         "results/{analysis}/masks/exclusion_significance.fits",
     log:

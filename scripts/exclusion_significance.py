@@ -10,13 +10,13 @@ with script_job(snakemake) as log:
     significance = cfg.exclusion.significance
     if significance is None:
         raise ValueError(f"{cfg.exclusion.key}.significance: not configured (null)")
-    maps = read_maps(snakemake.input[0])
+    maps = read_maps(snakemake.input.maps)
     mask = significance_mask(
         maps.image("sqrt_ts", 0),
         cfg.geom.sky,
         **significance.as_kwargs(),
         key=f"{cfg.exclusion.key}.significance",
-        source=snakemake.input[0],
+        source=snakemake.input.maps,
     )
     mask.write(snakemake.output[0], provenance=script_provenance(snakemake))
     log.info("wrote %s (%d pixels excluded)", snakemake.output[0], mask.n_excluded)
