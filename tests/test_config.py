@@ -764,6 +764,31 @@ def test_cli_check_config_opens_the_data_store(hess_dr1, tmp_path, monkeypatch, 
     assert "analyses.msh1552.exclusion.region_files[0]" in capsys.readouterr().err
 
 
+def test_cli_check_config_prints_an_auto_centre(hess_dr1, tmp_path, monkeypatch, capsys):
+    """A survey of the RX J1713 and MSH 15-52 runs: the larger field wins the mean."""
+    from dl3flow.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    survey = tmp_path / "survey.yaml"
+    survey.write_text(
+        "run: [survey]\n"
+        "analyses:\n  survey:\n"
+        "    selection: {cuts: {OBJECT: {match: '^(msh|rxj)'}}}\n"
+        "    geom: {center: auto, frame: galactic, width: 4 deg, binsz: 0.04 deg}\n"
+    )
+    args = ["check-config", str(REPO / "config/config.yaml"), str(survey)]
+    assert main([*args, "--data-store", str(hess_dr1)]) == 0
+    out = capsys.readouterr().out
+    assert "survey: data store " in out and "(galactic, CAR, centre auto)" in out
+    assert (
+        "survey: 31 of 105 observations selected; geom.center auto: centre (l, b) = "
+        "(320.321, -1.290) deg (galactic) from 19 pointing(s); 12 pointing(s) more than "
+        "4.5 deg from the mean left out of it: "
+    ) in out
+    assert main([*args, "--syntax-only", "--data-store", "x"]) == 0
+    assert "(galactic, CAR, centre auto)" in capsys.readouterr().out
+
+
 def test_cli_check_config_demo_store_not_written_yet(tmp_path, monkeypatch, capsys):
     from dl3flow.cli import main
 
