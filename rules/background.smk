@@ -6,7 +6,7 @@
 
 rule normalize_background:
     input:
-        dataset=reduced_dataset,
+        dataset=OBS_DATASET,
         mask_safe="results/{analysis}/obs/{obs_id}/mask_safe.fits",
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:

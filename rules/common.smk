@@ -11,14 +11,12 @@ from dl3flow.config import (
     check_exclusion_inputs,
 )
 from dl3flow.io import read_observations
-from dl3flow.rejection import read_status
 from dl3flow.workflow_support import (
     DEMO_CATALOG,
     DEMO_DATA_STORE,
     DEMO_REGIONS,
     REJECTIONS_TABLE,
     WARNINGS_TABLE,
-    accepted_obs_ids,
     run_summary,
 )
 
@@ -26,8 +24,8 @@ from dl3flow.workflow_support import (
 BENCHMARKS = "benchmarks/output"
 # The simulated demo data store, its source catalog and region file (rules/data.smk):
 # DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow_support.
-# Per-observation reduction: the status (the rule's output: ok or rejected, and why)
-# and the dataset (written beside it only for an accepted observation).
+# Per-observation reduction: the dataset (flagged STATUS = REJECTED for a rejected
+# observation) and the status (ok or rejected, and why; warnings about the data).
 OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"
 OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
 
@@ -80,34 +78,32 @@ def data_store_index(wildcards):
     }
 
 
-_HDU_FILES = {}
+_DATA_STORES = {}
 
 
-def _observation_files(directory, obs_id):
-    """Files of one observation listed in the hdu-index (none before it exists)."""
-    index = Path(_index_file(directory, "hdu-index"))
-    if not index.is_file():
-        return []
-    if directory not in _HDU_FILES:
-        from astropy.table import Table
+def _data_store(directory):
+    """The analysis' data store, opened once per Snakemake run (by dl3flow, as the jobs do)."""
+    if directory not in _DATA_STORES:
+        from dl3flow.datastore import DataStore, DataStoreError
 
-        files = {}
-        for row in Table.read(index):
-            path = (
-                Path(directory)
-                / str(row["FILE_DIR"]).strip()
-                / str(row["FILE_NAME"]).strip()
-            )
-            files.setdefault(int(row["OBS_ID"]), set()).add(str(path))
-        _HDU_FILES[directory] = {key: sorted(value) for key, value in files.items()}
-    return _HDU_FILES[directory].get(int(obs_id), [])
+        try:
+            _DATA_STORES[directory] = DataStore.from_dir(directory)
+        except DataStoreError as exc:
+            raise WorkflowError(f"data store {directory}: {exc}") from None
+    return _DATA_STORES[directory]
 
 
 def observation_inputs(wildcards):
-    """Index files plus every file of the observation (so that changes re-run it)."""
+    """Index files plus the observation's files that exist (changes re-run its jobs).
+
+    Paths are resolved by dl3flow's DataStore (BASE_DIR / FILE_DIR / FILE_NAME), as
+    the job resolves them. A file that is missing (or a broken link) is left out:
+    the job then rejects the observation with that reason, and the rest runs.
+    """
     directory = str(ANALYSIS_CONFIGS[wildcards.analysis].data_store)
     inputs = data_store_index(wildcards)
-    inputs["files"] = _observation_files(directory, wildcards.obs_id)
+    files = _data_store(directory).observation_files(int(wildcards.obs_id))
+    inputs["files"] = [str(path) for path in files if path.is_file()]
     return inputs
 
 
@@ -141,80 +137,36 @@ def selected_obs_ids(analysis):
 
 def obs_statuses(wildcards):
     """Reduction status files of the selected observations."""
+    return _per_observation(OBS_STATUS, wildcards)
+
+
+def _per_observation(pattern, wildcards):
     return expand(
-        OBS_STATUS,
+        pattern,
         analysis=wildcards.analysis,
         obs_id=selected_obs_ids(wildcards.analysis),
     )
 
 
-def usable_obs_ids(analysis):
-    """Selected observations not rejected by the reduction (checkpoint rejected_observations).
-
-    Every rule after the reduction takes its observations from here, so that a
-    rejected observation (no dataset) never enters the DAG.
-    """
-    table = checkpoints.rejected_observations.get(analysis=analysis).output.rejections
-    return accepted_obs_ids(selected_obs_ids(analysis), table)
-
-
-def _dataset_of_reduced(analysis, obs_id):
-    """OBS_DATASET of an observation that the checkpoint rejected_observations accepted.
-
-    The dataset is written beside the status (the rule's declared output), and the
-    checkpoint's table says which observations have one: Snakemake cannot re-create
-    a dataset or status deleted by hand on its own. Say what to delete.
-    """
-    names = {"analysis": analysis, "obs_id": obs_id}
-    status, dataset = OBS_STATUS.format(**names), OBS_DATASET.format(**names)
-    missing = [path for path in (status, dataset) if not Path(path).is_file()]
-    if missing:
-        table = REJECTIONS_TABLE.format(analysis=analysis)
-        raise WorkflowError(
-            f"{missing[0]} is missing, but {table} lists observation {obs_id} as "
-            f"reduced: delete {status} and {table}, and the next run reduces it again"
-        )
-    return dataset
-
-
-def reduced_dataset(wildcards):
-    """The dataset of an accepted observation (its reduction must have succeeded)."""
-    checkpoints.rejected_observations.get(analysis=wildcards.analysis)
-    status = OBS_STATUS.format(analysis=wildcards.analysis, obs_id=wildcards.obs_id)
-    rejection = read_status(status) if Path(status).is_file() else None
-    if rejection is not None:
-        raise WorkflowError(f"{wildcards.analysis}: no dataset: {rejection}")
-    return _dataset_of_reduced(wildcards.analysis, wildcards.obs_id)
-
-
-def _per_observation(pattern, wildcards):
-    return expand(
-        pattern, analysis=wildcards.analysis, obs_id=usable_obs_ids(wildcards.analysis)
-    )
-
-
 def obs_datasets(wildcards):
-    """Per-observation datasets of the accepted observations."""
-    return [
-        _dataset_of_reduced(wildcards.analysis, obs_id)
-        for obs_id in usable_obs_ids(wildcards.analysis)
-    ]
+    """Per-observation datasets of the selected observations (rejected ones flagged)."""
+    return _per_observation(OBS_DATASET, wildcards)
 
 
 def obs_safe_masks(wildcards):
-    """Per-observation safe masks of the accepted observations (same order)."""
+    """Per-observation safe masks of the selected observations (same order)."""
     return _per_observation("results/{analysis}/obs/{obs_id}/mask_safe.fits", wildcards)
 
 
 def obs_bkg_datasets(wildcards):
-    """Background-corrected datasets of the accepted observations."""
+    """Background-corrected datasets of the selected observations."""
     return _per_observation(
         "results/{analysis}/obs/{obs_id}/dataset_bkg.fits", wildcards
     )
 
 
 def obs_bkg_status(wildcards):
-    """Background-normalisation status tables of the accepted observations."""
+    """Background-normalisation status tables of the selected observations."""
     return _per_observation(
         "results/{analysis}/obs/{obs_id}/background_norm.ecsv", wildcards
     )

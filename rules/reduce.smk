@@ -3,13 +3,13 @@
 # params list exactly the config keys the script uses, so that changing other
 # sections (e.g. safe_mask) does not re-run it.
 #
-# A bad observation must not break the run (on_bad_observation: skip): the job's
-# declared output is its status file (ok, or rejected with stage and reason); the
-# dataset is written beside it only when the reduction succeeded. Checkpoint
-# rejected_observations gathers the statuses; the input functions of every later
-# rule (common.smk: accepted_obs_ids) ask it which datasets exist, so the DAG only
-# ever holds jobs for accepted observations. With on_bad_observation: fail the job
-# fails with an error naming the observation and the cause.
+# A bad observation must not break the run (on_bad_observation: skip), and follows
+# one protocol through every step: its dataset is still written, flagged (STATUS =
+# REJECTED with stage, error and reason; nothing usable, all-False safe mask), and
+# so are its safe mask and background-corrected dataset; the stacking leaves it out
+# and rule rejected_observations lists it. Every product is a declared output, so
+# a deleted one is re-made and a fixed input re-runs all that depends on it. With
+# on_bad_observation: fail the job fails with an error naming the observation.
 
 
 rule reduce_observation:
@@ -17,6 +17,7 @@ rule reduce_observation:
         unpack(geometry_inputs),
         unpack(observation_inputs),
     output:
+        dataset=OBS_DATASET,
         status=OBS_STATUS,
     log:
         "logs/{analysis}/reduce_observation/{obs_id}.log",
@@ -40,12 +41,11 @@ rule reduce_observation:
         fov_alignment=lambda wildcards: ANALYSIS_CONFIGS[
             wildcards.analysis
         ].background.fov_alignment,
-        dataset=OBS_DATASET,
     script:
         "../scripts/reduce_observation.py"
 
 
-checkpoint rejected_observations:
+rule rejected_observations:
     input:
         obs_statuses,
     output:

@@ -5,7 +5,7 @@
 rule make_safe_mask:
     input:
         unpack(observation_inputs),
-        dataset=reduced_dataset,
+        dataset=OBS_DATASET,
     output:
         "results/{analysis}/obs/{obs_id}/mask_safe.fits",
     log:

@@ -1,21 +1,19 @@
 """Reduce one observation to a map dataset on a cutout; or record why it cannot be.
 
-The status file (the rule's output) says ok or rejected (stage, reason); the dataset
-is written only for an accepted observation. on_bad_observation: fail raises instead.
+Both outputs are always written: the dataset (for a rejected observation a flagged
+one with nothing to use, dl3flow.rejection.rejected_dataset) and the status (ok or
+rejected with stage and reason, and the warnings about the data).
+on_bad_observation: fail raises instead.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from pathlib import Path
-
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection, reduce_to_files
 from dl3flow.workflow_support import job_config, script_job, script_provenance
 
-dataset = Path(snakemake.params.dataset)
-with script_job(snakemake, extra_outputs=[dataset]) as log:
+with script_job(snakemake) as log:
     cfg = job_config(snakemake)
     obs_id = int(snakemake.wildcards.obs_id)
-    dataset.unlink(missing_ok=True)  # a dataset only ever exists beside an ok status
     store = DataStore.from_files(
         obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
     )
@@ -23,7 +21,7 @@ with script_job(snakemake, extra_outputs=[dataset]) as log:
     result = reduce_to_files(
         store.observation,
         obs_id=obs_id,
-        dataset_path=dataset,
+        dataset_path=snakemake.output.dataset,
         status_path=snakemake.output.status,
         provenance=lambda: script_provenance(snakemake),
         on_bad_observation=cfg.on_bad_observation,
@@ -37,4 +35,4 @@ with script_job(snakemake, extra_outputs=[dataset]) as log:
     if isinstance(result, Rejection):
         log.warning("rejected (on_bad_observation: skip): %s", result)
     else:
-        log.info("wrote %s (%d counts)", dataset, result.counts.sum())
+        log.info("wrote %s (%d counts)", snakemake.output.dataset, result.counts.sum())

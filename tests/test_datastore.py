@@ -433,6 +433,25 @@ def test_base_dir_header_keyword_is_relative_to_index_dir(tmp_path):
     assert store.hdu_location(1, "events").file == expected
 
 
+def test_observation_files_are_resolved_as_the_readers_resolve_them(tmp_path):
+    root = tmp_path / "index"
+    rows = [
+        (1, "events", "events", "data", "obs_000001.fits.gz", "EVENTS"),
+        (1, "gti", "gti", "data", "obs_000001.fits.gz", "GTI"),
+        (1, "aeff", "aeff_2d", "../../caldb", "irf.fits", "EFFECTIVE AREA"),
+        (2, "events", "events", "data", "obs_000002.fits.gz", "EVENTS"),
+    ]
+    make_store(root, hdu_rows=rows, hdu_meta={"BASE_DIR": "../payload"}, data=False)
+    store = DataStore.from_dir(root)
+    base = root.resolve() / "../payload"
+    assert store.observation_files(1) == [
+        base / "../../caldb" / "irf.fits",
+        base / "data" / "obs_000001.fits.gz",
+    ]
+    assert store.observation_files(np.int64(2)) == [store.hdu_location(2, "events").file]
+    assert store.observation_files(3) == []
+
+
 def test_absolute_base_dir_header_keyword(tmp_path):
     rows = [(1, "events", "events", "", "obs_000001.fits.gz", "EVENTS")]
     payload = tmp_path / "payload"

@@ -37,6 +37,7 @@ from dl3flow.rejection import (
     read_status_notes,
     reduce_or_reject,
     reduce_to_files,
+    rejection_of,
     rejection_summary,
     write_notes,
     write_rejections,
@@ -224,7 +225,8 @@ def test_reduce_to_files_ok_writes_dataset_then_status(hess_obs_copy, cfg, tmp_p
     assert sorted(p.name for p in out.iterdir()) == ["dataset.fits", "status.json"]
 
 
-def test_reduce_to_files_skip_writes_only_the_status(hess_obs_copy, cfg, tmp_path):
+def test_reduce_to_files_skip_writes_a_flagged_dataset_and_the_status(hess_obs_copy, cfg, tmp_path):
+    """A rejected observation still has its dataset: flagged, nothing to use."""
     store = DataStore.from_dir(hess_obs_copy(hdus=_empty_events))
     out = tmp_path / "obs"
     result = reduce_to_files(
@@ -235,7 +237,55 @@ def test_reduce_to_files_skip_writes_only_the_status(hess_obs_copy, cfg, tmp_pat
         **_kwargs(cfg),
     )
     assert read_status(out / "status.json") == result
-    assert sorted(p.name for p in out.iterdir()) == ["status.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.fits", "status.json"]
+    dataset = read_dataset(out / "dataset.fits")
+    assert rejection_of(dataset.meta) == result
+    assert dataset.meta["STATUS"] == "REJECTED" and dataset.meta["REJSTAGE"] == "reduce"
+    assert not dataset.mask_safe.any()
+    assert dataset.counts.sum() == 0 and dataset.exposure.sum() == 0
+    assert dataset.background.sum() == 0
+    # on the cutout around the pointing, as a reduced dataset (the header was readable)
+    cut, _ = cfg.geom.cutout(store.observation(OBS).pointing, 2 * cfg.offset_max.to_value("deg"))
+    assert dataset.geom.sky.shape == cut.sky.shape
+    assert dataset.geom.sky.wcs.wcs.compare(cut.sky.wcs.wcs)
+
+
+def test_a_rejected_observation_without_pointing_sits_at_the_map_centre(
+    hess_obs_copy, cfg, tmp_path
+):
+    store = DataStore.from_dir(hess_obs_copy(raw=_truncate))
+    result = reduce_to_files(
+        store.observation,
+        obs_id=OBS,
+        dataset_path=tmp_path / "dataset.fits",
+        status_path=tmp_path / "status.json",
+        **_kwargs(cfg),
+    )
+    assert isinstance(result, Rejection) and result.stage == "events"
+    dataset = read_dataset(tmp_path / "dataset.fits")
+    assert rejection_of(dataset.meta) == result
+    cut, _ = cfg.geom.cutout(cfg.geom.sky.center_skydir, 2 * cfg.offset_max.to_value("deg"))
+    assert dataset.geom.sky.wcs.wcs.compare(cut.sky.wcs.wcs)
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({}, None),
+        ({"STATUS": "ok"}, None),
+        (
+            REJECTION_META := Rejection(obs_id=5, stage="irf", reason="r", error="E").to_meta(),
+            Rejection(obs_id=5, stage="irf", reason="r", error="E"),
+        ),
+    ],
+)
+def test_rejection_of(meta, expected):
+    assert rejection_of(meta) == expected
+
+
+def test_rejection_of_an_incomplete_flag():
+    with pytest.raises(ValueError, match="a product flagged REJECTED lacks a field .*REJSTAGE"):
+        rejection_of({"STATUS": "REJECTED", "OBS_ID": 1})
 
 
 def test_reduce_to_files_fail_writes_nothing(hess_obs_copy, cfg, tmp_path):
@@ -337,12 +387,17 @@ def test_rejection_summary():
     ]
 
 
-def test_reduce_to_files_calls_a_provenance_factory_only_on_success(hess_obs_copy, cfg, tmp_path):
+def test_reduce_to_files_calls_the_provenance_factory_after_the_reduction(
+    hess_obs_copy, cfg, tmp_path
+):
     calls = []
 
     def factory():
         calls.append(1)
         return Provenance.create(rule="reduce_observation", obs_ids=[OBS])
+
+    def unreadable():
+        raise PermissionError("cannot read data/obs.fits.gz")
 
     bad = DataStore.from_dir(hess_obs_copy("bad", raw=_truncate))
     result = reduce_to_files(
@@ -353,8 +408,29 @@ def test_reduce_to_files_calls_a_provenance_factory_only_on_success(hess_obs_cop
         provenance=factory,
         **_kwargs(cfg),
     )
-    assert isinstance(result, Rejection) and calls == []
+    assert isinstance(result, Rejection) and calls == [1]
+    assert read_provenance(tmp_path / "bad" / "dataset.fits").rule == "reduce_observation"
+    # a rejected observation whose inputs cannot even be hashed still gets its dataset
+    reduce_to_files(
+        bad.observation,
+        obs_id=OBS,
+        dataset_path=tmp_path / "bad2" / "dataset.fits",
+        status_path=tmp_path / "bad2" / "status.json",
+        provenance=unreadable,
+        **_kwargs(cfg),
+    )
+    header = fits.getheader(tmp_path / "bad2" / "dataset.fits")
+    assert header["PROVERR"] == "provenance not recorded: cannot read data/obs.fits.gz"
     good = DataStore.from_dir(hess_obs_copy("good"))
+    with pytest.raises(PermissionError, match="cannot read"):  # an accepted one must have it
+        reduce_to_files(
+            good.observation,
+            obs_id=OBS,
+            dataset_path=tmp_path / "good" / "dataset.fits",
+            status_path=tmp_path / "good" / "status.json",
+            provenance=unreadable,
+            **_kwargs(cfg),
+        )
     reduce_to_files(
         good.observation,
         obs_id=OBS,
@@ -363,7 +439,7 @@ def test_reduce_to_files_calls_a_provenance_factory_only_on_success(hess_obs_cop
         provenance=factory,
         **_kwargs(cfg),
     )
-    assert calls == [1]
+    assert calls == [1, 1]
     assert read_provenance(tmp_path / "good" / "dataset.fits").rule == "reduce_observation"
 
 

@@ -26,6 +26,7 @@ from dl3flow.safe_mask import (
     mask_background_valid,
     mask_offset_max,
     read_safe_mask,
+    rejected_safe_mask,
     safe_energy_table,
     with_safe_mask,
     write_safe_mask,
@@ -372,6 +373,20 @@ def test_write_read_empty_and_uncut(tmp_path):
     back = read_safe_mask(write_safe_mask(safe, tmp_path / "a.fits"))
     assert back.energy_min == np.inf and back.energy_max is None
     assert fits.getheader(tmp_path / "a.fits")["EBIN_MIN"] == "none"
+
+
+def test_a_rejected_observations_mask_is_empty_flagged_and_left_out_of_the_table(tmp_path):
+    from dl3flow.rejection import Rejection
+
+    rejection = Rejection(obs_id=9, stage="events", reason="obs 9: truncated", error="E")
+    safe = rejected_safe_mask(make_dataset(), rejection, methods=("aeff-default",))
+    assert not safe.mask.any() and safe.obs_id == 9 and safe.methods == ("aeff-default",)
+    back = read_safe_mask(write_safe_mask(safe, tmp_path / "mask_safe.fits"))
+    assert back.rejection == rejection and not back.mask.any()
+    assert fits.getheader(tmp_path / "mask_safe.fits")["STATUS"] == "REJECTED"
+    ok = make_safe_mask(make_dataset(), make_observation(), methods=["aeff-default"])
+    assert ok.rejection is None
+    assert list(safe_energy_table([ok, back])["obs_id"]) == [1]
 
 
 def test_read_rejects_other_files(tmp_path):

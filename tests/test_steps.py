@@ -102,3 +102,18 @@ def test_read_exclusion_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.mask, excl.mask)
     assert back.recipe["kind"] == "regions" and back.sources is None
     assert back.geom.to_header() == excl.geom.to_header()
+
+
+def test_a_rejected_observation_is_dropped_whatever_on_failure_says(tmp_path):
+    from dl3flow.rejection import Rejection, rejected_dataset
+
+    rejection = Rejection(obs_id=7, stage="irf", reason="obs 7: aeff is NaN", error="IrfError")
+    flagged = rejected_dataset(rejection, geom=_geom(), offset_max=0.25)
+    assert flagged.geom.sky.shape == (5, 5) and not flagged.mask_safe.any()
+    out, res = normalise_observation(flagged, _exclusion(), on_failure="keep_unscaled")
+    assert (res.obs_id, res.status, res.action) == (7, "skipped", "dropped")
+    assert res.reason == "observation rejected (irf): IrfError: obs 7: aeff is NaN"
+    assert is_dropped(out) and out.meta["STATUS"] == "REJECTED"
+    good, _ = normalise_observation(_dataset(1, 1), _exclusion(), method="scale")
+    stacked = stack_background_corrected([good, out], geom=_geom(), name="x")
+    assert stacked.meta["DROPPED"] == [7] and stacked.counts.sum() == 200

@@ -2,9 +2,9 @@
 
 The demo's simulated data store is written to a temporary directory and observation
 3 loses its effective-area HDU. With ``on_bad_observation: skip`` the run completes
-without it (its status file and the rejection table say why, the end-of-run summary
-lists it); with ``fail`` the run stops with an error naming the observation and the
-cause.
+without it: its products are all written, flagged REJECTED with nothing to use, the
+stack leaves it out, the rejection table and the end-of-run summary say why; with
+``fail`` the run stops with an error naming the observation and the cause.
 """
 
 import gzip
@@ -62,7 +62,8 @@ def test_skip_completes_without_the_bad_observation(skip_run):
 
     from dl3flow.dataset import read_dataset
     from dl3flow.provenance import read_provenance
-    from dl3flow.rejection import read_rejections, read_status
+    from dl3flow.rejection import read_rejections, read_status, rejection_of
+    from dl3flow.safe_mask import read_safe_mask
 
     workdir, result = skip_run
     assert result.returncode == 0, output_of(result)
@@ -78,13 +79,28 @@ def test_skip_completes_without_the_bad_observation(skip_run):
     assert "HDU 'aeff'" in rejection.reason
     assert f"dl3flow_sim_obs_id_{BAD_OBS:06d}.fits.gz" in rejection.reason
     assert read_status(results / "obs" / str(BAD_OBS) / "status.json") == rejection
-    # the rejected observation has its status only; every other product leaves it out
-    assert sorted(p.name for p in (results / "obs" / str(BAD_OBS)).iterdir()) == ["status.json"]
+    # the rejected observation has all its products, flagged, with nothing to use
+    bad = results / "obs" / str(BAD_OBS)
+    assert sorted(p.name for p in bad.iterdir() if not p.name.endswith(".prov.json")) == [
+        "background_norm.ecsv",
+        "dataset.fits",
+        "dataset_bkg.fits",
+        "mask_safe.fits",
+        "status.json",
+    ]
+    assert rejection_of(read_dataset(bad / "dataset.fits").meta) == rejection
+    assert read_safe_mask(bad / "mask_safe.fits").rejection == rejection
+    assert not read_safe_mask(bad / "mask_safe.fits").mask.any()
     stacked = read_dataset(results / "stacked" / "dataset.fits")
     assert sorted(stacked.meta["OBS_IDS"]) == good and stacked.counts.sum() > 0
+    assert stacked.meta["DROPPED"] == [BAD_OBS]
     assert read_provenance(results / "stacked" / "dataset.fits").obs_ids == tuple(good)
-    for table in ("background_norms.ecsv", "safe_energy.ecsv"):
-        assert sorted(Table.read(results / "tables" / table)["obs_id"]) == good, table
+    assert sorted(Table.read(results / "tables" / "safe_energy.ecsv")["obs_id"]) == good
+    norms = Table.read(results / "tables" / "background_norms.ecsv")
+    assert sorted(norms["obs_id"]) == list(range(1, N_OBS + 1))
+    (row,) = norms[norms["obs_id"] == BAD_OBS]
+    assert (row["status"], row["action"]) == ("skipped", "dropped")
+    assert row["reason"].startswith("observation rejected (irf): MissingHDUError")
     for obs_id in good:
         assert read_status(results / "obs" / str(obs_id) / "status.json") is None
         assert (results / "obs" / str(obs_id) / "dataset_bkg.fits").is_file()

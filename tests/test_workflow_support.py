@@ -9,7 +9,6 @@ from dl3flow.io import atomic_path
 from dl3flow.provenance import config_hash, file_checksum, read_provenance
 from dl3flow.rejection import Rejection, write_rejections
 from dl3flow.workflow_support import (
-    accepted_obs_ids,
     choose_center,
     job_config,
     job_obs_ids,
@@ -140,7 +139,7 @@ def test_provenance_sidecar_round_trip(tmp_path, files):
     assert read_provenance(tmp_path / "t.ecsv") == prov
 
 
-def test_accepted_obs_ids_and_run_summary(tmp_path):
+def test_run_summary(tmp_path):
     from astropy.table import Table
 
     from dl3flow.io import write_observations
@@ -153,7 +152,6 @@ def test_accepted_obs_ids_and_run_summary(tmp_path):
     rejected = Table({"OBS_ID": [9], "REASON": ["outside the cone"]}, dtype=[int, str])
     write_observations(selected, rejected, tmp_path / "results" / "demo" / "observations.ecsv")
 
-    assert accepted_obs_ids([4, 3, 1], tables / "rejected_observations.ecsv") == [4, 1]
     summary = run_summary(["demo", "ok", "not-run"], workdir=tmp_path)
     assert summary.splitlines() == [
         "demo: 1 of 4 observation(s) rejected:",

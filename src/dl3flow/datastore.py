@@ -677,6 +677,19 @@ class DataStore:
             )
         return location
 
+    def observation_files(self, obs_id: int) -> list[Path]:
+        """The distinct files the HDU index names for ``obs_id`` (resolved, sorted).
+
+        Paths are ``BASE_DIR / FILE_DIR / FILE_NAME``, as every reader here resolves
+        them; whether they exist is not checked. Empty for an obs_id without rows.
+        """
+        columns = self._hdu_columns
+        files = {
+            self.base_dir / str(columns["FILE_DIR"][row]) / str(columns["FILE_NAME"][row])
+            for row in self._hdu_rows.get(_as_obs_id(obs_id), ())
+        }
+        return sorted(files)
+
     def observation(self, obs_id: int) -> Observation:
         """Lazy accessor to one observation (nothing is read until a property is used).
 

@@ -59,6 +59,8 @@ __all__ = [
     "read_rejections",
     "read_status",
     "reduce_or_reject",
+    "rejected_dataset",
+    "rejection_of",
     "rejections_table",
     "reduce_to_files",
     "rejection_summary",
@@ -107,6 +109,86 @@ class Rejection:
             "reason": self.reason,
             "error": self.error,
         }
+
+    def to_meta(self) -> dict:
+        """FITS keywords flagging a product of this observation as rejected.
+
+        ``STATUS = 'REJECTED'``, ``REJSTAGE``, ``REJERROR``, ``REJREASN``
+        (read back by :func:`rejection_of`).
+        """
+        return {
+            "OBS_ID": self.obs_id,
+            "STATUS": "REJECTED",
+            "REJSTAGE": self.stage,
+            "REJERROR": self.error,
+            "REJREASN": self.reason,
+        }
+
+
+def rejection_of(meta) -> Rejection | None:
+    """The :class:`Rejection` recorded in a product's meta (a dict), None if it is usable.
+
+    Raises
+    ------
+    ValueError
+        If ``STATUS`` is ``REJECTED`` but a field is missing.
+    """
+    if str(meta.get("STATUS", "")).strip().upper() != "REJECTED":
+        return None
+    try:
+        return Rejection(
+            obs_id=int(meta["OBS_ID"]),
+            stage=str(meta["REJSTAGE"]),
+            reason=str(meta["REJREASN"]),
+            error=str(meta["REJERROR"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"a product flagged REJECTED lacks a field ({exc!r})") from None
+
+
+def rejected_dataset(rejection: Rejection, *, geom, offset_max: float, pointing=None):
+    """The dataset written for a rejected observation: flagged, with nothing to use.
+
+    Every selected observation has a dataset file (a declared product of the
+    workflow). A rejected one holds zero counts, exposure and background and an
+    all-False safe mask on the cutout of ``geom`` around ``pointing`` (else the map
+    centre), and its meta says ``STATUS = 'REJECTED'`` with the stage, error and
+    reason (:meth:`Rejection.to_meta`): the safe mask, background and stacking steps
+    read the flag and pass the observation on as rejected.
+
+    Parameters
+    ----------
+    rejection : Rejection
+    geom : `~dl3flow.geom.DatasetGeom`
+        The analysis geometry.
+    offset_max : float
+        deg; the cutout is ``2 * offset_max`` wide, as a reduced dataset's.
+    pointing : `~astropy.coordinates.SkyCoord`, optional
+        The observation's pointing, if it could be read and lies on the map.
+    """
+    import numpy as np
+
+    from .dataset import MapDataset
+    from .geom import GeomError
+
+    cut = None
+    if pointing is not None:
+        try:
+            cut, _ = geom.cutout(pointing, 2.0 * offset_max)
+        except GeomError:
+            cut = None
+    if cut is None:
+        cut, _ = geom.cutout(geom.sky.center_skydir, 2.0 * offset_max)
+    shape = (cut.energy.nbin, *cut.sky.shape)
+    return MapDataset(
+        geom=cut,
+        counts=np.zeros(shape),
+        exposure=np.zeros((cut.energy_true.nbin, *cut.sky.shape)),
+        background=np.zeros(shape),
+        mask_safe=np.zeros(shape, dtype=bool),
+        name=f"obs-{rejection.obs_id}",
+        meta=rejection.to_meta(),
+    )
 
 
 class BadObservationError(RuntimeError):
@@ -489,12 +571,14 @@ def reduce_to_files(
     on_bad_observation: str = "skip",
     **reduce_kwargs,
 ):
-    """The per-observation job: reduce, write the dataset if any, always write the status.
+    """The per-observation job: reduce, always write the dataset and the status.
 
     The dataset (with ``provenance`` in its primary header) is written first and
     the status file last, so a status file means the job finished. A rejected
-    observation gets no dataset file. The `~dl3flow.quality.ObservationWarning` raised
-    on the way are logged and recorded in the status file (:func:`read_status_notes`).
+    observation gets a flagged dataset with nothing to use (:func:`rejected_dataset`),
+    so that both files are always there. The `~dl3flow.quality.ObservationWarning`
+    raised on the way are logged and recorded in the status file
+    (:func:`read_status_notes`).
 
     Parameters
     ----------
@@ -503,9 +587,8 @@ def reduce_to_files(
     dataset_path, status_path : str or `~pathlib.Path`
     provenance : `~dl3flow.provenance.Provenance`, dict or callable, optional
         Recorded in the dataset's primary header. A callable (no arguments) is
-        called only once the reduction has succeeded, so that hashing the input
-        files (`~dl3flow.provenance.Provenance.create`) never fails on a file the
-        reduction would have rejected.
+        called after the reduction (the provenance of a rejected observation's
+        dataset records the inputs as they are, missing files included).
 
     Returns
     -------
@@ -527,13 +610,32 @@ def reduce_to_files(
         )
     for note in notes:
         log.warning("%s", note)
+    dataset = result
     if isinstance(result, Rejection):
-        write_status(status_path, obs_id=obs_id, rejection=result, notes=notes)
-        return result
+        dataset = rejected_dataset(
+            result,
+            geom=reduce_kwargs["geom"],
+            offset_max=reduce_kwargs["offset_max"],
+            pointing=_pointing_or_none(observation_loader, obs_id),
+        )
     if callable(provenance):
-        provenance = provenance()
+        try:
+            provenance = provenance()
+        except OSError as exc:  # hashing an input of a rejected observation
+            if not isinstance(result, Rejection):
+                raise
+            provenance = {"PROVERR": f"provenance not recorded: {exc}"[:68]}
     dataset_path = Path(dataset_path)
     dataset_path.parent.mkdir(parents=True, exist_ok=True)
-    result.write(dataset_path, overwrite=True, provenance=provenance)
-    write_status(status_path, obs_id=obs_id, notes=notes)
+    dataset.write(dataset_path, overwrite=True, provenance=provenance)
+    rejection = result if isinstance(result, Rejection) else None
+    write_status(status_path, obs_id=obs_id, rejection=rejection, notes=notes)
     return result
+
+
+def _pointing_or_none(observation_loader: Callable, obs_id: int):
+    """The observation's pointing if it can be read at all (for a rejected one's cutout)."""
+    try:
+        return observation_loader(obs_id).pointing
+    except Exception:  # a rejected observation: anything may be broken
+        return None

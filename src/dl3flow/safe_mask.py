@@ -69,6 +69,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -81,8 +82,10 @@ from scipy.optimize import root_scalar
 from .dataset import MapDataset, _image_hdus, _read_axis, _read_image, write_hdulist
 from .geom import EnergyAxis, SkyGeom
 from .provenance import add_to_header
+from .rejection import rejection_of
 
 __all__ = [
+    "rejected_safe_mask",
     "METHODS",
     "SafeMaskError",
     "MethodResult",
@@ -159,6 +162,9 @@ class SafeMask:
         The options used (``aeff_percent``, ``bias_percent``, ``offset_max`` in deg,
         ``position`` as ``(lon, lat, frame)`` or None, ``fixed_offset`` in deg or None).
     obs_id : int or None
+    rejection : `~dl3flow.rejection.Rejection` or None
+        Set for an observation rejected by the reduction: its mask is all False
+        (:func:`rejected_safe_mask`); written as ``STATUS = 'REJECTED'`` and ``REJ*``.
     """
 
     mask: np.ndarray
@@ -170,6 +176,7 @@ class SafeMask:
     details: Mapping[str, MethodResult] = field(default_factory=dict)
     parameters: Mapping = field(default_factory=dict)
     obs_id: int | None = None
+    rejection: Any = None
 
     def __post_init__(self):
         mask = np.asarray(self.mask)
@@ -606,6 +613,22 @@ def make_safe_mask(
     )
 
 
+def rejected_safe_mask(dataset: MapDataset, rejection, *, methods=()) -> SafeMask:
+    """The all-False safe mask of an observation rejected by the reduction.
+
+    Nothing of a rejected observation is safe; its file says so (``STATUS =
+    'REJECTED'``), and the DL3 data, which may be missing or broken, are not read.
+    """
+    return SafeMask(
+        mask=np.zeros(dataset.mask_safe.shape, dtype=bool),
+        sky=dataset.geom.sky,
+        energy=dataset.geom.energy,
+        methods=tuple(methods),
+        obs_id=rejection.obs_id,
+        rejection=rejection,
+    )
+
+
 def with_safe_mask(dataset: MapDataset, safe: SafeMask) -> MapDataset:
     """A copy of ``dataset`` whose ``mask_safe`` is ``safe.mask``.
 
@@ -653,6 +676,8 @@ def safe_energy_table(masks: Iterable[SafeMask], observations: Table | None = No
         zenith = {int(i): float(z) for i, z in zip(observations["OBS_ID"], values, strict=True)}
     rows = []
     for safe in masks:
+        if safe.rejection is not None:  # listed in the rejected-observations table
+            continue
         binned = safe.binned_range or (np.nan, np.nan)
         rows.append(
             (
@@ -770,6 +795,8 @@ def write_safe_mask(
         h[f"M{i}EMIN"] = (_header_float(result.energy_min), "[TeV]")
         h[f"M{i}EMAX"] = (_header_float(result.energy_max), "[TeV]")
         h[f"M{i}NOTE"] = result.note
+    if safe.rejection is not None:
+        h.update(safe.rejection.to_meta())
     add_to_header(h, provenance)
     hdus = [
         primary,
@@ -832,4 +859,5 @@ def read_safe_mask(path) -> SafeMask:
             details=details,
             parameters=parameters,
             obs_id=int(h["OBS_ID"]) if "OBS_ID" in h else None,
+            rejection=rejection_of(h),
         )

@@ -26,6 +26,7 @@ from .background import BackgroundNormResult, normalize_background
 from .dataset import MapDataset, read_dataset, stack_datasets
 from .exclusion import ExclusionMask, read_mask, read_mask_sources
 from .geom import DatasetGeom
+from .rejection import rejection_of
 
 __all__ = [
     "StackError",
@@ -85,7 +86,15 @@ def normalise_observation(
         Scaled, kept unscaled, or -- when dropped -- the input with an all-False
         safe mask; its meta records the result (``BKGSTAT``, ``BKGACT`` ...).
     result : `~dl3flow.background.BackgroundNormResult`
+        For an observation rejected by the reduction (`dl3flow.rejection.rejection_of`):
+        ``skipped`` and ``dropped`` whatever ``on_failure`` says, with the rejection
+        as the reason.
     """
+    rejection = rejection_of(dataset.meta)
+    if rejection is not None:
+        res = _rejected_result(rejection, dataset, options)
+        meta = {**dataset.meta, **res.to_meta()}
+        return replace(dataset, mask_safe=np.zeros_like(dataset.mask_safe), meta=meta), res
     out, res = normalize_background(
         dataset, exclusion.mask, exclusion_geom=exclusion.geom, **options
     )
@@ -93,6 +102,28 @@ def normalise_observation(
         meta = {**dataset.meta, **res.to_meta()}
         out = replace(dataset, mask_safe=np.zeros_like(dataset.mask_safe), meta=meta)
     return out, res
+
+
+def _rejected_result(rejection, dataset: MapDataset, options) -> BackgroundNormResult:
+    import astropy.units as u
+
+    nan = float("nan")
+    reference = options.get("reference_energy", 1.0 * u.TeV)
+    return BackgroundNormResult(
+        obs_id=rejection.obs_id,
+        livetime=float(dataset.meta.get("LIVETIME", nan)),
+        counts=0.0,
+        npred_background=0.0,
+        norm=nan,
+        norm_err=nan,
+        tilt=nan,
+        tilt_err=nan,
+        status="skipped",
+        reason=f"observation rejected ({rejection.stage}): {rejection.error}: {rejection.reason}",
+        method=options.get("method", "scale"),
+        reference_energy=float(u.Quantity(reference, u.TeV).value),
+        action="dropped",
+    )
 
 
 def is_dropped(dataset: MapDataset) -> bool:

@@ -42,7 +42,6 @@ __all__ = [
     "DEMO_DATA_STORE",
     "DEMO_REGIONS",
     "REJECTIONS_TABLE",
-    "accepted_obs_ids",
     "job_obs_ids",
     "remove_stale_temporaries",
     "run_summary",
@@ -214,22 +213,6 @@ def script_job(snakemake, *, extra_outputs: Iterable = ()) -> Iterator[logging.L
         for path in removed:
             logger.warning("removed %s, left by an interrupted earlier attempt", path)
         yield logger
-
-
-def accepted_obs_ids(selected: Iterable[int], rejections_path) -> list[int]:
-    """The selected observations that were not rejected (in the given order).
-
-    Parameters
-    ----------
-    selected : iterable of int
-        Observation ids (e.g. of ``results/{analysis}/observations.ecsv``).
-    rejections_path : path
-        Table written by `dl3flow.rejection.write_rejections`.
-    """
-    from .rejection import read_rejections
-
-    rejected = {r.obs_id for r in read_rejections(rejections_path)}
-    return [int(obs_id) for obs_id in selected if int(obs_id) not in rejected]
 
 
 def choose_center(cfg, selected):
