@@ -4,7 +4,7 @@
 
 rule make_safe_mask:
     input:
-        unpack(observation_inputs),
+        # the reduced dataset holds all it needs (no second read of the DL3 file)
         dataset=OBS_DATASET,
     output:
         "results/{analysis}/obs/{obs_id}/mask_safe.fits",

@@ -1,26 +1,32 @@
-"""Safe data-range mask of one observation (methods of the analysis' safe_mask section)."""
+"""Safe data-range mask of one observation (methods of the analysis' safe_mask section).
+
+Everything comes from the reduced dataset (its maps, pointing and the aeff's default
+range in its meta): the DL3 file is not read again.
+"""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
-from dl3flow.datastore import DataStore
 from dl3flow.rejection import rejection_of
-from dl3flow.safe_mask import make_safe_mask, rejected_safe_mask, write_safe_mask
+from dl3flow.safe_mask import (
+    DatasetObservation,
+    make_safe_mask,
+    rejected_safe_mask,
+    write_safe_mask,
+)
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     obs_id = int(snakemake.wildcards.obs_id)
-    store = DataStore.from_files(
-        obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
-    )
     dataset = read_dataset(snakemake.input.dataset)
     rejection = rejection_of(dataset.meta)
-    if rejection is not None:  # all-False, flagged; its DL3 data are not read again
+    if rejection is not None:  # all-False, flagged
         log.warning("rejected by the reduction: %s", rejection)
         safe = rejected_safe_mask(dataset, rejection, methods=cfg.safe_mask.methods)
     else:
-        safe = make_safe_mask(dataset, store.observation(obs_id), **cfg.safe_mask.as_kwargs())
+        observation = DatasetObservation.from_dataset(dataset)
+        safe = make_safe_mask(dataset, observation, **cfg.safe_mask.as_kwargs())
     for method, result in safe.details.items():
         log.info(
             "obs %d %s: %s - %s TeV (%s)",

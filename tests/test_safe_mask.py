@@ -1,5 +1,6 @@
 """Safe data-range masks on tiny synthetic datasets with known thresholds."""
 
+import dataclasses
 import logging
 from types import SimpleNamespace
 
@@ -444,3 +445,22 @@ def test_with_safe_mask_checks_geometry():
     )
     with pytest.raises(SafeMaskError, match="safe mask of obs 3 does not match the geometry"):
         with_safe_mask(ds, safe)
+
+
+def test_the_safe_mask_needs_only_the_reduced_dataset():
+    """The reduction records pointing and default range: no second read of the DL3 file."""
+    from dl3flow.safe_mask import DatasetObservation
+
+    ds = make_dataset()
+    meta = {"OBS_ID": 1, "RA_PNT": 10.0, "DEC_PNT": 0.0, "AEFF_LO": 1.0, "AEFF_HI": "none"}
+    ds = dataclasses.replace(ds, meta=meta)
+    observation = DatasetObservation.from_dataset(ds)
+    assert (observation.aeff.lo_threshold, observation.aeff.hi_threshold) == (1.0, None)
+    methods = ["aeff-default", "offset-max"]
+    from_dataset = make_safe_mask(ds, observation, methods=methods, offset_max=2.0)
+    direct = make_safe_mask(ds, make_observation(lo=1.0, hi=None), methods=methods, offset_max=2.0)
+    np.testing.assert_array_equal(from_dataset.mask, direct.mask)
+    assert from_dataset.details == direct.details
+    older = dataclasses.replace(ds, meta={"OBS_ID": 1, "RA_PNT": 10.0, "DEC_PNT": 0.0})
+    with pytest.raises(SafeMaskError, match=r"lacks AEFF_LO, AEFF_HI in its meta .*reduce the"):
+        DatasetObservation.from_dataset(older)

@@ -514,6 +514,10 @@ def reduce_observation(
         "ONTIME": ontime,
         "N_EVENTS": int(len(events.energy)),
         "OFFSETMX": float(offset_max),
+        # the aeff's default safe range, for the safe-mask step (which then needs no
+        # DL3 file): TeV, or "none" where the aeff header has no (or a zero) threshold
+        "AEFF_LO": _threshold(aeff.lo_threshold),
+        "AEFF_HI": _threshold(aeff.hi_threshold),
     }
     for key in ("TELESCOP", "INSTRUME", "OBJECT", "DEADC"):
         value = events.header.get(key)
@@ -533,6 +537,10 @@ def reduce_observation(
         meta=meta,
         gti=observation.gti,
     )
+
+
+def _threshold(value) -> float | str:
+    return float(value) if value else "none"
 
 
 def _check_finite(obs_id, maps) -> None:

@@ -85,6 +85,7 @@ from .provenance import add_to_header
 from .rejection import rejection_of
 
 __all__ = [
+    "DatasetObservation",
     "rejected_safe_mask",
     "METHODS",
     "SafeMaskError",
@@ -611,6 +612,45 @@ def make_safe_mask(
         parameters=parameters,
         obs_id=None if obs_id is None else int(obs_id),
     )
+
+
+@dataclass(frozen=True)
+class _DefaultRange:
+    lo_threshold: float | None
+    hi_threshold: float | None
+
+
+@dataclass(frozen=True)
+class DatasetObservation:
+    """What :func:`make_safe_mask` needs of an observation, read from its reduced dataset.
+
+    The reduction records the pointing (``RA_PNT``, ``DEC_PNT``) and the effective
+    area's default safe range (``AEFF_LO``, ``AEFF_HI``: TeV, or ``none``) in the
+    dataset meta, so that the safe mask needs no second read of the DL3 file. Build it
+    with :meth:`from_dataset`.
+    """
+
+    obs_id: int
+    pointing: SkyCoord
+    aeff: _DefaultRange
+
+    @classmethod
+    def from_dataset(cls, dataset: MapDataset) -> DatasetObservation:
+        """Raises SafeMaskError if the dataset's meta lacks a keyword (an older dataset)."""
+        meta = dataset.meta
+        missing = [
+            k for k in ("OBS_ID", "RA_PNT", "DEC_PNT", "AEFF_LO", "AEFF_HI") if k not in meta
+        ]
+        if missing:
+            raise SafeMaskError(
+                f"dataset {dataset.name!r} lacks {', '.join(missing)} in its meta (written "
+                "by an older dl3flow?): reduce the observation again"
+            )
+        return cls(
+            obs_id=int(meta["OBS_ID"]),
+            pointing=SkyCoord(float(meta["RA_PNT"]), float(meta["DEC_PNT"]), unit="deg"),
+            aeff=_DefaultRange(_read_float(meta["AEFF_LO"]), _read_float(meta["AEFF_HI"])),
+        )
 
 
 def rejected_safe_mask(dataset: MapDataset, rejection, *, methods=()) -> SafeMask:
