@@ -1,66 +1,22 @@
 # Exclusion masks on the analysis geometry (True = usable for the background), in
 # two stages so that the file graph stays acyclic:
-#   exclusion_regions, exclusion_catalog -> exclusion_initial
+#   exclusion_initial (regions, catalogs and their AND, in one job)
 #   -> first pass (stack_initial, significance_initial) -> exclusion_significance
 #   -> exclusion (final). Without `exclusion.significance` the first pass is skipped
 # and the final mask is the initial one.
 
 
-rule exclusion_regions:
-    input:
-        unpack(geometry_inputs),
-        files=exclusion_region_files,
-    output:
-        "results/{analysis}/masks/exclusion_regions.fits",
-    log:
-        "logs/{analysis}/exclusion_regions.log",
-    benchmark:
-        f"{BENCHMARKS}/{{analysis}}/exclusion_regions.tsv"
-    conda:
-        "../envs/dl3flow.yaml"
-    resources:
-        mem_mb=job_mem_mb("exclusion_regions"),
-        runtime=job_runtime("exclusion_regions"),
-    params:
-        geom=lambda wildcards: analysis_section(wildcards)["geom"],
-        regions=lambda wildcards: [
-            analysis_section(wildcards)["exclusion"].get(key)
-            for key in ("regions", "region_files")
-        ],
-    script:
-        "../scripts/exclusion_regions.py"
-
-
-rule exclusion_catalog:
-    input:
-        unpack(geometry_inputs),
-        catalogs=exclusion_catalog_files,
-    output:
-        "results/{analysis}/masks/exclusion_catalog.fits",
-    log:
-        "logs/{analysis}/exclusion_catalog.log",
-    benchmark:
-        f"{BENCHMARKS}/{{analysis}}/exclusion_catalog.tsv"
-    conda:
-        "../envs/dl3flow.yaml"
-    resources:
-        mem_mb=job_mem_mb("exclusion_catalog"),
-        runtime=job_runtime("exclusion_catalog"),
-    params:
-        geom=lambda wildcards: analysis_section(wildcards)["geom"],
-        catalogs=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
-            "catalogs"
-        ),
-    script:
-        "../scripts/exclusion_catalog.py"
-
-
+# One job for the masks that need only the geometry and the configured regions and
+# catalogs (three declared files): a job's start costs more than the masks.
 rule exclusion_initial:
     input:
-        "results/{analysis}/masks/exclusion_regions.fits",
-        "results/{analysis}/masks/exclusion_catalog.fits",
+        unpack(geometry_inputs),
+        regions=exclusion_region_files,
+        catalogs=exclusion_catalog_files,
     output:
-        "results/{analysis}/masks/exclusion_initial.fits",
+        regions="results/{analysis}/masks/exclusion_regions.fits",
+        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        initial="results/{analysis}/masks/exclusion_initial.fits",
     log:
         "logs/{analysis}/exclusion_initial.log",
     benchmark:
@@ -71,9 +27,13 @@ rule exclusion_initial:
         mem_mb=job_mem_mb("exclusion_initial"),
         runtime=job_runtime("exclusion_initial"),
     params:
-        stage="initial",
+        geom=lambda wildcards: analysis_section(wildcards)["geom"],
+        exclusion=lambda wildcards: [
+            analysis_section(wildcards)["exclusion"].get(key)
+            for key in ("regions", "region_files", "catalogs")
+        ],
     script:
-        "../scripts/combine_exclusions.py"
+        "../scripts/exclusion_initial.py"
 
 
 # First pass (only for analyses with a significance mask): each observation

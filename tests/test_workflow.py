@@ -36,9 +36,7 @@ COMMON_JOBS = {
     "plot_quicklook": 1,
     "safe_energy_table": 1,
     "plot_safe_energy": 1,
-    "exclusion_regions": 1,
-    "exclusion_catalog": 1,
-    "exclusion_initial": 1,
+    "exclusion_initial": 1,  # also writes the regions and the catalog masks
     "exclusion_final": 1,
     "background_norms_table": 1,
     "plot_background_norms": 1,
@@ -343,7 +341,7 @@ def test_run_demo(demo_run, tmp_path):
     assert "reduce_observation" not in counts, counts
     assert counts["make_safe_mask"] == 6 and counts["stack_datasets"] == 1, counts
     # ... and the exclusion masks from regions and catalogs do not depend on them
-    assert "exclusion_regions" not in counts and "exclusion_catalog" not in counts, counts
+    assert "exclusion_initial" not in counts, counts
     rerun = snakemake(workdir, "--cores", 2, "--configfile", "safe.yaml")
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
     table = Table.read(workdir / "results/demo/tables/safe_energy.ecsv")

@@ -84,8 +84,6 @@ RULE_KINDS: dict[str, str] = {
     "reduce_observation": "reduce",
     "make_safe_mask": "safe_mask",
     "safe_energy_table": "table",
-    "exclusion_regions": "maps",
-    "exclusion_catalog": "maps",
     "exclusion_initial": "maps",
     "stack_initial": "stack",
     "significance_initial": "maps",
