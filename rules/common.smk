@@ -1,4 +1,5 @@
 # Configuration, observation selection, wildcard constraints and input functions.
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -103,8 +104,18 @@ def observation_inputs(wildcards):
     directory = str(ANALYSIS_CONFIGS[wildcards.analysis].data_store)
     inputs = data_store_index(wildcards)
     files = _data_store(directory).observation_files(int(wildcards.obs_id))
-    inputs["files"] = [str(path) for path in files if path.is_file()]
+    inputs["files"] = [_as_configured(path, directory) for path in files if path.is_file()]
     return inputs
+
+
+def _as_configured(path, directory):
+    """A resolved path as the config names the store: relative for a relative store.
+
+    (The recorded input set then does not change when the workflow directory moves.)
+    """
+    if Path(directory).is_absolute():
+        return str(path)
+    return os.path.relpath(path, Path.cwd().resolve())
 
 
 def auto_center_param(analysis):
