@@ -53,6 +53,7 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        observation_products,
 
 
 # End of a successful run: which observations each analysis left out, and why

@@ -7,10 +7,10 @@
 rule normalize_background:
     input:
         dataset=OBS_DATASET,
-        mask_safe="results/{analysis}/obs/{obs_id}/mask_safe.fits",
+        mask_safe=OBS_SAFE_MASK,
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
-        dataset="results/{analysis}/obs/{obs_id}/dataset_bkg.fits",
+        dataset=OBS_BKG_DATASET,
         status="results/{analysis}/obs/{obs_id}/background_norm.ecsv",
     log:
         "logs/{analysis}/normalize_background/{obs_id}.log",

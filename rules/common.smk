@@ -29,6 +29,8 @@ BENCHMARKS = "benchmarks/output"
 # observation) and the status (ok or rejected, and why; warnings about the data).
 OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"
 OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
+OBS_SAFE_MASK = "results/{analysis}/obs/{obs_id}/mask_safe.fits"
+OBS_BKG_DATASET = "results/{analysis}/obs/{obs_id}/dataset_bkg.fits"
 
 # Parse every analysis up front: a bad quantity, region string, missing region file
 # or catalog column fails here, naming its key, before any job runs. (Files that a
@@ -104,7 +106,9 @@ def observation_inputs(wildcards):
     directory = str(ANALYSIS_CONFIGS[wildcards.analysis].data_store)
     inputs = data_store_index(wildcards)
     files = _data_store(directory).observation_files(int(wildcards.obs_id))
-    inputs["files"] = [_as_configured(path, directory) for path in files if path.is_file()]
+    inputs["files"] = [
+        _as_configured(path, directory) for path in files if path.is_file()
+    ]
     return inputs
 
 
@@ -166,14 +170,12 @@ def obs_datasets(wildcards):
 
 def obs_safe_masks(wildcards):
     """Per-observation safe masks of the selected observations (same order)."""
-    return _per_observation("results/{analysis}/obs/{obs_id}/mask_safe.fits", wildcards)
+    return _per_observation(OBS_SAFE_MASK, wildcards)
 
 
 def obs_bkg_datasets(wildcards):
     """Background-corrected datasets of the selected observations."""
-    return _per_observation(
-        "results/{analysis}/obs/{obs_id}/dataset_bkg.fits", wildcards
-    )
+    return _per_observation(OBS_BKG_DATASET, wildcards)
 
 
 def obs_bkg_status(wildcards):
@@ -247,6 +249,20 @@ def all_targets():
             targets.append(f"results/{analysis}/stacked/ring.fits")
         targets += maps_targets(analysis)  # rules/maps.smk
         targets += report_targets(analysis)  # rules/report.smk
+    return targets
+
+
+def observation_products(wildcards):
+    """Every per-observation product of the selected observations (for rule all).
+
+    They are targets too, so that one deleted by hand is made again (Snakemake does
+    not re-make an intermediate file whose users are up to date).
+    """
+    targets = []
+    for analysis in ANALYSES:
+        obs_ids = selected_obs_ids(analysis)
+        for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
+            targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
     return targets
 
 

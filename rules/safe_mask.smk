@@ -7,7 +7,7 @@ rule make_safe_mask:
         # the reduced dataset holds all it needs (no second read of the DL3 file)
         dataset=OBS_DATASET,
     output:
-        "results/{analysis}/obs/{obs_id}/mask_safe.fits",
+        OBS_SAFE_MASK,
     log:
         "logs/{analysis}/make_safe_mask/{obs_id}.log",
     benchmark:
