@@ -13,7 +13,7 @@ with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     dataset = read_dataset(snakemake.input.dataset)
     dataset = with_safe_mask(dataset, read_safe_mask(snakemake.input.mask_safe))
-    exclusion = read_exclusion(snakemake.input.exclusion)
+    exclusion = read_exclusion(snakemake.input.exclusion, sources=False)  # mask + geometry
     out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
     (log.info if res.ok else log.warning)("%s", describe_norm(res))
     # always both outputs: a dropped observation is recorded, not missing

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord, SkyOffsetFrame
 
-from dl3flow.coords import fov_to_sky, sky_to_fov
+from dl3flow.coords import fov_to_sky, icrs_deg, sky_to_fov, wrap_longitude
 
 
 def test_pointing_is_fov_origin():
@@ -46,3 +46,22 @@ def test_fov_to_sky_inverts_sky_to_fov(pointing):
     lon, lat = fov_to_sky(fov_lon, fov_lat, *pointing)
     back = sky_to_fov(lon, lat, *pointing)
     np.testing.assert_allclose(back, (fov_lon, fov_lat), atol=1e-10)
+
+
+def test_wrap_longitude_is_astropy_longitude_to_the_bit():
+    from astropy.coordinates import Longitude
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.uniform(-1000, 1000, 5000), [0.0, -0.0, 360.0, -360.0, 720.0]])
+    values = np.concatenate([values, np.nextafter(360.0, 0.0, dtype=float)[None], [-1e-300]])
+    expected = Longitude(values, unit="deg").deg
+    assert wrap_longitude(values).tobytes() == expected.tobytes()
+    assert wrap_longitude(-10.0) == 350.0 and isinstance(wrap_longitude(5.0), float)
+    values.setflags(write=False)
+    wrap_longitude(values)  # a new array: the input is not touched
+
+
+def test_icrs_deg_of_a_skycoord_or_floats():
+    c = SkyCoord(10.0, 20.0, unit="deg", frame="galactic")
+    assert icrs_deg(c) == (c.icrs.ra.deg, c.icrs.dec.deg)
+    assert icrs_deg((370.0, -5.0)) == (10.0, -5.0)

@@ -568,3 +568,51 @@ def test_stack_meta_single_obs_id():
 def _fields(ds):
     names = ("geom", "counts", "exposure", "background", "mask_safe", "edisp", "psf", "name", "gti")
     return {n: getattr(ds, n) for n in names}
+
+
+# ------------------------------------------ light I/O (issue 14): no astropy.table
+
+
+def test_gti_is_a_table_like_gtitable():
+    import astropy.units as u
+
+    from dl3flow.gti import GTITable
+
+    ds = _full_dataset(gti=_gti(100.0, 1787.0))
+    gti = ds.gti
+    assert isinstance(gti, GTITable) and len(gti) == 1 and gti.colnames == ["START", "STOP"]
+    assert gti["START"].unit == u.s and list(gti["STOP"]) == [1787.0]
+    np.testing.assert_array_equal(gti["START"].value, [100.0])
+    table = gti.to_table()
+    assert isinstance(table, Table) and table.meta == gti.meta
+    assert table["STOP"].unit == u.s and gti.pformat() == table.pformat()  # from the Table
+    copy = gti.copy()
+    copy["START"][0] = -1.0
+    assert gti["START"][0] == 100.0
+    with pytest.raises(ValueError, match=r"GTI START and STOP differ in length \(2 vs 1\)"):
+        GTITable(start=[0.0, 1.0], stop=[1.0])
+    with pytest.raises(KeyError, match="TSTART"):
+        gti["TSTART"]
+
+
+def test_table_hdus_are_written_as_astropy_table_writes_them():
+    """Band and GTI tables without astropy.table: the same header and bytes."""
+    import astropy.units as u
+    from astropy.io import fits
+
+    columns = [
+        fits.Column("CHANNEL", "K", array=np.arange(3, dtype=np.int64)),
+        fits.Column("E_MIN", "D", unit="TeV", array=np.array([1.0, 2.0, 4.0])),
+    ]
+    light = dsmod._table_hdu(columns, name="COUNTS_BANDS")
+    reference = fits.BinTableHDU.from_columns(columns, name="COUNTS_BANDS")
+    assert light.header.tostring() == reference.header.tostring()
+    assert light.data.tobytes() == reference.data.tobytes()
+    gti = _full_dataset(gti=_gti(100.0, 1787.0, mjdreff=0.5)).gti
+    seconds = {name: gti[name].value * u.s for name in ("START", "STOP")}
+    old = fits.BinTableHDU(Table(seconds, meta=gti.meta), name="GTI")  # as written before
+    new = dsmod._gti_hdu(gti)
+    assert new.header.tostring() == old.header.tostring()
+    assert new.data.tobytes() == old.data.tobytes()
+    back = dsmod._read_gti(new)
+    assert back.meta == gti.meta and list(back["START"]) == [100.0]

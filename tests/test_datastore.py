@@ -1157,3 +1157,64 @@ def test_direct_construction_validates_columns(tmp_path):
             obs_index_path=tmp_path / "o.fits",
             hdu_index_path=tmp_path / "h.fits",
         )
+
+
+# --------------------------------------------------------------------------------------
+# Light reading (issue 14): no astropy.table, .coordinates or .time for the reduction
+# --------------------------------------------------------------------------------------
+
+
+def test_index_rows_are_those_of_the_astropy_table(tmp_path):
+    """The index read from its FITS columns: the same rows as ``Table.read`` gives."""
+    root = make_store(tmp_path)
+    table = obs_index_table()
+    table["ZEN_PNT"] = MaskedColumn(table["ZEN_PNT"], mask=[True, False, False])
+    table["N_TELS"] = MaskedColumn(np.array([4, -1, 3]), mask=[False, True, False])
+    table["OBJECT"] = ["Crab  ", "", " PKS 2155"]
+    table["DEADC"] = [0.8, np.nan, 0.9]
+    table["VECTOR"] = np.arange(6.0).reshape(3, 2)
+    write_index(root / "obs-index.fits.gz", table, "OBS_INDEX")
+    store = DataStore.from_dir(root)
+    with fits.open(store.obs_index_path) as hdulist:  # as DataStore opened it before
+        reference = Table.read(hdulist["OBS_INDEX"])
+    for row, obs_id in enumerate(reference["OBS_ID"]):
+        expected = {
+            name: ds_module._python_scalar(reference[row][name]) for name in reference.colnames
+        }
+        got = store.obs_row(int(obs_id))
+        assert got.keys() == expected.keys()
+        for name, value in expected.items():
+            assert type(got[name]) is type(value), name
+            np.testing.assert_array_equal(got[name], value)
+    assert store.obs_row(2)["N_TELS"] is None and store.obs_row(1)["ZEN_PNT"] is None
+    assert [store.obs_row(i)["OBJECT"] for i in (1, 2, 3)] == ["Crab", "", " PKS 2155"]
+    # the Tables, made when asked for
+    assert "obs_table" not in vars(store)
+    assert store.obs_table.colnames == reference.colnames
+    assert list(store.hdu_table["HDU_CLASS"]) == [r[2] for r in HDU_ROWS]
+
+
+def test_pointing_radec_is_the_pointing_in_degrees(tmp_path):
+    root = make_store(tmp_path)
+    for ra, expected in ((-10.0, 350.0), (370.5, 10.5), (360.0, 0.0), (83.5, 83.5)):
+        write_fits(
+            root / "data" / "obs_000001.fits.gz",
+            [events_hdu(1, header={"RA_PNT": ra}), gti_hdu(), irf_hdu("AEFF", 1.0)],
+        )
+        obs = DataStore.from_dir(root).observation(1)
+        assert obs.pointing_radec == (expected, 22.5)
+        icrs = obs.pointing.icrs
+        assert obs.pointing_radec == (icrs.ra.deg, icrs.dec.deg)
+    write_fits(
+        root / "data" / "obs_000001.fits.gz",
+        [events_hdu(1, header={"DEC_PNT": 91.0}), gti_hdu(), irf_hdu("AEFF", 1.0)],
+    )
+    with pytest.raises(ValueError, match=r"Latitude angle\(s\) must be within -90 deg"):
+        _ = DataStore.from_dir(root).observation(1).pointing_radec
+
+
+def test_observatory_locations_are_made_once():
+    assert ds_module.OBSERVATORY_LOCATIONS is ds_module.OBSERVATORY_LOCATIONS
+    assert set(ds_module.OBSERVATORY_LOCATIONS) == set(ds_module._OBSERVATORY_SITES)
+    with pytest.raises(AttributeError, match="has no attribute 'NO_SUCH_NAME'"):
+        _ = ds_module.NO_SUCH_NAME

@@ -135,3 +135,106 @@ def test_dataset_geom_requires_named_axes():
     axis = EnergyAxis.from_bounds(1, 10, 3)
     with pytest.raises(GeomError, match="'energy' and an 'energy_true'"):
         DatasetGeom.create(sky=sky, energy=axis, energy_true=axis)
+
+
+# ------------------------------------------------- the light geometry = astropy.wcs
+
+
+def _astropy_geom(center, width, binsz, frame, proj):
+    """The WCS dl3flow built before it used wcslib directly: astropy.wcs throughout."""
+    from astropy.wcs.utils import celestial_frame_to_wcs
+
+    nx, ny = (int(np.rint(w / binsz)) for w in np.broadcast_to(width, 2))
+    frame_obj = SkyCoord(np.nan, np.nan, frame=frame, unit="deg").frame
+    wcs = celestial_frame_to_wcs(frame_obj, projection=proj)
+    wcs.wcs.crpix = ((nx + 1) / 2.0, (ny + 1) / 2.0)
+    wcs.wcs.crval = center
+    wcs.wcs.cdelt = (-binsz, binsz)
+    wcs.array_shape = (ny, nx)
+    wcs.wcs.datfix()
+    wcs.wcs.set()
+    return wcs
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+GEOMETRIES = [
+    ((83.633, 22.014), 4.0, 0.02, "icrs", "CAR"),
+    ((359.99, -89.5), (5.0, 2.5), 0.05, "icrs", "TAN"),
+    ((0.0, 0.0), 3.0, 0.1, "galactic", "CAR"),
+    ((266.4, -28.9), 2.0, 0.3, "galactic", "TAN"),
+]
+
+
+@pytest.mark.parametrize(("center", "width", "binsz", "frame", "proj"), GEOMETRIES)
+def test_light_geometry_is_astropy_wcs_to_the_bit(center, width, binsz, frame, proj):
+    """wcslib through astropy.wcs._wcs alone: the same WCS and the same numbers."""
+    from astropy.coordinates import SkyCoord as SC
+    from astropy.nddata import Cutout2D
+    from astropy.wcs import WCS
+
+    sky = SkyGeom.create(center=center, width=width, binsz=binsz, frame=frame, proj=proj)
+    ref = _astropy_geom(center, width, binsz, frame, proj)
+    assert sky.wcsprm.compare(ref.wcs)  # every parameter equal
+    assert sky.to_header() == ref.to_header()
+    assert sky.wcs.to_header() == ref.to_header() and sky.wcs.array_shape == ref.array_shape
+    ny, nx = sky.shape
+    y, x = np.indices((ny, nx), dtype=float)
+    assert all(map(_same_bits, sky.pixel_centers(), ref.wcs_pix2world(x, y, 0)))
+    lon, lat = ref.wcs_pix2world(x + 0.3, y - 0.7, 0)
+    assert all(map(_same_bits, sky.world2pix(lon, lat), ref.wcs_world2pix(lon, lat, 0)))
+    c = SC.from_pixel((nx - 1) / 2.0, (ny - 1) / 2.0, ref)
+    assert sky.center_lonlat == (c.spherical.lon.deg, c.spherical.lat.deg)
+    # a cutout as astropy's Cutout2D makes it, at a SkyCoord and at (lon, lat)
+    for dx, dy in ((0.3, -0.2), (-1.9, 1.4)):
+        position = SC(center[0] + dx, min(center[1] + dy, 89.9), unit="deg", frame=frame)
+        c2d = Cutout2D(np.empty((ny, nx), bool), position, (30.4, 40.6), wcs=ref, mode="trim")
+        c2d.wcs.wcs.set()
+        lonlat = (position.spherical.lon.deg, position.spherical.lat.deg)
+        for pos in (position, lonlat):
+            cut, slices = sky.cutout(pos, np.array([40.6, 30.4]) * np.array(sky.binsz))
+            assert slices == tuple(c2d.slices_original)
+            assert cut.wcsprm.compare(c2d.wcs.wcs) and cut.shape == c2d.shape
+    # reading back a header written with the image
+    header = sky.to_header()
+    header.update(NAXIS=3, NAXIS1=nx, NAXIS2=ny, NAXIS3=4)
+    back, ref_back = SkyGeom.from_header(header), WCS(header, naxis=2).celestial
+    assert back.wcsprm.compare(ref_back.wcs) and back.to_header() == ref_back.to_header()
+    assert all(map(_same_bits, back.pixel_centers(), ref_back.wcs_pix2world(x, y, 0)))
+
+
+def test_a_geometry_wraps_an_astropy_wcs_and_pickles():
+    import pickle
+
+    from astropy.wcs import WCS
+
+    sky = SkyGeom.create(center=(83.633, 22.014), width=1.0, binsz=0.1)
+    wcs = WCS(sky.to_header())
+    wrapped = SkyGeom(wcs, sky.shape)
+    assert wrapped.wcs is wcs and wrapped.wcsprm is wcs.wcs
+    assert all(map(_same_bits, wrapped.pixel_centers(), sky.pixel_centers()))
+    clone = pickle.loads(pickle.dumps(sky))
+    assert clone.shape == sky.shape and clone.to_header() == sky.to_header()
+
+
+def test_a_header_with_distortions_is_read_by_astropy_wcs():
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    header = SkyGeom.create(center=(10.0, 0.0), width=1.0, binsz=0.1, proj="TAN").to_header()
+    header.update(NAXIS=2, NAXIS1=10, NAXIS2=10, A_ORDER=2, B_ORDER=2, A_2_0=1e-5, B_0_2=1e-5)
+    header["CTYPE1"], header["CTYPE2"] = "RA---TAN-SIP", "DEC--TAN-SIP"
+    sky = SkyGeom.from_header(fits.Header(header))
+    assert sky.wcs.sip is not None  # the astropy WCS itself, with its distortion
+    ref = WCS(header, naxis=2).celestial
+    y, x = np.indices(sky.shape, dtype=float)
+    assert all(map(_same_bits, sky.pixel_centers(), ref.wcs_pix2world(x, y, 0)))
+
+
+def test_cutout_at_a_position_tuple_outside_raises():
+    sky = SkyGeom.create(center=(83.633, 22.014), width=1.0, binsz=0.1)
+    with pytest.raises(GeomError, match=r"cutout at 203\.6 22 with width \[1\. 1\.\] deg does not"):
+        sky.cutout((-156.4, 22.0), 1.0)

@@ -166,3 +166,22 @@ def test_script_logging_without_log_file(capsys):
     with script_logging([]) as logger:
         logger.warning("to stderr")
     assert "to stderr" in capsys.readouterr().err
+
+
+def test_script_logging_turns_off_the_iers_download_without_importing_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dl3flow.io import script_logging\n"
+        "with script_logging([]):\n"
+        "    pass\n"
+        "assert 'astropy.utils.iers' not in sys.modules\n"
+        "from astropy.utils import iers\n"
+        "print(iers.conf.auto_download)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False"

@@ -104,6 +104,20 @@ def test_read_exclusion_roundtrip(tmp_path):
     assert back.geom.to_header() == excl.geom.to_header()
 
 
+def test_read_exclusion_can_leave_the_sources_out(tmp_path):
+    from astropy.table import Table
+
+    from dl3flow.exclusion import ExclusionMask
+
+    excl = _exclusion()
+    sources = Table({"NAME": ["a"], "RA": [83.6], "DEC": [22.0]})
+    ExclusionMask(excl.mask, excl.geom, excl.recipe, sources).write(tmp_path / "m.fits")
+    assert list(read_exclusion(tmp_path / "m.fits").sources["NAME"]) == ["a"]
+    light = read_exclusion(tmp_path / "m.fits", sources=False)
+    assert light.sources is None
+    np.testing.assert_array_equal(light.mask, excl.mask)
+
+
 def test_a_rejected_observation_is_dropped_whatever_on_failure_says(tmp_path):
     from dl3flow.rejection import Rejection, rejected_dataset
 

@@ -66,15 +66,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
 from astropy.utils.exceptions import AstropyUserWarning
 
 from dl3flow.dataset import DatasetError, MapDataset, cutout_slices
 from dl3flow.dataset_onoff import MapDatasetOnOff
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "BackgroundError",
@@ -267,6 +270,8 @@ def results_table(results) -> Table:
         Columns `RESULT_COLUMNS`; ``livetime`` in s, ``reference_energy`` in TeV.
         Empty (with the columns) for no results.
     """
+    from astropy.table import Table
+
     results = list(results)
     for res in results:
         if not isinstance(res, BackgroundNormResult):

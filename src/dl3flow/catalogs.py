@@ -56,11 +56,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
-from astropy.table import Table
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "ExclusionError",
@@ -270,6 +272,8 @@ def _cut_bounds(value, column: str, key: str) -> list:
 
 
 def _read_table(path: Path, hdu, *, key: str) -> Table:
+    from astropy.table import Table
+
     if not path.is_file():
         raise CatalogError(f"{key}: catalog file {str(path)!r} does not exist")
     name = path.name.lower()
@@ -381,6 +385,8 @@ def read_catalog(spec: CatalogSpec, *, key: str = "catalog") -> Table:
     lon = _float_column(table, columns.lon, u.deg, key=key)
     lat = _float_column(table, columns.lat, u.deg, key=key)
     try:
+        from astropy.coordinates import SkyCoord
+
         coord = SkyCoord(lon, lat, unit="deg", frame=columns.frame).icrs
     except ValueError as exc:
         raise CatalogError(f"{key}.columns.frame: invalid frame {columns.frame!r}") from exc
@@ -424,6 +430,8 @@ def read_catalog(spec: CatalogSpec, *, key: str = "catalog") -> Table:
             "%s: cut %s in [%s, %s] keeps %d of %d", key, column, lo, hi, passed.sum(), keep.sum()
         )
         keep &= passed
+
+    from astropy.table import Table
 
     out = Table(
         {

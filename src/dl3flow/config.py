@@ -34,14 +34,19 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 
+from .coords import wrap_longitude
 from .geom import FRAMES, PROJECTIONS, DatasetGeom, EnergyAxis, GeomError, SkyGeom
 from .selection import StringCut
+
+if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
 
 __all__ = [
     "ConfigError",
@@ -203,10 +208,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Cone:
-    """A circular region of the sky: observations pointed inside it are selected."""
+    """A circular region of the sky: observations pointed inside it are selected.
 
-    center: SkyCoord
+    Attributes
+    ----------
+    lon, lat : Quantity
+        Centre, as in the config.
+    frame : str
+        Frame of the centre ("icrs" or "galactic").
+    radius : Quantity
+    center : SkyCoord
+        ``SkyCoord(lon, lat, frame=frame)``, made on first use: parsing a config
+        needs no astropy.coordinates (every workflow job parses it).
+    """
+
+    lon: u.Quantity
+    lat: u.Quantity
+    frame: str
     radius: u.Quantity
+
+    @cached_property
+    def center(self) -> SkyCoord:
+        return _skycoord_of(self.lon, self.lat, self.frame)
 
 
 @dataclass(frozen=True)
@@ -669,6 +692,17 @@ def _frame(value, path: str) -> str:
 
 
 def _skycoord(value, path: str, *, default_frame: str) -> SkyCoord:
+    return _skycoord_of(*_position(value, path, default_frame=default_frame))
+
+
+def _skycoord_of(lon: u.Quantity, lat: u.Quantity, frame: str) -> SkyCoord:
+    from astropy.coordinates import SkyCoord
+
+    return SkyCoord(lon, lat, frame=frame)
+
+
+def _position(value, path: str, *, default_frame: str) -> tuple[u.Quantity, u.Quantity, str]:
+    """``{lon, lat, frame}`` of the config: (lon, lat, frame), checked."""
     value = _mapping(value, path)
     _no_unknown_keys(value, ("lon", "lat", "frame"), path)
     for key in ("lon", "lat"):
@@ -679,7 +713,7 @@ def _skycoord(value, path: str, *, default_frame: str) -> SkyCoord:
     lat = parse_quantity(value["lat"], kind="angle", path=f"{path}.lat")
     if not -90 <= lat.value <= 90:
         raise ConfigError(f"{path}.lat: must be within [-90, 90] deg, got {value['lat']!r}")
-    return SkyCoord(lon, lat, frame=frame)
+    return lon, lat, frame
 
 
 # --------------------------------------------------------------------------- sections
@@ -706,8 +740,11 @@ def _selection(value, path: str) -> SelectionConfig:
         for key in ("center", "radius"):
             if key not in cone:
                 raise ConfigError(f"{cpath}: missing key '{key}'")
+        lon, lat, frame = _position(cone["center"], f"{cpath}.center", default_frame="icrs")
         cone = Cone(
-            center=_skycoord(cone["center"], f"{cpath}.center", default_frame="icrs"),
+            lon=lon,
+            lat=lat,
+            frame=frame,
             radius=_positive(cone["radius"], kind="angle", path=f"{cpath}.radius"),
         )
 
@@ -821,9 +858,9 @@ def _geom(value, path: str) -> DatasetGeom:
     if proj not in PROJECTIONS:
         raise ConfigError(f"{path}.proj: expected one of {', '.join(PROJECTIONS)}, got {proj!r}")
     if value["center"] == AUTO_CENTER:
-        center = SkyCoord(0.0 * u.deg, 0.0 * u.deg, frame=frame)
+        center = (0.0, 0.0)
     else:
-        center = _skycoord(value["center"], f"{path}.center", default_frame=frame)
+        center = _geom_center(value["center"], f"{path}.center", frame=frame)
     width = value["width"]
     if isinstance(width, list | tuple):
         if len(width) != 2:
@@ -845,6 +882,16 @@ def _geom(value, path: str) -> DatasetGeom:
         )
     except GeomError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _geom_center(value, path: str, *, frame: str):
+    """The map centre for `SkyGeom.create`: (lon, lat) in deg in ``frame`` if the config
+    gives it in that frame and in deg (what ``SkyCoord(...).transform_to(frame)`` gives:
+    longitude wrapped), else a SkyCoord."""
+    lon, lat, center_frame = _position(value, path, default_frame=frame)
+    if center_frame == frame and lon.unit == u.deg and lat.unit == u.deg:
+        return wrap_longitude(float(lon.value)), float(lat.value)
+    return _skycoord_of(lon, lat, center_frame)
 
 
 def _auto_center(value, path: str, *, geom: DatasetGeom, offset_max) -> AutoCenterConfig | None:

@@ -10,7 +10,42 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sky_to_fov", "fov_coordinates", "fov_to_sky", "angular_offset", "unit_vectors"]
+__all__ = [
+    "sky_to_fov",
+    "fov_coordinates",
+    "fov_to_sky",
+    "angular_offset",
+    "unit_vectors",
+    "wrap_longitude",
+    "icrs_deg",
+]
+
+
+def icrs_deg(position) -> tuple[float, float]:
+    """(RA, Dec) in deg of a position: a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg.
+
+    ``position.icrs.ra.deg, position.icrs.dec.deg`` for a SkyCoord; a pair is taken as
+    ICRS, its RA wrapped into [0, 360) as a Longitude (the same numbers).
+    """
+    if hasattr(position, "icrs"):
+        icrs = position.icrs
+        return icrs.ra.deg, icrs.dec.deg
+    ra, dec = position
+    return wrap_longitude(float(ra)), float(dec)
+
+
+def wrap_longitude(lon):
+    """Longitudes (deg) wrapped into [0, 360) exactly as `~astropy.coordinates.Longitude`.
+
+    The arithmetic of astropy's ``Angle.wrap_at(360 deg)`` (bit-identical results),
+    without importing astropy.coordinates. A scalar gives a float, an array a new array.
+    """
+    lon = np.array(lon, dtype=float)
+    if np.any((lon < 0.0) | (lon >= 360.0)):
+        lon -= (lon - 0.0) // 360.0 * 360.0
+        lon[lon >= 360.0] -= 360.0
+        lon[lon < 0.0] += 360.0
+    return lon if lon.ndim else float(lon)
 
 
 def unit_vectors(lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,6 +19,8 @@ Array layouts are numpy order, the sky axes last: ``(n_energy, ny, nx)`` and so 
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,11 +29,10 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
-from astropy.time import Time
-from scipy.interpolate import RegularGridInterpolator
 
+from dl3flow.fits_header import HeaderMapping
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.gti import GTITable
 from dl3flow.io import atomic_write
 from dl3flow.provenance import PROVENANCE_KEYWORDS, add_to_header
 
@@ -76,6 +77,40 @@ _TIME_SYSTEMS = {"tt", "utc", "tai", "tdb", "tcg", "tcb", "ut1", "local"}
 
 class DatasetError(ValueError):
     """Invalid dataset content, incompatible datasets or an unreadable dataset file."""
+
+
+class _Column(np.ndarray):
+    """A FITS table column's values with its ``unit`` (as an astropy.table Column)."""
+
+    unit = None
+
+
+def _table_column(hdu, name: str) -> _Column:
+    """Column ``name`` of a FITS table HDU as ``Table.read(hdu)[name]``: scaled values
+    (masks left out: the readers here use the values) and the unit, parsed as FITS."""
+    values = np.asarray(hdu.data[name]).view(_Column)
+    unit = hdu.columns[name].unit
+    values.unit = None if unit is None else u.Unit(unit, format="fits", parse_strict="warn")
+    return values
+
+
+class _ColumnsTable:
+    """The columns (:func:`_table_column`) and header keywords of a FITS table HDU."""
+
+    def __init__(self, columns: dict, meta: dict):
+        self.columns, self.meta = columns, meta
+
+    @property
+    def colnames(self) -> list[str]:
+        return list(self.columns)
+
+    def __getitem__(self, name: str) -> _Column:
+        return self.columns[name]
+
+
+def _table_meta(header) -> dict:
+    """Header keywords of a table HDU, without its structure and commentary cards."""
+    return dict(HeaderMapping(header))
 
 
 def _shape_check(name: str, array: np.ndarray, expected: tuple) -> None:
@@ -139,11 +174,14 @@ class PSFMap:
         _shape_check("psf exposure", self.exposure, (n_true, 1, ny, nx))
 
 
-def _normalize_gti(gti) -> Table | None:
-    """A new GTI table: float64 START/STOP in s and MJDREFI/MJDREFF/TIMESYS meta."""
+def _normalize_gti(gti) -> GTITable | None:
+    """A new GTI table: float64 START/STOP in s and MJDREFI/MJDREFF/TIMESYS meta.
+
+    ``gti`` is an `~astropy.table.Table` or a `~dl3flow.gti.GTITable`.
+    """
     if gti is None:
         return None
-    if not isinstance(gti, Table) or not {"START", "STOP"} <= set(gti.colnames):
+    if not {"START", "STOP"} <= set(getattr(gti, "colnames", ())) or not hasattr(gti, "meta"):
         raise DatasetError("gti must be an astropy Table with START and STOP columns")
     meta = {k.upper(): v for k, v in gti.meta.items()}
     if "MJDREFI" in meta and "MJDREFF" in meta:
@@ -161,30 +199,75 @@ def _normalize_gti(gti) -> Table | None:
     cols = {}
     for name in ("START", "STOP"):
         col = gti[name]
-        col_unit = col.unit if col.unit is not None else unit
+        col_unit = col.unit if getattr(col, "unit", None) is not None else unit
         cols[name] = u.Quantity(np.asarray(col, dtype=np.float64), col_unit).to_value("s")
-    table = Table(
-        {"START": cols["START"], "STOP": cols["STOP"]},
+    return GTITable(
+        start=cols["START"],
+        stop=cols["STOP"],
         meta={"MJDREFI": mjdrefi, "MJDREFF": mjdreff, "TIMESYS": timesys},
     )
-    table["START"].unit = "s"
-    table["STOP"].unit = "s"
-    return table
 
 
-def _gti_reference(gti: Table) -> Time:
+def _gti_reference(gti):
+    """The GTI's reference time (`~astropy.time.Time`; imports astropy.time)."""
+    from astropy.time import Time
+
     meta = gti.meta
     return Time(meta["MJDREFI"], meta["MJDREFF"], format="mjd", scale=meta["TIMESYS"])
 
 
-def _empty_gti(reference=GTI_REFERENCE_DEFAULT) -> Table:
+def _empty_gti(reference=GTI_REFERENCE_DEFAULT) -> GTITable:
     mjdrefi, mjdreff, timesys = reference
     return _normalize_gti(
-        Table(
-            {"START": np.zeros(0), "STOP": np.zeros(0)},
+        GTITable(
+            start=np.zeros(0),
+            stop=np.zeros(0),
             meta={"MJDREFI": mjdrefi, "MJDREFF": mjdreff, "TIMESYS": timesys},
         )
     )
+
+
+def _gti_hdu(gti: GTITable) -> fits.BinTableHDU:
+    """The GTI HDU, as ``fits.BinTableHDU(Table(...), name="GTI")`` writes it."""
+    columns = [
+        fits.Column(name=name, format="D", unit="s", array=np.asarray(gti[name]))
+        for name in ("START", "STOP")
+    ]
+    hdu = _table_hdu(columns)
+    hdu.header["MJDREFI"] = int(gti.meta["MJDREFI"])
+    hdu.header["MJDREFF"] = float(gti.meta["MJDREFF"])
+    hdu.header["TIMESYS"] = gti.meta["TIMESYS"]
+    hdu.name = "GTI"
+    return hdu
+
+
+def _table_hdu(columns: list, *, name: str | None = None) -> fits.BinTableHDU:
+    """``fits.BinTableHDU.from_columns(columns, name=name)``, without astropy.table.
+
+    ``BinTableHDU(data)`` imports astropy.table (and with it astropy.time: 0.2-0.4 s)
+    only to check whether ``data`` is a Table; an empty HDU given the record array
+    afterwards is the same HDU (same header, same bytes).
+    """
+    hdu = fits.BinTableHDU()
+    hdu.data = fits.FITS_rec.from_columns(fits.ColDefs(columns))
+    if name is not None:
+        hdu.name = name
+    return hdu
+
+
+def _read_gti(hdu) -> GTITable:
+    """GTI of a dataset file, as ``Table.read(hdu)`` (TIMESYS defaults to "tt")."""
+    meta = _table_meta(hdu.header)
+    meta.setdefault("TIMESYS", "tt")
+    columns = {name: _table_column(hdu, name) for name in hdu.columns.names}
+    return _normalize_gti(_ColumnsTable(columns, meta))
+
+
+def _utc_now() -> tuple[str, str]:
+    """The time now, UTC, as astropy ``Time.now()``'s ``iso`` and ``isot`` strings."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    text = now.strftime("%Y-%m-%d %H:%M:%S") + f".{now.microsecond // 1000:03d}"
+    return text, text.replace(" ", "T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,10 +295,11 @@ class MapDataset:
         ``RA_PNT``, ``DEC_PNT``, ``TELESCOP``. Keys are FITS keywords (at most 8
         characters of ``A-Z0-9_-``); values are scalars (str, int, float, bool),
         written to the primary header, or 1-D lists, written to the META_TABLE HDU.
-    gti : `~astropy.table.Table`, optional
+    gti : `~dl3flow.gti.GTITable` or `~astropy.table.Table`, optional
         Good time intervals: START and STOP in s since the reference time given by
         ``MJDREFI``/``MJDREFF`` (or ``MJDREF``) and ``TIMESYS`` (default "tt") in its
-        meta. Stored as a normalised copy.
+        meta. Stored as a normalised `~dl3flow.gti.GTITable` (which reads like a
+        Table; ``gti.to_table()`` gives one).
 
     Raises
     ------
@@ -233,7 +317,7 @@ class MapDataset:
     psf: PSFMap | None = None
     name: str = ""
     meta: dict = field(default_factory=dict)
-    gti: Table | None = None
+    gti: GTITable | None = None
 
     def __post_init__(self):
         if not isinstance(self.geom, DatasetGeom):
@@ -380,7 +464,7 @@ def _image_hdus(
     columns = [fits.Column("CHANNEL", "K", array=np.arange(nrow, dtype=np.int64))]
     for cname, (values, cunit) in list(all_cols.items())[1:]:
         columns.append(fits.Column(cname, "D", unit=cunit, array=values.astype(np.float64)))
-    table = fits.BinTableHDU.from_columns(columns, name=bands)
+    table = _table_hdu(columns, name=bands)
     for axkey, axcols, interpkey, interp in axis_keys:
         table.header[axkey] = axcols
         table.header[interpkey] = interp
@@ -411,11 +495,11 @@ def _primary_and_meta_table(ds: MapDataset) -> list:
 
     primary = fits.PrimaryHDU()
     header = primary.header
-    now = Time.now()
+    now_iso, now_isot = _utc_now()
     header["NAME"] = ds.name
     header["CREATOR"] = f"dl3flow {__version__}"
-    header["CREATED"] = now.iso
-    header["DATE"] = (now.isot, "file creation date (UTC)")
+    header["CREATED"] = now_iso
+    header["DATE"] = (now_isot, "file creation date (UTC)")
     columns = []
     for key, value in ds.meta.items():
         key = _check_meta_key(key)
@@ -437,6 +521,8 @@ def _primary_and_meta_table(ds: MapDataset) -> list:
             raise DatasetError(f"meta {key!r} = {value!r} is not FITS-legal: {exc}") from exc
     hdus = [primary]
     if columns:
+        from astropy.table import Table
+
         table = Table()
         for key, arr in columns:
             if arr.size == 0:
@@ -473,15 +559,7 @@ def _to_hdulist(ds: MapDataset) -> fits.HDUList:
         hdus += _image_hdus("PSF_EXPOSURE", ds.psf.exposure, geom.irf_sky, axes, "m2 s")
     hdus += _image_hdus("MASK_SAFE", ds.mask_safe, geom.sky, [("energy", e)], "")
     if ds.gti is not None:
-        table = Table(
-            {"START": ds.gti["START"], "STOP": ds.gti["STOP"]},
-            meta={
-                "MJDREFI": int(ds.gti.meta["MJDREFI"]),
-                "MJDREFF": float(ds.gti.meta["MJDREFF"]),
-                "TIMESYS": ds.gti.meta["TIMESYS"],
-            },
-        )
-        hdus.append(fits.BinTableHDU(table, name="GTI"))
+        hdus.append(_gti_hdu(ds.gti))
     hdus += meta_table
     return fits.HDUList(hdus)
 
@@ -507,14 +585,15 @@ def _read_axis(hdulist, hdu_name: str, kind: str, path, *, position: int = 0) ->
     """Bin edges of axis ``kind`` from the BANDS table of an image HDU."""
     header = _hdu(hdulist, hdu_name, path).header
     bands = header.get("BANDSHDU", f"{hdu_name}_BANDS")
-    table = Table.read(_hdu(hdulist, bands, path))
+    bands_hdu = _hdu(hdulist, bands, path)
+    colnames = list(bands_hdu.columns.names) if hasattr(bands_hdu, "columns") else []
     for lo_name, hi_name in _AXIS_COLUMNS[kind]:
-        if lo_name in table.colnames and hi_name in table.colnames:
+        if lo_name in colnames and hi_name in colnames:
             break
     else:
-        raise DatasetError(f"{path}: {bands} has no {kind} axis columns ({table.colnames})")
+        raise DatasetError(f"{path}: {bands} has no {kind} axis columns ({colnames})")
     # unique bins in order of appearance (the table is the product of all axes)
-    lo_col, hi_col = table[lo_name], table[hi_name]
+    lo_col, hi_col = _table_column(bands_hdu, lo_name), _table_column(bands_hdu, hi_name)
     unit = _AXIS_UNIT[kind]
     lo = u.Quantity(lo_col, lo_col.unit or unit).to_value(unit)
     hi = u.Quantity(hi_col, hi_col.unit or unit).to_value(unit)
@@ -551,6 +630,8 @@ def _read_meta(hdulist, path) -> tuple[str, dict]:
             continue
         meta[key] = value
     if "META_TABLE" in hdulist:
+        from astropy.table import Table
+
         table = Table.read(hdulist["META_TABLE"])
         if len(table) == 1:
             for col in table.colnames:
@@ -636,7 +717,7 @@ def _from_hdulist(hdulist, path) -> MapDataset:
         psf_sky = SkyGeom.from_header(header)
         if irf_sky is None:
             irf_sky = psf_sky
-        elif psf_sky.shape != irf_sky.shape or not irf_sky.wcs.wcs.compare(psf_sky.wcs.wcs):
+        elif psf_sky.shape != irf_sky.shape or not irf_sky.wcsprm.compare(psf_sky.wcsprm):
             raise DatasetError(f"{path}: EDISP and PSF maps have different geometries")
         rad_edges = _read_axis(hdulist, "PSF", "rad", path)
         psf = PSFMap(
@@ -649,8 +730,7 @@ def _from_hdulist(hdulist, path) -> MapDataset:
     geom = DatasetGeom(sky=sky, energy=energy, energy_true=energy_true, irf_sky=irf_sky, **kwargs)
     gti = None
     if "GTI" in hdulist:
-        gti = Table.read(hdulist["GTI"])
-        gti.meta.setdefault("TIMESYS", "tt")
+        gti = _read_gti(hdulist["GTI"])
     name, meta = _read_meta(hdulist, path)
     try:
         return MapDataset(
@@ -717,11 +797,11 @@ def cutout_slices(parent: SkyGeom, child: SkyGeom) -> tuple[slice, slice]:
         message names both geometries.
     """
     # compare fully set-up copies: a WCS not yet used has undefined LONPOLE etc.
-    wcs_parent, wcs_child = parent.wcs.deepcopy(), child.wcs.deepcopy()
-    wcs_parent.wcs.set()
-    wcs_child.wcs.set()
-    aligned = wcs_parent.wcs.compare(wcs_child.wcs, cmp=2, tolerance=1e-6)
-    offset = np.asarray(parent.wcs.wcs.crpix) - np.asarray(child.wcs.wcs.crpix)
+    wcs_parent, wcs_child = copy.deepcopy(parent.wcsprm), copy.deepcopy(child.wcsprm)
+    wcs_parent.set()
+    wcs_child.set()
+    aligned = wcs_parent.compare(wcs_child, cmp=2, tolerance=1e-6)
+    offset = np.asarray(parent.wcsprm.crpix) - np.asarray(child.wcsprm.crpix)
     ix0, iy0 = (int(v) for v in np.rint(offset))
     ny, nx = child.shape
     inside = 0 <= iy0 and iy0 + ny <= parent.shape[0] and 0 <= ix0 and ix0 + nx <= parent.shape[1]
@@ -732,7 +812,7 @@ def cutout_slices(parent: SkyGeom, child: SkyGeom) -> tuple[slice, slice]:
 
 
 def _describe(sky: SkyGeom) -> str:
-    w = sky.wcs.wcs
+    w = sky.wcsprm
     return (
         f"[{w.ctype[0]},{w.ctype[1]} crval=({w.crval[0]:.6g},{w.crval[1]:.6g}) "
         f"cdelt=({w.cdelt[0]:.6g},{w.cdelt[1]:.6g}) crpix=({w.crpix[0]:.6g},{w.crpix[1]:.6g}) "
@@ -758,8 +838,8 @@ def _irf_pixel_positions(irf: SkyGeom, sky: SkyGeom) -> tuple[np.ndarray, np.nda
     """
     ny, nx = irf.shape
     y, x = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
-    lon, lat = irf.wcs.wcs_pix2world(x, y, 0)
-    px, py = sky.wcs.wcs_world2pix(lon, lat, 0)
+    lon, lat = irf.pix2world(x, y)
+    px, py = sky.world2pix(lon, lat)
     return px, py
 
 
@@ -804,6 +884,8 @@ def _mask_safe_edisp(ds: MapDataset) -> np.ndarray:
             points.append(pix.ravel())
     values = values.reshape([n for n in (nx, ny) if n > 1] + [n_e])
     if grids:
+        from scipy.interpolate import RegularGridInterpolator
+
         fn = RegularGridInterpolator(
             tuple(grids), values, method="linear", bounds_error=False, fill_value=None
         )
@@ -840,7 +922,7 @@ def _stack_irf(
     return irf, exp
 
 
-def _stack_gti(a: Table | None, b: Table | None) -> Table | None:
+def _stack_gti(a: GTITable | None, b: GTITable | None) -> GTITable | None:
     """Concatenate ``b`` into ``a``'s time reference, then merge overlaps (``GTI.union``)."""
     if b is None:
         return a
@@ -861,7 +943,7 @@ def _stack_gti(a: Table | None, b: Table | None) -> Table | None:
         else:
             merged.append([s, e])
     arr = np.asarray(merged, dtype=np.float64).reshape(-1, 2)
-    return _normalize_gti(Table({"START": arr[:, 0], "STOP": arr[:, 1]}, meta=dict(a.meta)))
+    return _normalize_gti(GTITable(start=arr[:, 0], stop=arr[:, 1], meta=dict(a.meta)))
 
 
 def _obs_ids_as_list(meta: dict) -> dict:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 
 from dl3flow.dataset import (
     DatasetError,
     _from_hdulist,
+    _gti_hdu,
     _hdu,
     _image_hdus,
     _normalize_gti,
@@ -33,6 +33,7 @@ from dl3flow.dataset import (
     write_hdulist,
 )
 from dl3flow.geom import DatasetGeom
+from dl3flow.gti import GTITable
 
 __all__ = ["MapDatasetOnOff", "read_dataset_onoff"]
 
@@ -61,7 +62,7 @@ class MapDatasetOnOff:
     name : str
     meta : dict
         As `dl3flow.dataset.MapDataset.meta`.
-    gti : `~astropy.table.Table`, optional
+    gti : `~dl3flow.gti.GTITable` or `~astropy.table.Table`, optional
 
     Raises
     ------
@@ -78,7 +79,7 @@ class MapDatasetOnOff:
     mask_safe: np.ndarray
     name: str = ""
     meta: dict = field(default_factory=dict)
-    gti: Table | None = None
+    gti: GTITable | None = None
 
     def __post_init__(self):
         if not isinstance(self.geom, DatasetGeom):
@@ -133,15 +134,7 @@ class MapDatasetOnOff:
         )
         hdus += _image_hdus("MASK_SAFE", self.mask_safe, geom.sky, [("energy", e)], "")
         if self.gti is not None:
-            table = Table(
-                {"START": self.gti["START"], "STOP": self.gti["STOP"]},
-                meta={
-                    "MJDREFI": int(self.gti.meta["MJDREFI"]),
-                    "MJDREFF": float(self.gti.meta["MJDREFF"]),
-                    "TIMESYS": self.gti.meta["TIMESYS"],
-                },
-            )
-            hdus.append(fits.BinTableHDU(table, name="GTI"))
+            hdus.append(_gti_hdu(self.gti))
         hdus += meta_table
         for name in ("COUNTS_OFF", "ACCEPTANCE", "ACCEPTANCE_OFF"):
             hdus += _image_hdus(name, getattr(self, name.lower()), geom.sky, [("energy", e)], "")

@@ -19,6 +19,14 @@ Everything is read lazily: a :class:`DataStore` only reads the two index tables,
 :class:`Observation` reads a data file the first time one of its HDUs is needed. Each
 distinct file is read and decompressed once per observation, fully into memory (no
 memory mapping), and the input files are never modified.
+
+A per-observation workflow job imports this module, so it imports only numpy,
+astropy.units and astropy.io.fits: the index tables are read as FITS record arrays
+(:attr:`DataStore.obs_table` and :attr:`DataStore.hdu_table`, astropy Tables, are
+built when first asked for), and astropy.coordinates / astropy.time are imported by
+the properties that return their objects (:attr:`Observation.pointing`,
+:attr:`~Observation.tstart`, :attr:`~Observation.location`, ...); the reduction uses
+:attr:`Observation.pointing_radec` (floats).
 """
 
 from __future__ import annotations
@@ -34,16 +42,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import EarthLocation, SkyCoord
 from astropy.io import fits
-from astropy.table import Table
-from astropy.time import Time
 
+from .coords import wrap_longitude
 from .fits_header import HeaderMapping
+from .gti import GTITable
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "AmbiguousHDUError",
@@ -57,7 +67,7 @@ __all__ = [
     "MissingFileError",
     "MissingHDUError",
     "MissingIndexError",
-    "OBSERVATORY_LOCATIONS",
+    "OBSERVATORY_LOCATIONS",  # noqa: F822 - made on first access (module __getattr__)
     "Observation",
     "UnknownObservationError",
     "UnsupportedHDUClassError",
@@ -87,21 +97,42 @@ IRF_HDU_CLASSES = {
 }
 """HDU_CLASS values accepted for each IRF HDU_TYPE (GADF / gammapy ``VALID_HDU_CLASS``)."""
 
-OBSERVATORY_LOCATIONS = types.MappingProxyType(
-    {
-        # gammapy.data.observatory_locations (gammapy 1.3)
-        "HESS": EarthLocation(lon="16d30m00.8s", lat="-23d16m18.4s", height=1835 * u.m),
-        "CTA_SOUTH": EarthLocation(lon="-70d18m58.84s", lat="-24d41m0.34s", height=2150 * u.m),
-        "CTA_NORTH": EarthLocation(lon="-17d53m31.218s", lat="28d45m43.7904s", height=2147 * u.m),
-        "MAGIC": EarthLocation(lon="-17d53m24s", lat="28d45m43s", height=2200 * u.m),
-        "VERITAS": EarthLocation(lon="-110d57m07.77s", lat="31d40m30.21s", height=1268 * u.m),
-        # not in gammapy: LST-1 elevation axis, as lstchain's LST1_LOCATION
-        "LST": EarthLocation(
-            lon=-17.89149701 * u.deg, lat=28.76152611 * u.deg, height=(2184 + 15.885) * u.m
-        ),
-    }
-)
-"""Observatory locations used when a header has no GEOLON/GEOLAT/ALTITUDE keywords."""
+_OBSERVATORY_SITES = {
+    # gammapy.data.observatory_locations (gammapy 1.3): EarthLocation(lon, lat, height)
+    "HESS": ("16d30m00.8s", "-23d16m18.4s", 1835 * u.m),
+    "CTA_SOUTH": ("-70d18m58.84s", "-24d41m0.34s", 2150 * u.m),
+    "CTA_NORTH": ("-17d53m31.218s", "28d45m43.7904s", 2147 * u.m),
+    "MAGIC": ("-17d53m24s", "28d45m43s", 2200 * u.m),
+    "VERITAS": ("-110d57m07.77s", "31d40m30.21s", 1268 * u.m),
+    # not in gammapy: LST-1 elevation axis, as lstchain's LST1_LOCATION
+    "LST": (-17.89149701 * u.deg, 28.76152611 * u.deg, (2184 + 15.885) * u.m),
+}
+
+
+def _observatory_locations() -> Mapping:
+    """:data:`OBSERVATORY_LOCATIONS`, made on first use (EarthLocation: astropy.coordinates)."""
+    locations = globals().get("OBSERVATORY_LOCATIONS")
+    if locations is None:
+        from astropy.coordinates import EarthLocation
+
+        locations = types.MappingProxyType(
+            {
+                name: EarthLocation(lon=lon, lat=lat, height=height)
+                for name, (lon, lat, height) in _OBSERVATORY_SITES.items()
+            }
+        )
+        globals()["OBSERVATORY_LOCATIONS"] = locations
+    return locations
+
+
+def __getattr__(name: str):
+    # OBSERVATORY_LOCATIONS: "Observatory locations used when a header has no
+    # GEOLON/GEOLAT/ALTITUDE keywords", a read-only mapping of EarthLocations, made
+    # on first access so that importing this module needs no astropy.coordinates.
+    if name == "OBSERVATORY_LOCATIONS":
+        return _observatory_locations()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _TELESCOP_ALIASES = {
     "HESS": "HESS",
@@ -266,7 +297,93 @@ def _find_table_hdu(hdulist: fits.HDUList, name: str) -> fits.BinTableHDU | None
     return None
 
 
-def _read_index(path: Path, *, kind: str, extname: str, required: tuple[str, ...]) -> Table:
+class _IndexTable:
+    """An index table read from its FITS HDU without astropy.table.
+
+    ``index[name]`` is a column as ``Table.read(hdu)`` gives it (the same masking:
+    TNULL and NaN entries, and blank-stripped strings), ``unit(name)`` its unit,
+    ``meta`` the header keywords; :meth:`table` is that `~astropy.table.Table`,
+    made on first use (or the Table it was built from, :meth:`from_table`).
+    """
+
+    def __init__(self, *, columns: dict, units: dict, meta: Mapping, make_table):
+        self._columns, self._units, self.meta = columns, units, meta
+        self._make_table, self._table = make_table, None
+
+    @classmethod
+    def from_hdu(cls, hdu, *, normalise=None) -> _IndexTable:
+        """Columns of a table HDU (its data are read here); ``normalise`` the Table."""
+        data = hdu.data
+        columns, units = {}, {}
+        for col in data.columns:  # the steps of astropy.io.fits.connect.read_table_fits
+            arr = data[col.name]
+            coltype = col.dtype.subdtype[0].type if col.dtype.subdtype else col.dtype.type
+            if coltype is np.bytes_:
+                arr = np.strings.rstrip(arr)
+            masked = mask = False
+            if col.null is not None:
+                mask = arr == col.null
+                masked = True
+            elif issubclass(coltype, np.inexact):
+                mask = np.isnan(arr)
+            elif issubclass(coltype, np.character):
+                mask = arr == b""
+            arr = np.array(arr)
+            columns[col.name] = np.ma.MaskedArray(arr, mask=mask) if masked or np.any(mask) else arr
+            units[col.name] = col.unit
+
+        def make_table():
+            from astropy.table import Table
+
+            table = Table.read(hdu)
+            return table if normalise is None else normalise(table)
+
+        meta = HeaderMapping(hdu.header)
+        return cls(columns=columns, units=units, meta=meta, make_table=make_table)
+
+    @classmethod
+    def from_table(cls, table) -> _IndexTable:
+        """The columns of an `~astropy.table.Table` (which :meth:`table` returns)."""
+        columns = {
+            name: np.ma.MaskedArray(np.asarray(col), mask=np.ma.getmaskarray(col))
+            if getattr(col, "mask", None) is not None
+            else np.asarray(col)
+            for name, col in table.columns.items()
+        }
+        units = {name: table[name].unit for name in table.colnames}
+        return cls(columns=columns, units=units, meta=dict(table.meta), make_table=lambda: table)
+
+    @property
+    def colnames(self) -> list[str]:
+        return list(self._columns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __len__(self) -> int:
+        return len(next(iter(self._columns.values()))) if self._columns else 0
+
+    def unit(self, name: str) -> u.UnitBase | None:
+        """The column's unit (FITS TUNIT parsed as ``Table.read`` does), or None."""
+        unit = self._units[name]
+        if unit is None or isinstance(unit, u.UnitBase):
+            return unit
+        return u.Unit(unit, format="fits", parse_strict="warn")
+
+    def row(self, row: int) -> dict[str, Any]:
+        """One row as ``{name: value}`` (a masked value is ``np.ma.masked``)."""
+        return {name: column[row] for name, column in self._columns.items()}
+
+    def table(self):
+        """The `~astropy.table.Table` (imports astropy.table; made once)."""
+        if self._table is None:
+            self._table = self._make_table()
+        return self._table
+
+
+def _read_index(
+    path: Path, *, kind: str, extname: str, required: tuple[str, ...], normalise=None
+) -> _IndexTable:
     """Read an index table (first table HDU, or the one named ``extname``)."""
     what = f"{kind} file"
     hdulist = _open_fits(path, what=what)
@@ -275,7 +392,7 @@ def _read_index(path: Path, *, kind: str, extname: str, required: tuple[str, ...
         if hdu is None:
             raise CorruptFileError(f"{what} {path} contains no table HDU (expected {extname})")
         try:
-            table = Table.read(hdu)
+            table = _IndexTable.from_hdu(hdu, normalise=normalise)
         except Exception as exc:
             raise CorruptFileError(f"cannot read the {kind} table from {path}: {exc}") from exc
     finally:
@@ -427,38 +544,61 @@ class EventList:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class DataStore:
     """A GADF data store: observation index, HDU index and the files they reference.
 
-    Use :meth:`from_dir` or :meth:`from_files` rather than the constructor. The tables
-    are the store's own copies; treat them as read-only.
+    Use :meth:`from_dir` or :meth:`from_files` rather than the constructor
+    ``DataStore(base_dir, obs_table, hdu_table, obs_index_path, hdu_index_path)``
+    (tables as `~astropy.table.Table`). The tables are the store's own copies; treat
+    them as read-only.
 
     Attributes
     ----------
     base_dir : pathlib.Path
         Directory that ``FILE_DIR`` entries of the HDU index are relative to.
     obs_table : astropy.table.Table
-        Observation index (one row per observation).
+        Observation index (one row per observation); made on first access for a
+        store read from files (the store itself reads the FITS columns).
     hdu_table : astropy.table.Table
-        HDU index, string columns stripped of surrounding blanks.
+        HDU index, string columns stripped of surrounding blanks (likewise).
     obs_index_path, hdu_index_path : pathlib.Path
         Index files the tables were read from (named in error messages).
     """
 
     base_dir: Path
-    obs_table: Table = field(repr=False)
-    hdu_table: Table = field(repr=False)
     obs_index_path: Path
     hdu_index_path: Path
-    _obs_rows: dict = field(init=False, repr=False)
-    _hdu_rows: dict = field(init=False, repr=False)
-    _hdu_columns: dict = field(init=False, repr=False)
+    _obs_index: _IndexTable = field(repr=False)
+    _hdu_index: _IndexTable = field(repr=False)
+    _obs_rows: dict = field(repr=False)
+    _hdu_rows: dict = field(repr=False)
+    _hdu_columns: dict = field(repr=False)
+
+    def __init__(self, base_dir, obs_table, hdu_table, obs_index_path, hdu_index_path) -> None:
+        for name, table in (("_obs_index", obs_table), ("_hdu_index", hdu_table)):
+            if not isinstance(table, _IndexTable):
+                table = _IndexTable.from_table(table)
+            object.__setattr__(self, name, table)
+        object.__setattr__(self, "base_dir", base_dir)
+        object.__setattr__(self, "obs_index_path", obs_index_path)
+        object.__setattr__(self, "hdu_index_path", hdu_index_path)
+        self.__post_init__()
+
+    @cached_property
+    def obs_table(self):
+        """Observation index, an `~astropy.table.Table` (imports astropy.table)."""
+        return self._obs_index.table()
+
+    @cached_property
+    def hdu_table(self):
+        """HDU index, an `~astropy.table.Table` (imports astropy.table)."""
+        return self._hdu_index.table()
 
     def __post_init__(self) -> None:
         for table, path, kind, required in (
-            (self.obs_table, self.obs_index_path, "obs index", OBS_INDEX_REQUIRED_COLUMNS),
-            (self.hdu_table, self.hdu_index_path, "HDU index", HDU_INDEX_REQUIRED_COLUMNS),
+            (self._obs_index, self.obs_index_path, "obs index", OBS_INDEX_REQUIRED_COLUMNS),
+            (self._hdu_index, self.hdu_index_path, "HDU index", HDU_INDEX_REQUIRED_COLUMNS),
         ):
             missing = [name for name in required if name not in table.colnames]
             if missing:
@@ -466,7 +606,7 @@ class DataStore:
                     f"{kind} file {path} lacks required column(s) {', '.join(missing)} "
                     f"(columns: {', '.join(table.colnames)})"
                 )
-        obs_ids = _obs_ids_array(self.obs_table, path=self.obs_index_path, kind="obs index")
+        obs_ids = _obs_ids_array(self._obs_index, path=self.obs_index_path, kind="obs index")
         unique, counts = np.unique(obs_ids, return_counts=True)
         if np.any(counts > 1):
             duplicated = ", ".join(str(v) for v in unique[counts > 1][:10])
@@ -474,13 +614,13 @@ class DataStore:
                 f"obs index file {self.obs_index_path} lists obs_id {duplicated} more than once"
             )
         obs_rows = {int(obs_id): row for row, obs_id in enumerate(obs_ids)}
-        hdu_ids = _obs_ids_array(self.hdu_table, path=self.hdu_index_path, kind="HDU index")
+        hdu_ids = _obs_ids_array(self._hdu_index, path=self.hdu_index_path, kind="HDU index")
         hdu_rows: dict[int, list[int]] = {}
         for row, obs_id in enumerate(hdu_ids):
             hdu_rows.setdefault(int(obs_id), []).append(row)
         object.__setattr__(self, "_obs_rows", obs_rows)
         hdu_columns = {
-            name: _hdu_column(self.hdu_table, name) for name in HDU_INDEX_REQUIRED_COLUMNS[1:]
+            name: _hdu_column(self._hdu_index, name) for name in HDU_INDEX_REQUIRED_COLUMNS[1:]
         }
         object.__setattr__(self, "_hdu_columns", hdu_columns)
         object.__setattr__(
@@ -564,6 +704,7 @@ class DataStore:
             kind="HDU index",
             extname="HDU_INDEX",
             required=HDU_INDEX_REQUIRED_COLUMNS,
+            normalise=_normalise_hdu_table,
         )
         hdu_index_dir = paths["HDU index"].resolve().parent
         base_dir = hdu_index_dir
@@ -573,7 +714,7 @@ class DataStore:
         return cls(
             base_dir=base_dir,
             obs_table=tables["obs index"],
-            hdu_table=_normalise_hdu_table(hdu_table),
+            hdu_table=hdu_table,
             obs_index_path=paths["obs index"],
             hdu_index_path=paths["HDU index"],
         )
@@ -707,8 +848,8 @@ class DataStore:
             raise UnknownObservationError(
                 f"obs_id {obs_id} is not in the obs index {self.obs_index_path}"
             )
-        row = self.obs_table[self._obs_rows[obs_id]]
-        return {name: _python_scalar(row[name]) for name in self.obs_table.colnames}
+        row = self._obs_index.row(self._obs_rows[obs_id])
+        return {name: _python_scalar(value) for name, value in row.items()}
 
 
 # --------------------------------------------------------------------------------------
@@ -802,12 +943,12 @@ class Observation:
 
     def _index_quantity(self, name: str, unit: u.Unit | None) -> float | None:
         """Value of obs-index column ``name`` in ``unit`` (column unit honoured)."""
-        if name not in self._store.obs_table.colnames:
+        if name not in self._store._obs_index.colnames:
             return None
         value = self._row.get(name)
         if _is_missing(value):
             return None
-        column_unit = self._store.obs_table[name].unit
+        column_unit = self._store._obs_index.unit(name)
         if unit is not None and column_unit is not None:
             return float((value * u.Unit(column_unit)).to_value(unit))
         return float(value)
@@ -859,18 +1000,19 @@ class Observation:
         return values
 
     @cached_property
-    def _gti(self) -> Table:
+    def _gti(self) -> GTITable:
         location = self._required("gti")
         hdu = self._hdu(location)
         data = self._data(location, hdu)
-        table = Table(meta=_header_dict(hdu.header))
-        for name in ("START", "STOP"):
-            table[name] = self._column(location, hdu, data, name, u.s) * u.s
-        return table
+        start, stop = (self._column(location, hdu, data, name, u.s) for name in ("START", "STOP"))
+        return GTITable(start=start, stop=stop, meta=_header_dict(hdu.header))
 
     @property
-    def gti(self) -> Table:
-        """Good time intervals: a new Table with START, STOP (s since MJDREF) and header meta."""
+    def gti(self) -> GTITable:
+        """Good time intervals: a new table with START, STOP (s since MJDREF) and header meta.
+
+        A `~dl3flow.gti.GTITable` (``gti.to_table()`` is the astropy Table).
+        """
         return self._gti.copy()
 
     # -- IRFs --------------------------------------------------------------------------
@@ -937,14 +1079,43 @@ class Observation:
     # -- pointing, times, location ----------------------------------------------------
 
     @cached_property
-    def pointing(self) -> SkyCoord:
-        """Fixed ICRS pointing from RA_PNT/DEC_PNT (events header, else the obs index).
+    def pointing(self):
+        """Fixed ICRS pointing (`~astropy.coordinates.SkyCoord`) from RA_PNT/DEC_PNT.
+
+        From the events header, else the obs index; :attr:`pointing_radec` gives the
+        same position as floats without astropy.coordinates.
 
         Raises
         ------
         InvalidHDUError
             If the observation mode is DRIFT (alt-az pointing) or no RA_PNT/DEC_PNT exists.
         """
+        from astropy.coordinates import SkyCoord
+
+        ra, dec = self._pointing_values
+        return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+
+    @cached_property
+    def pointing_radec(self) -> tuple[float, float]:
+        """(RA, Dec) of :attr:`pointing` in deg: ``pointing.icrs.ra.deg, pointing.icrs.dec.deg``.
+
+        RA wrapped into [0, 360) as `~astropy.coordinates.Longitude` does.
+
+        Raises
+        ------
+        InvalidHDUError
+            As :attr:`pointing`.
+        ValueError
+            If Dec is outside [-90, 90] deg (as :attr:`pointing`).
+        """
+        ra, dec = self._pointing_values
+        if not -90.0 <= dec <= 90.0:
+            self.pointing  # noqa: B018 - raises astropy's out-of-range error
+        return wrap_longitude(ra), float(dec)
+
+    @cached_property
+    def _pointing_values(self) -> tuple[float, float]:
+        """RA_PNT, DEC_PNT (deg) as read."""
         mode = str(self._events_header.get("OBS_MODE", "POINTING")).strip().upper()
         if mode == "DRIFT":
             raise InvalidHDUError(
@@ -958,7 +1129,7 @@ class Observation:
                 f"obs_id {self.obs_id}: no RA_PNT/DEC_PNT in the events header of "
                 f"{self._events_location.file} nor in the obs index {self._store.obs_index_path}"
             )
-        return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+        return ra, dec
 
     @cached_property
     def alt_pnt(self) -> float | None:
@@ -966,11 +1137,13 @@ class Observation:
         return self._header_or_index("ALT_PNT", u.deg)
 
     @cached_property
-    def _time_reference(self) -> tuple[Time, u.Unit]:
+    def _time_reference(self) -> tuple:
         """(MJDREF as Time, TIMEUNIT) from the events header, else the obs index header."""
+        from astropy.time import Time
+
         for header, origin in (
             (self._events_header, str(self._events_location.file)),
-            (dict(self._store.obs_table.meta), str(self._store.obs_index_path)),
+            (dict(self._store._obs_index.meta), str(self._store.obs_index_path)),
         ):
             if "MJDREFI" in header and "MJDREFF" in header:
                 mjd_int, mjd_frac = float(header["MJDREFI"]), float(header["MJDREFF"])
@@ -1007,19 +1180,21 @@ class Observation:
         return float(value)
 
     @cached_property
-    def tstart(self) -> Time:
-        """Start time (TSTART relative to MJDREFI/MJDREFF in TIMESYS, TIMEUNIT)."""
+    def tstart(self):
+        """Start time, `~astropy.time.Time` (TSTART relative to MJDREFI/MJDREFF in TIMESYS,
+        TIMEUNIT)."""
         reference, unit = self._time_reference
         return reference + self._met("TSTART") * unit
 
     @cached_property
-    def tstop(self) -> Time:
-        """Stop time (TSTOP relative to MJDREFI/MJDREFF in TIMESYS, TIMEUNIT)."""
+    def tstop(self):
+        """Stop time, `~astropy.time.Time` (TSTOP relative to MJDREFI/MJDREFF in TIMESYS,
+        TIMEUNIT)."""
         reference, unit = self._time_reference
         return reference + self._met("TSTOP") * unit
 
     @property
-    def tmid(self) -> Time:
+    def tmid(self):
         """Midpoint between :attr:`tstart` and :attr:`tstop`."""
         return self.tstart + 0.5 * (self.tstop - self.tstart)
 
@@ -1051,13 +1226,15 @@ class Observation:
         return float(value)
 
     @cached_property
-    def location(self) -> EarthLocation | None:
+    def location(self):
         """Observatory location, or None if unknown.
 
         From GEOLON/GEOLAT/ALTITUDE (or GEOALT) in the events header, else the obs index
         header, else the known observatory named by TELESCOP (:data:`OBSERVATORY_LOCATIONS`).
         """
-        headers = (self._events_header, dict(self._store.obs_table.meta))
+        from astropy.coordinates import EarthLocation
+
+        headers = (self._events_header, dict(self._store._obs_index.meta))
         for header in headers:
             lon, lat = header.get("GEOLON"), header.get("GEOLAT")
             height = header.get("GEOALT", header.get("ALTITUDE"))
@@ -1074,5 +1251,5 @@ class Observation:
                 continue
             key = re.sub(r"[^A-Z0-9]", "", str(telescope).upper())
             if key in _TELESCOP_ALIASES:
-                return OBSERVATORY_LOCATIONS[_TELESCOP_ALIASES[key]]
+                return _observatory_locations()[_TELESCOP_ALIASES[key]]
         return None

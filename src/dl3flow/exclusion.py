@@ -60,10 +60,7 @@ from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.table import Table, vstack
-from scipy import ndimage
 
 from .catalogs import CatalogSpec, ExclusionError, _angle, read_catalog
 from .coords import angular_offset
@@ -72,6 +69,8 @@ from .io import atomic_write
 from .provenance import add_to_header
 
 if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
     from regions import SkyRegion
 
 __all__ = [
@@ -348,6 +347,8 @@ def catalog_exclusion(
 
     rows, npix, inside = [], [], []
     if candidates.size:
+        from astropy.coordinates import SkyCoord
+
         coord = SkyCoord(ra[candidates], dec[candidates], unit="deg").transform_to(geom.frame)
         iy, ix = geom.world_to_index(coord.spherical.lon.deg, coord.spherical.lat.deg)
         for k, i in enumerate(candidates):
@@ -442,6 +443,8 @@ def significance_exclusion(
     with np.errstate(invalid="ignore"):
         above_low = data > low
         seeds = data > high
+    from scipy import ndimage
+
     structure = ndimage.generate_binary_structure(2, connectivity)
     labels, _ = ndimage.label(above_low, structure=structure)
     keep = np.unique(labels[seeds])
@@ -559,7 +562,7 @@ def catalogs_mask(
         excluded = excluded[keep]
         excluded["CATALOG"] = np.array([spec.kind] * len(excluded), dtype=str)
         tables.append(excluded)
-    sources = vstack(tables, metadata_conflicts="silent") if tables else None
+    sources = _vstack(tables)
     if sources is not None:
         sources.meta.clear()
     recipe = {"kind": "catalogs", "catalogs": entries, "n_excluded_pixels": int((~mask).sum())}
@@ -599,6 +602,15 @@ def significance_mask(
     return ExclusionMask(mask=mask, geom=geom, recipe=recipe)
 
 
+def _vstack(tables: list) -> Table | None:
+    """The tables stacked (``astropy.table.vstack``, meta conflicts silent), or None."""
+    if not tables:
+        return None
+    from astropy.table import vstack
+
+    return vstack(tables, metadata_conflicts="silent")
+
+
 def combine_exclusions(*masks: ExclusionMask) -> ExclusionMask:
     """Logical AND of masks on one geometry; recipes listed, source tables stacked."""
     if not masks:
@@ -609,7 +621,7 @@ def combine_exclusions(*masks: ExclusionMask) -> ExclusionMask:
             raise ExclusionError("cannot combine masks on different geometries")
     mask = combine(*(m.mask for m in masks))
     tables = [m.sources for m in masks if m.sources is not None and len(m.sources)]
-    sources = vstack(tables, metadata_conflicts="silent") if tables else None
+    sources = _vstack(tables)
     recipe = {
         "kind": "combined",
         "masks": [m.recipe for m in masks],
@@ -695,6 +707,8 @@ def write_mask(
     image_header["COMMENT"] = "1 = usable for background estimation, 0 = excluded"
     hdus = [primary, fits.ImageHDU(mask.astype(np.uint8), header=image_header, name=MASK_HDU)]
     if sources is not None:
+        from astropy.table import Table
+
         table_hdu = fits.table_to_hdu(Table(sources, copy=True))
         table_hdu.name = SOURCES_HDU
         hdus.append(table_hdu)
@@ -738,4 +752,6 @@ def read_mask_sources(path) -> Table | None:
     with fits.open(path) as hdul:
         if SOURCES_HDU not in hdul:
             return None
+        from astropy.table import Table
+
         return Table.read(hdul[SOURCES_HDU])

@@ -8,22 +8,35 @@ exactly, so that pixel grids agree to the bit and gammapy can read the products.
 
 All angles are plain floats in degrees and energies in TeV inside this module;
 astropy quantities are accepted at the boundaries (``create`` functions).
+
+Import cost: a per-observation workflow job builds, cuts and writes geometries, and
+spends more time importing than computing. ``import astropy.wcs`` also imports
+astropy.coordinates, astropy.table and astropy.time (about 0.5 s). The pixel
+computations only need astropy's wcslib wrapper, the extension module
+``astropy.wcs._wcs`` (its ``Wcsprm``), which imports nothing but numpy: a
+:class:`SkyGeom` holds a ``Wcsprm`` (:attr:`SkyGeom.wcsprm`) and does every pixel
+computation with it, exactly as `astropy.wcs.WCS` does (``wcs_pix2world`` *is*
+``Wcsprm.p2s``), so results are bit-identical. The full `~astropy.wcs.WCS`
+(:attr:`SkyGeom.wcs`, for plots, regions and gammapy) is built on first use.
+`~astropy.coordinates.SkyCoord` is only imported where one is passed in or asked
+for (``center_skydir``, galactic pixel centres in ICRS).
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.machinery
+import importlib.util
+import sys
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.nddata import Cutout2D
-from astropy.wcs import WCS
-from astropy.wcs.utils import celestial_frame_to_wcs
 
-from .coords import fov_coordinates, unit_vectors
+from .coords import fov_coordinates, unit_vectors, wrap_longitude
 
 __all__ = [
     "EnergyAxis",
@@ -54,6 +67,85 @@ def _to_value(value, unit: str, what: str) -> float:
         return float(u.Quantity(value, unit).value)
     except u.UnitConversionError as exc:
         raise GeomError(f"{what}: expected a quantity in {unit}, got {value!r}") from exc
+
+
+def _wcslib():
+    """astropy's wcslib wrapper, the extension module ``astropy.wcs._wcs``.
+
+    Loaded on its own when `astropy.wcs` is not imported yet: the package's
+    ``__init__`` imports astropy.coordinates (and with it astropy.table and
+    astropy.time), the extension only numpy. It is registered under its own name,
+    so a later ``import astropy.wcs`` uses this very module (one ``Wcsprm`` type).
+    If it cannot be found this way, the package is imported (slower, same result).
+    """
+    name = "astropy.wcs._wcs"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    try:
+        package = importlib.util.find_spec("astropy.wcs")  # finds, does not import
+        finder = importlib.machinery.FileFinder(
+            package.submodule_search_locations[0],
+            (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        )
+        spec = finder.find_spec(name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not module._sanity_check():  # as astropy.wcs does on import
+            raise ImportError("astropy.wcs._wcs failed its sanity check")
+    except Exception:
+        from astropy.wcs import _wcs as module
+
+        return module
+    sys.modules[name] = module
+    return module
+
+
+def _is_skycoord(value) -> bool:
+    """Whether ``value`` is a SkyCoord, without importing astropy.coordinates."""
+    coordinates = sys.modules.get("astropy.coordinates")
+    return coordinates is not None and isinstance(value, coordinates.SkyCoord)
+
+
+def _transform(prm, method: str, key: str, a, b) -> list[np.ndarray]:
+    """``Wcsprm.p2s`` / ``s2p`` of two coordinate arrays, origin 0.
+
+    The same calls as `astropy.wcs.WCS.wcs_pix2world` / ``wcs_world2pix`` with two
+    arrays (``WCS._array_converter``): broadcast, stacked as ``(N, 2)``, reshaped back.
+    """
+    axes = [np.asarray(a), np.asarray(b)]
+    if any(x.size == 0 for x in axes):
+        return axes
+    axes = np.broadcast_arrays(*axes)
+    xy = np.hstack([x.reshape((x.size, 1)) for x in axes])
+    out = getattr(prm, method)(xy, 0)[key]
+    return [out[:, i].reshape(axes[0].shape) for i in range(out.shape[1])]
+
+
+#: Header keywords of distortions (SIP, distortion-paper tables) and of the TPV
+#: convention: headers with these are read through `astropy.wcs.WCS` itself.
+_DISTORTION_KEYWORDS = ("A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER", "D2IMDIS1", "D2IMDIS2")
+_DISTORTION_PREFIXES = ("CPDIS", "CQDIS", "D2IM", "DP1", "DP2", "DQ1", "DQ2", "PV1_", "PV2_")
+
+
+def _plain_header(header: fits.Header) -> bool:
+    """Whether a header's WCS has no distortions (the light reader handles it)."""
+    for key in header:
+        if key in _DISTORTION_KEYWORDS or key.startswith(_DISTORTION_PREFIXES):
+            return False
+    return "-SIP" not in str(header.get("CTYPE1", "")) + str(header.get("CTYPE2", ""))
+
+
+def _fix_changes(fixes: dict, prm) -> list[str]:
+    """The changes ``Wcsprm.fix`` reports that `astropy.wcs.WCS.fix` would warn about."""
+    changes = []
+    for key, value in fixes.items():
+        if value == "No change":
+            continue
+        if key == "datfix" and "1858-11-17" in value and not np.count_nonzero(prm.mjdref):
+            continue
+        changes.append(f"'{key}' made the change '{value}'.")
+    return changes
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,16 +208,61 @@ class EnergyAxis:
         return self.edges[1:]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class SkyGeom:
     """A 2D celestial WCS image geometry.
 
     Build it with :meth:`create` (or :meth:`from_header`); ``shape`` is numpy
-    order ``(ny, nx)``.
+    order ``(ny, nx)``. ``SkyGeom(wcs, shape)`` wraps an `~astropy.wcs.WCS` (its
+    celestial part).
+
+    Attributes
+    ----------
+    wcsprm : `astropy.wcs.Wcsprm`
+        The wcslib parameters every pixel computation uses.
+    wcs : `~astropy.wcs.WCS`
+        The same WCS as an astropy object (built on first use; see the module
+        docstring): for plots, regions and gammapy.
+    shape : tuple of int
     """
 
-    wcs: WCS
     shape: tuple[int, int]
+
+    def __init__(self, wcs, shape):
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "_prm", wcs.wcs)
+        self.__dict__["wcs"] = wcs
+
+    @classmethod
+    def _from_wcsprm(cls, prm, shape) -> SkyGeom:
+        """A geometry on a ``Wcsprm`` alone; its `~astropy.wcs.WCS` is made when asked for."""
+        geom = cls.__new__(cls)
+        object.__setattr__(geom, "shape", shape)
+        object.__setattr__(geom, "_prm", prm)
+        return geom
+
+    def __reduce__(self):
+        return (SkyGeom, (self.wcs, self.shape))
+
+    @cached_property
+    def wcs(self):
+        """`~astropy.wcs.WCS` of the geometry, sharing :attr:`wcsprm` (imports astropy.wcs).
+
+        As the ``WCS`` that ``astropy.wcs`` builds for the same header: a 2-axis
+        ``WCS()`` whose wcslib parameters are :attr:`wcsprm`, its ``array_shape``
+        the geometry's shape.
+        """
+        from astropy.wcs import WCS
+
+        wcs = WCS(naxis=2)
+        wcs.wcs = self._prm
+        wcs.array_shape = self.shape
+        return wcs
+
+    @property
+    def wcsprm(self):
+        """The wcslib parameters (`astropy.wcs.Wcsprm`) of the geometry; treat as read-only."""
+        return self._prm
 
     @classmethod
     def create(
@@ -160,7 +297,7 @@ class SkyGeom:
             widths = np.repeat(widths, 2)
         if binsz <= 0 or np.any(widths <= 0):
             raise GeomError(f"width {widths} and binsz {binsz} must be positive")
-        if isinstance(center, SkyCoord):
+        if _is_skycoord(center):
             c = center.transform_to(frame)
             crval = (float(c.spherical.lon.deg), float(c.spherical.lat.deg))
         else:
@@ -168,50 +305,99 @@ class SkyGeom:
         nx, ny = (int(np.rint(w / binsz)) for w in widths)
         if nx < 1 or ny < 1:
             raise GeomError(f"width {widths} deg is smaller than one pixel of {binsz} deg")
-        frame_obj = SkyCoord(np.nan, np.nan, frame=frame, unit="deg").frame
-        wcs = celestial_frame_to_wcs(frame_obj, projection=proj)
-        wcs.wcs.crpix = ((nx + 1) / 2.0, (ny + 1) / 2.0)
-        wcs.wcs.crval = crval
-        wcs.wcs.cdelt = (-binsz, binsz)
-        wcs.array_shape = (ny, nx)
-        wcs.wcs.datfix()
-        wcs.wcs.set()  # wcslib's comparisons (cutout placement) need a set() wcs
-        return cls(wcs=wcs, shape=(ny, nx))
+        # What WCS(naxis=2) and astropy.wcs.utils.celestial_frame_to_wcs do to the
+        # wcslib parameters (a default 2-axis WCS, fixed and set; RADESYS, CTYPE) ...
+        prm = _wcslib().Wcsprm(header=None, key=" ", relax=True, naxis=2)
+        prm.fix("", None)
+        prm.set()
+        if frame == "icrs":
+            prm.radesys = "ICRS"
+            prm.ctype = [f"RA---{proj}", f"DEC--{proj}"]
+        else:
+            prm.ctype = [f"GLON-{proj}", f"GLAT-{proj}"]
+        # ... then the geometry itself
+        prm.crpix = ((nx + 1) / 2.0, (ny + 1) / 2.0)
+        prm.crval = crval
+        prm.cdelt = (-binsz, binsz)
+        prm.datfix()
+        prm.set()  # wcslib's comparisons (cutout placement) need a set() wcs
+        return cls._from_wcsprm(prm, (ny, nx))
 
     @classmethod
     def from_header(cls, header) -> SkyGeom:
-        """Geometry of a FITS image header (its celestial part)."""
-        wcs = WCS(header, naxis=2).celestial
+        """Geometry of a FITS image header (its celestial part).
+
+        The same as ``astropy.wcs.WCS(header, naxis=2).celestial``. A header with
+        distortions (SIP, lookup tables, PV keywords), without both CTYPEs, or that
+        wcslib's ``fix`` would change (astropy warns about that) is read by
+        `astropy.wcs.WCS` itself.
+        """
         ny, nx = int(header["NAXIS2"]), int(header["NAXIS1"])
-        wcs.array_shape = (ny, nx)
-        wcs.wcs.set()
-        return cls(wcs=wcs, shape=(ny, nx))
+        prm = None
+        if isinstance(header, fits.Header) and _plain_header(header):
+            prm = _plain_wcsprm(header)
+        if prm is None:
+            from astropy.wcs import WCS
+
+            wcs = WCS(header, naxis=2).celestial
+            wcs.array_shape = (ny, nx)
+            wcs.wcs.set()
+            return cls(wcs, (ny, nx))
+        prm.set()
+        return cls._from_wcsprm(prm, (ny, nx))
 
     def to_header(self) -> fits.Header:
-        """The WCS keywords (without NAXIS*) for an image HDU."""
-        return self.wcs.to_header()
+        """The WCS keywords (without NAXIS*) for an image HDU (`astropy.wcs.WCS.to_header`)."""
+        wcslib = _wcslib()
+        precision = wcslib.WCSHDO_P14
+        header = _wcs_header(self._prm, precision | wcslib.WCSHDO_safe)
+        full = _wcs_header(self._prm, precision | wcslib.WCSHDO_all)
+        if any(key not in header for key in full):
+            return self.wcs.to_header()  # which warns about the keywords it leaves out
+        return header
 
     @property
     def frame(self) -> str:
-        ctype = self.wcs.wcs.ctype[0]
+        ctype = self._prm.ctype[0]
         return "galactic" if ctype.startswith("GLON") else "icrs"
 
     @property
     def projection(self) -> str:
-        return self.wcs.wcs.ctype[0][-3:]
+        return self._prm.ctype[0][-3:]
 
     @property
     def binsz(self) -> tuple[float, float]:
         """Absolute pixel sizes (lon, lat) in deg."""
-        return tuple(float(abs(v)) for v in self.wcs.wcs.cdelt)
+        return tuple(float(abs(v)) for v in self._prm.cdelt)
 
     @property
     def width(self) -> tuple[float, float]:
         return (self.binsz[0] * self.shape[1], self.binsz[1] * self.shape[0])
 
+    def pix2world(self, x, y) -> list[np.ndarray]:
+        """World (lon, lat) in deg of 0-based pixel coordinates: ``WCS.wcs_pix2world(x, y, 0)``."""
+        return _transform(self._prm, "p2s", "world", x, y)
+
+    def world2pix(self, lon, lat) -> list[np.ndarray]:
+        """0-based pixel coordinates of (lon, lat) in deg: ``WCS.wcs_world2pix(lon, lat, 0)``."""
+        return _transform(self._prm, "s2p", "pixcrd", lon, lat)
+
     @property
-    def center_skydir(self) -> SkyCoord:
-        """Sky position of the image centre (gammapy ``center_skydir``)."""
+    def center_lonlat(self) -> tuple[float, float]:
+        """(lon, lat) in deg, in the geometry frame, of the image centre.
+
+        The values of :attr:`center_skydir` (longitude wrapped into [0, 360)).
+        """
+        ny, nx = self.shape
+        lon, lat = self.pix2world((nx - 1) / 2.0, (ny - 1) / 2.0)
+        return wrap_longitude(lon), float(lat)
+
+    @property
+    def center_skydir(self):
+        """Sky position (`~astropy.coordinates.SkyCoord`) of the image centre (gammapy
+        ``center_skydir``)."""
+        from astropy.coordinates import SkyCoord
+
         ny, nx = self.shape
         return SkyCoord.from_pixel((nx - 1) / 2.0, (ny - 1) / 2.0, self.wcs)
 
@@ -223,7 +409,7 @@ class SkyGeom:
     def _pixel_centers(self) -> tuple[np.ndarray, np.ndarray]:
         ny, nx = self.shape
         y, x = np.indices((ny, nx), dtype=float)
-        lon, lat = self.wcs.wcs_pix2world(x, y, 0)
+        lon, lat = self.pix2world(x, y)
         lon.setflags(write=False)
         lat.setflags(write=False)
         return lon, lat
@@ -237,6 +423,8 @@ class SkyGeom:
         lon, lat = self.pixel_centers()
         if self.frame == "icrs":
             return lon, lat
+        from astropy.coordinates import SkyCoord
+
         c = SkyCoord(lon, lat, unit="deg", frame=self.frame).icrs
         ra, dec = c.ra.deg, c.dec.deg
         ra.setflags(write=False)
@@ -245,7 +433,7 @@ class SkyGeom:
 
     def world_to_index(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """Integer pixel indices (iy, ix) of positions in the geometry frame; -1 outside."""
-        px, py = self.wcs.wcs_world2pix(np.asarray(lon, float), np.asarray(lat, float), 0)
+        px, py = self.world2pix(np.asarray(lon, float), np.asarray(lat, float))
         ny, nx = self.shape
         with np.errstate(invalid="ignore"):
             ix = np.floor(px + 0.5)
@@ -273,7 +461,7 @@ class SkyGeom:
         # has the same solid angle, so one column of corners suffices.
         n_cols = 1 if self.projection == "CAR" else nx
         y, x = np.indices((ny + 1, n_cols + 1), dtype=float) - 0.5
-        lon, lat = self.wcs.wcs_pix2world(x, y, 0)
+        lon, lat = self.pix2world(x, y)
         vx, vy, vz = unit_vectors(lon, lat)
         # half the cross product of the diagonals: area of the corner quadrilateral
         ax, ay, az = (v[1:, 1:] - v[:-1, :-1] for v in (vx, vy, vz))
@@ -305,13 +493,38 @@ class SkyGeom:
             cache[key] = result
         return cache[key]
 
-    def cutout(
-        self, position: SkyCoord, width, *, min_npix: int = 1
-    ) -> tuple[SkyGeom, tuple[slice, slice]]:
+    def _position_pixel(self, position) -> tuple[float, float]:
+        """Pixel (x, y) of a SkyCoord or of (lon, lat) deg in the geometry frame.
+
+        A SkyCoord goes through `astropy.wcs.utils.skycoord_to_pixel` (as
+        ``Cutout2D``); a tuple through its steps for a position already in the
+        geometry frame: longitude wrapped (`~astropy.coordinates.Longitude`), then
+        ``wcs_world2pix``.
+        """
+        if _is_skycoord(position):
+            from astropy.wcs.utils import skycoord_to_pixel
+
+            px, py = skycoord_to_pixel(position, self.wcs, mode="all")
+        else:
+            lon, lat = position
+            px, py = self.world2pix(wrap_longitude(float(lon)), float(lat))
+        return float(px), float(py)
+
+    def cutout(self, position, width, *, min_npix: int = 1) -> tuple[SkyGeom, tuple[slice, slice]]:
         """Pixel-aligned cutout around ``position``, trimmed to this geometry.
 
         Same as gammapy's ``WcsGeom.cutout(position, width, mode="trim", min_npix=...)``
-        (gammapy cuts IRF maps with ``min_npix=3``).
+        (gammapy cuts IRF maps with ``min_npix=3``), which is astropy's
+        ``Cutout2D(mode="trim")`` (its arithmetic, step by step, without astropy.nddata).
+
+        Parameters
+        ----------
+        position : `~astropy.coordinates.SkyCoord` or tuple
+            Centre of the cutout; a tuple is (lon, lat) in deg in the geometry frame.
+        width : float, Quantity, or pair of them
+            Cutout width (lon, lat) in deg.
+        min_npix : int
+            Smallest number of pixels along each axis.
 
         Returns
         -------
@@ -319,34 +532,38 @@ class SkyGeom:
             The cutout geometry.
         slices : tuple of slice
             ``(slice_y, slice_x)`` of the cutout inside this geometry.
+
+        Raises
+        ------
+        GeomError
+            If the cutout does not overlap the geometry.
         """
         widths = np.atleast_1d(u.Quantity(width, "deg").value).astype(float)
         if widths.size == 1:
             widths = np.repeat(widths, 2)
         npix = np.clip(widths / np.array(self.binsz), min_npix, None)
         try:
-            c2d = Cutout2D(
-                data=np.empty(self.shape, dtype=bool),
-                wcs=self.wcs,
-                position=position,
-                size=npix[::-1],
-                mode="trim",
+            px, py = self._position_pixel(position)
+            slices = _overlap_slices_trim(self.shape, npix[::-1], (py, px))
+        except Exception as exc:  # outside the projection, or no overlap
+            where = (
+                position.to_string("decimal")
+                if _is_skycoord(position)
+                else f"{wrap_longitude(float(position[0])):g} {float(position[1]):g}"
             )
-        except Exception as exc:  # astropy raises NoOverlapError / PartialOverlapError
             raise GeomError(
-                f"cutout at {position.to_string('decimal')} with width {widths} deg "
-                f"does not overlap the geometry"
+                f"cutout at {where} with width {widths} deg does not overlap the geometry"
             ) from exc
-        ny, nx = c2d.shape
-        wcs = c2d.wcs
-        wcs.array_shape = (ny, nx)
-        wcs.wcs.set()
-        return SkyGeom(wcs=wcs, shape=(ny, nx)), tuple(c2d.slices_original)
+        ny, nx = (s.stop - s.start for s in slices)
+        prm = copy.deepcopy(self._prm)
+        prm.crpix -= (slices[1].start, slices[0].start)
+        prm.set()
+        return SkyGeom._from_wcsprm(prm, (ny, nx)), slices
 
     def to_binsz(self, binsz: float) -> SkyGeom:
         """Same centre and width, other pixel size (gammapy ``WcsGeom.to_binsz``)."""
         return SkyGeom.create(
-            center=self.center_skydir,
+            center=self.center_lonlat,
             width=self.width,
             binsz=binsz,
             frame=self.frame,
@@ -356,6 +573,63 @@ class SkyGeom:
     def contains(self, lon, lat) -> np.ndarray:
         iy, _ = self.world_to_index(lon, lat)
         return iy >= 0
+
+
+def _wcs_header(prm, relax: int) -> fits.Header:
+    """``Wcsprm.to_header(relax)`` as `astropy.wcs.WCS.to_header` cleans it up."""
+    header = fits.Header.fromstring(prm.to_header(relax))
+    for key in ("", " ", "COMMENT"):
+        if key in header:
+            del header[key]
+    return header
+
+
+def _plain_wcsprm(header: fits.Header):
+    """``WCS(header, naxis=2).celestial``'s wcslib parameters, or None if they need astropy.wcs.
+
+    The steps of `astropy.wcs.WCS` for a header without distortions: parse the
+    header (its cards without END), keep 2 axes, ``fix`` (None if that changes
+    anything: astropy warns), ``set``, keep the celestial axes.
+    """
+    if "CTYPE1" not in header or "CTYPE2" not in header or int(header.get("NAXIS", 2)) < 2:
+        return None
+    wcslib = _wcslib()
+    text = fits.Header.fromstring(header.tostring().rstrip()).tostring()
+    text = text.replace("END" + " " * 77, "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # anything unusual: let astropy.wcs handle it
+        try:
+            prm = wcslib.Wcsprm(header=text.encode("ascii"), key=" ", relax=True, keysel=-1)
+            prm = prm.sub(2)
+            if prm.get_pv() or _fix_changes(prm.fix("", None), prm):
+                return None
+            prm.set()
+            return prm.sub([wcslib.WCSSUB_CELESTIAL])
+        except Exception:
+            return None
+
+
+def _overlap_slices_trim(large_shape, small_shape, position) -> tuple[slice, slice]:
+    """``astropy.nddata.utils.overlap_slices(..., mode="trim")`` for a ``Cutout2D``.
+
+    ``small_shape`` is rounded to whole pixels as ``Cutout2D`` does; ``position``
+    is ``(y, x)``. Raises ValueError where astropy raises (no overlap, NaN).
+    """
+    shape = [int(np.round(side)) for side in small_shape]
+    if not np.all(np.isfinite(position)):
+        raise ValueError("Input position contains invalid values (NaNs or infs).")
+    indices_min = [int(np.ceil(pos - (n / 2.0))) for pos, n in zip(position, shape, strict=True)]
+    indices_max = [int(i + n) for i, n in zip(indices_min, shape, strict=True)]
+    for e_max in indices_max:
+        if e_max < 0 or (e_max == 0 and tuple(shape) != (0, 0)):
+            raise ValueError("Arrays do not overlap.")
+    for e_min, n_large in zip(indices_min, large_shape, strict=True):
+        if e_min >= n_large:
+            raise ValueError("Arrays do not overlap.")
+    return tuple(
+        slice(max(0, i_min), min(n_large, i_max))
+        for i_min, i_max, n_large in zip(indices_min, indices_max, large_shape, strict=True)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -407,10 +681,12 @@ class DatasetGeom:
     def rad_centers(self) -> np.ndarray:
         return 0.5 * (self.rad_edges[:-1] + self.rad_edges[1:])
 
-    def cutout(self, position: SkyCoord, width) -> tuple[DatasetGeom, dict]:
+    def cutout(self, position, width) -> tuple[DatasetGeom, dict]:
         """Cutout of both images; returns the geometry and the parent slices.
 
-        The slices dict has keys ``"sky"`` and ``"irf"`` with ``(slice_y, slice_x)``.
+        ``position`` is a `~astropy.coordinates.SkyCoord` or (lon, lat) in deg in the
+        geometry frame (`SkyGeom.cutout`). The slices dict has keys ``"sky"`` and
+        ``"irf"`` with ``(slice_y, slice_x)``.
         """
         sky, sky_slices = self.sky.cutout(position, width)
         irf, irf_slices = self.irf_sky.cutout(position, width, min_npix=3)

@@ -26,6 +26,12 @@ the site and times is above the horizon and agrees with ALT_PNT.
 
 The safe mask of a reduced dataset is all True (as MapDatasetMaker's); safe
 data ranges are their own step (``dl3flow.safe_mask``).
+
+Imports: the reduction of an observation with an ICRS geometry and a RADEC-aligned
+(or radially symmetric) background needs neither astropy.coordinates nor
+astropy.time (a workflow job would spend longer importing them than reducing): it
+works on the pointing as floats (``Observation.pointing_radec``). A galactic
+geometry and the ALTAZ alignment import them where they need them.
 """
 
 from __future__ import annotations
@@ -33,10 +39,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from astropy.coordinates import SkyCoord
 
 from . import quality
-from .coords import sky_to_fov
+from .coords import icrs_deg, sky_to_fov
 from .dataset import EDispKernelMap, MapDataset, PSFMap
 from .geom import DatasetGeom, GeomError, SkyGeom
 
@@ -67,6 +72,22 @@ class ReductionError(RuntimeError):
     """An observation that cannot be reduced; the message names the observation."""
 
 
+def _skycoord(pointing):
+    """The pointing as an ICRS `~astropy.coordinates.SkyCoord` (imports astropy.coordinates)."""
+    if hasattr(pointing, "icrs"):
+        return pointing
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = pointing
+    return SkyCoord(float(ra), float(dec), unit="deg", frame="icrs")
+
+
+def _observation_radec(observation) -> tuple[float, float]:
+    """The observation's pointing (deg): ``pointing_radec`` if it has one, else ``pointing``."""
+    radec = getattr(observation, "pointing_radec", None)
+    return icrs_deg(observation.pointing if radec is None else radec)
+
+
 def make_counts(*, ra, dec, energy, sky: SkyGeom, energy_edges: np.ndarray) -> np.ndarray:
     """Bin events into a (n_energy, ny, nx) counts cube.
 
@@ -79,6 +100,8 @@ def make_counts(*, ra, dec, energy, sky: SkyGeom, energy_edges: np.ndarray) -> n
     if sky.frame == "icrs":
         lon, lat = ra, dec
     else:
+        from astropy.coordinates import SkyCoord
+
         c = SkyCoord(ra, dec, unit="deg", frame="icrs").transform_to(sky.frame)
         lon, lat = c.spherical.lon.deg, c.spherical.lat.deg
     iy, ix = sky.world_to_index(lon, lat)
@@ -102,7 +125,7 @@ def make_exposure(
     return aeff.evaluate(energy_true=e, offset=np.asarray(offset)[np.newaxis]) * livetime
 
 
-def altaz_fov_rotation(*, pointing: SkyCoord, location, times) -> np.ndarray:
+def altaz_fov_rotation(*, pointing, location, times) -> np.ndarray:
     """2x2 matrices mapping RADEC field-of-view offsets to ALTAZ ones.
 
     The RADEC and ALTAZ field-of-view frames share their centre (the pointing);
@@ -112,6 +135,8 @@ def altaz_fov_rotation(*, pointing: SkyCoord, location, times) -> np.ndarray:
     pointing, so that only three coordinates per time step go through astropy's
     AltAz transform, not every pixel.
 
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
+
     Returns
     -------
     matrices : `numpy.ndarray`
@@ -119,13 +144,13 @@ def altaz_fov_rotation(*, pointing: SkyCoord, location, times) -> np.ndarray:
         for small offsets (exact for the tangent-plane direction; offsets along it
         are preserved by both frames).
     """
-    from astropy.coordinates import AltAz
+    from astropy.coordinates import AltAz, SkyCoord
     from astropy.utils import iers
 
     from .coords import fov_to_sky
 
     delta = 0.1
-    ra0, dec0 = pointing.icrs.ra.deg, pointing.icrs.dec.deg
+    ra0, dec0 = icrs_deg(pointing)
     probe_ra, probe_dec = fov_to_sky(
         np.array([0.0, delta, 0.0]), np.array([0.0, 0.0, delta]), ra0, dec0
     )
@@ -146,10 +171,15 @@ def altaz_fov_rotation(*, pointing: SkyCoord, location, times) -> np.ndarray:
     return np.array(matrices)
 
 
-def pointing_altitudes(*, pointing: SkyCoord, location, times) -> np.ndarray:
-    """Altitude (deg) of ``pointing`` seen from ``location`` at each of ``times``."""
+def pointing_altitudes(*, pointing, location, times) -> np.ndarray:
+    """Altitude (deg) of ``pointing`` seen from ``location`` at each of ``times``.
+
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
+    """
     from astropy.coordinates import AltAz
     from astropy.utils import iers
+
+    pointing = _skycoord(pointing)
 
     with (
         iers.conf.set_temp("auto_download", False),
@@ -257,7 +287,7 @@ def make_background(
     bkg,
     *,
     sky: SkyGeom,
-    pointing: SkyCoord,
+    pointing,
     energy_edges: np.ndarray,
     ontime: float,
     fov_alignment: str | None = None,
@@ -266,13 +296,14 @@ def make_background(
 ) -> np.ndarray:
     """Predicted background counts (n_energy, ny, nx) from a bkg_2d or bkg_3d IRF.
 
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
     ``fov_alignment`` is the orientation of a bkg_3d's field-of-view axes:
     "RADEC", "ALTAZ" or "REVERSE_LON_RADEC" (RADEC with the longitude reversed,
     gammapy's fix for old H.E.S.S. files such as DL3 DR1); it defaults to the
     IRF's own. ``times`` (astropy Time, one or more) are used for ALTAZ only:
     the rate is averaged over those orientations of the field of view.
     """
-    ra0, dec0 = pointing.icrs.ra.deg, pointing.icrs.dec.deg
+    ra0, dec0 = icrs_deg(pointing)
     solid_angle = sky.solid_angle()
     if getattr(bkg, "fov_alignment", None) is None:  # bkg_2d: radially symmetric
         offset = sky.separation(ra0, dec0)
@@ -308,15 +339,18 @@ def make_edisp_kernel_map(
     aeff,
     *,
     sky: SkyGeom,
-    pointing: SkyCoord,
+    pointing,
     energy_true_edges: np.ndarray,
     energy_edges: np.ndarray,
     livetime: float,
 ) -> EDispKernelMap:
-    """Energy-dispersion kernel per pixel of the (coarse) IRF image, with its exposure."""
+    """Energy-dispersion kernel per pixel of the (coarse) IRF image, with its exposure.
+
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
+    """
     from .irf import edisp_kernel
 
-    offset = sky.separation(pointing.icrs.ra.deg, pointing.icrs.dec.deg)
+    offset = sky.separation(*icrs_deg(pointing))
     kernel = edisp_kernel(
         edisp,
         offset=offset.ravel(),
@@ -335,15 +369,18 @@ def make_psf_map(
     aeff,
     *,
     sky: SkyGeom,
-    pointing: SkyCoord,
+    pointing,
     energy_true: np.ndarray,
     rad: np.ndarray,
     livetime: float,
 ) -> PSFMap:
-    """PSF profiles (sr^-1, normalised over rad) per pixel of the IRF image, with exposure."""
+    """PSF profiles (sr^-1, normalised over rad) per pixel of the IRF image, with exposure.
+
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
+    """
     from .irf import psf_profile
 
-    offset = sky.separation(pointing.icrs.ra.deg, pointing.icrs.dec.deg)
+    offset = sky.separation(*icrs_deg(pointing))
     ny, nx = sky.shape
     values = psf_profile(psf, offset=offset.ravel(), energy_true=energy_true, rad=rad)
     values = values.reshape(values.shape[0], values.shape[1], ny, nx)
@@ -407,13 +444,14 @@ def reduce_observation(
     obs_id = observation.obs_id
     if offset_max <= 0:
         raise ReductionError(f"obs {obs_id}: offset_max must be positive, got {offset_max}")
-    pointing = observation.pointing
+    ra0, dec0 = _observation_radec(observation)
+    # the cutout of a galactic geometry transforms a SkyCoord; an ICRS one takes floats
+    position = (ra0, dec0) if geom.sky.frame == "icrs" else observation.pointing
     try:
-        cut, _ = geom.cutout(pointing, 2.0 * offset_max)
+        cut, _ = geom.cutout(position, 2.0 * offset_max)
     except GeomError as exc:
         raise ReductionError(
-            f"obs {obs_id}: pointing {pointing.to_string('decimal')} is outside the "
-            f"analysis geometry ({exc})"
+            f"obs {obs_id}: pointing {ra0:g} {dec0:g} is outside the analysis geometry ({exc})"
         ) from exc
 
     livetime, ontime = float(observation.livetime), float(observation.ontime)
@@ -437,7 +475,6 @@ def reduce_observation(
         sky=cut.sky,
         energy_edges=geom.energy.edges,
     )
-    ra0, dec0 = pointing.icrs.ra.deg, pointing.icrs.dec.deg
     exposure = make_exposure(
         aeff,
         offset=cut.sky.separation(ra0, dec0),
@@ -454,13 +491,14 @@ def reduce_observation(
                 f"obs {obs_id}: ALTAZ-aligned background needs the observatory location "
                 "(GEOLON/GEOLAT/ALTITUDE header or a known TELESCOP)"
             )
+        pointing = observation.pointing
         n_steps = _rotation_steps(observation, pointing, location, fov_rotation_step)
         times = _observation_times(observation, n_steps)
         _check_altaz_pointing(observation, pointing=pointing, location=location, times=times)
     background = make_background(
         bkg,
         sky=cut.sky,
-        pointing=pointing,
+        pointing=observation.pointing if alignment == "ALTAZ" else (ra0, dec0),
         energy_edges=geom.energy.edges,
         ontime=ontime,
         fov_alignment=alignment,
@@ -476,7 +514,7 @@ def reduce_observation(
             observation.edisp,
             aeff,
             sky=cut.irf_sky,
-            pointing=pointing,
+            pointing=(ra0, dec0),
             energy_true_edges=geom.energy_true.edges,
             energy_edges=geom.energy.edges,
             livetime=livetime,
@@ -488,7 +526,7 @@ def reduce_observation(
             observation.psf,
             aeff,
             sky=cut.irf_sky,
-            pointing=pointing,
+            pointing=(ra0, dec0),
             energy_true=geom.energy_true.centers,
             rad=geom.rad_centers,
             livetime=livetime,

@@ -282,7 +282,7 @@ def reduce_or_reject(
         if psf:
             observation.psf  # noqa: B018
         stage = "metadata"
-        observation.pointing  # noqa: B018
+        observation.pointing_radec  # noqa: B018
         observation.livetime  # noqa: B018
         observation.ontime  # noqa: B018
         stage = "reduce"

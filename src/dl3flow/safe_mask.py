@@ -69,20 +69,28 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.table import Table
-from astropy.time import Time
-from scipy.optimize import root_scalar
 
-from .dataset import MapDataset, _image_hdus, _read_axis, _read_image, write_hdulist
+from .coords import icrs_deg, wrap_longitude
+from .dataset import (
+    MapDataset,
+    _image_hdus,
+    _read_axis,
+    _read_image,
+    _utc_now,
+    write_hdulist,
+)
 from .geom import EnergyAxis, SkyGeom
 from .provenance import add_to_header
 from .rejection import rejection_of
+
+if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
 
 __all__ = [
     "DatasetObservation",
@@ -258,6 +266,8 @@ def _first_crossing(evaluate, level: float, energy_min: float, energy_max: float
     if changes.size == 0:
         return float("nan")
     k = changes[0]
+    from scipy.optimize import root_scalar
+
     try:
         result = root_scalar(f, bracket=[grid[k], grid[k + 1]], method="brentq")
     except (RuntimeError, ValueError):  # pragma: no cover - bracket guarantees a root
@@ -274,7 +284,7 @@ def _nearest_pixel(sky: SkyGeom, position: SkyCoord) -> tuple[int, int]:
     c = position.transform_to(sky.frame)
     lon = c.spherical.lon.deg
     lat = c.spherical.lat.deg
-    px, py = sky.wcs.wcs_world2pix(lon, lat, 0)
+    px, py = sky.world2pix(lon, lat)
     ny, nx = sky.shape
     ix = int(np.clip(np.ceil(float(px) - 0.5), 0, nx - 1))
     iy = int(np.clip(np.ceil(float(py) - 0.5), 0, ny - 1))
@@ -286,7 +296,7 @@ def _describe(position: SkyCoord) -> str:
 
 
 def evaluation_position(
-    sky: SkyGeom, *, pointing: SkyCoord | None = None, position=None, fixed_offset=None
+    sky: SkyGeom, *, pointing=None, position=None, fixed_offset=None
 ) -> SkyCoord:
     """Where ``aeff-max`` and ``edisp-bias`` evaluate the IRFs (gammapy's rule).
 
@@ -294,8 +304,8 @@ def evaluation_position(
     ----------
     sky : `~dl3flow.geom.SkyGeom`
         The dataset's image; its centre is the default.
-    pointing : `~astropy.coordinates.SkyCoord`, optional
-        Needed with ``fixed_offset``.
+    pointing : `~astropy.coordinates.SkyCoord` or tuple, optional
+        Needed with ``fixed_offset``; a tuple is (ra, dec) in deg (ICRS).
     position : `~astropy.coordinates.SkyCoord`, optional
     fixed_offset : float or Quantity, optional
         Offset (deg) from the pointing; the position is that far north of it.
@@ -311,8 +321,14 @@ def evaluation_position(
     if fixed_offset is not None:
         if pointing is None:
             raise SafeMaskError("fixed_offset needs the observation's pointing")
+        if hasattr(pointing, "icrs"):
+            pointing = pointing.icrs
+        else:
+            from astropy.coordinates import SkyCoord
+
+            pointing = SkyCoord(*icrs_deg(pointing), unit="deg")
         offset = u.Quantity(fixed_offset, "deg")
-        return pointing.icrs.directional_offset_by(0 * u.deg, offset)
+        return pointing.directional_offset_by(0 * u.deg, offset)
     if position is not None:
         return position
     return sky.center_skydir
@@ -453,8 +469,10 @@ def energy_range_bkg_peak(dataset: MapDataset) -> MethodResult:
     )
 
 
-def mask_offset_max(sky: SkyGeom, *, pointing: SkyCoord, offset_max: float) -> np.ndarray:
+def mask_offset_max(sky: SkyGeom, *, pointing, offset_max: float) -> np.ndarray:
     """``offset-max``: ``(ny, nx)`` True where a pixel centre is < ``offset_max`` deg away.
+
+    ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
 
     Raises
     ------
@@ -464,8 +482,7 @@ def mask_offset_max(sky: SkyGeom, *, pointing: SkyCoord, offset_max: float) -> n
     offset_max = float(u.Quantity(offset_max, "deg").value)
     if not offset_max > 0:
         raise SafeMaskError(f"offset_max must be positive, got {offset_max}")
-    p = pointing.icrs
-    return sky.separation(p.ra.deg, p.dec.deg) < offset_max
+    return sky.separation(*icrs_deg(pointing)) < offset_max
 
 
 def mask_background_valid(dataset: MapDataset) -> np.ndarray:
@@ -520,7 +537,7 @@ def make_safe_mask(
     dataset : `~dl3flow.dataset.MapDataset`
         The observation's reduced dataset (its own ``mask_safe`` is ignored).
     observation : `~dl3flow.datastore.Observation`
-        Its ``aeff`` (``aeff-default``), ``pointing`` (``offset-max``,
+        Its ``aeff`` (``aeff-default``), ``pointing_radec`` or ``pointing`` (``offset-max``,
         ``fixed_offset``) and ``obs_id`` are used.
     methods : sequence of str
         Any of :data:`METHODS`.
@@ -559,7 +576,9 @@ def make_safe_mask(
     obs_id = getattr(observation, "obs_id", None)
     mask = mask_background_valid(dataset)
     details: dict[str, MethodResult] = {}
-    pointing = observation.pointing if observation is not None else None
+    pointing = None
+    if observation is not None:
+        pointing = getattr(observation, "pointing_radec", None) or observation.pointing
     where = None
     if "aeff-max" in methods or "edisp-bias" in methods:
         where = evaluation_position(
@@ -631,8 +650,15 @@ class DatasetObservation:
     """
 
     obs_id: int
-    pointing: SkyCoord
+    pointing_radec: tuple[float, float]
     aeff: _DefaultRange
+
+    @property
+    def pointing(self) -> SkyCoord:
+        """:attr:`pointing_radec` (RA, Dec in deg) as a SkyCoord (imports astropy.coordinates)."""
+        from astropy.coordinates import SkyCoord
+
+        return SkyCoord(*self.pointing_radec, unit="deg")
 
     @classmethod
     def from_dataset(cls, dataset: MapDataset) -> DatasetObservation:
@@ -648,7 +674,7 @@ class DatasetObservation:
             )
         return cls(
             obs_id=int(meta["OBS_ID"]),
-            pointing=SkyCoord(float(meta["RA_PNT"]), float(meta["DEC_PNT"]), unit="deg"),
+            pointing_radec=(wrap_longitude(float(meta["RA_PNT"])), float(meta["DEC_PNT"])),
             aeff=_DefaultRange(_read_float(meta["AEFF_LO"]), _read_float(meta["AEFF_HI"])),
         )
 
@@ -680,7 +706,7 @@ def with_safe_mask(dataset: MapDataset, safe: SafeMask) -> MapDataset:
     sky = dataset.geom.sky
     if (
         safe.sky.shape != sky.shape
-        or not safe.sky.wcs.wcs.compare(sky.wcs.wcs, tolerance=1e-10)
+        or not safe.sky.wcsprm.compare(sky.wcsprm, tolerance=1e-10)
         or safe.energy.edges.shape != dataset.geom.energy.edges.shape
         or not np.allclose(safe.energy.edges, dataset.geom.energy.edges, rtol=1e-10, atol=0)
     ):
@@ -744,6 +770,8 @@ def safe_energy_table(masks: Iterable[SafeMask], observations: Table | None = No
         "zenith",
     )
     dtype = (int, str, float, float, float, float, float, float)
+    from astropy.table import Table
+
     table = Table(rows=rows or None, names=names, dtype=dtype)
     for name in names[2:6]:
         table[name].unit = "TeV"
@@ -807,9 +835,8 @@ def write_safe_mask(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     primary = fits.PrimaryHDU()
     h = primary.header
-    now = Time.now()
     h["CREATOR"] = f"dl3flow {__version__}"
-    h["DATE"] = (now.isot, "file creation date (UTC)")
+    h["DATE"] = (_utc_now()[1], "file creation date (UTC)")
     h["CONTENT"] = "safe data range mask (True = safe)"
     if safe.obs_id is not None:
         h["OBS_ID"] = safe.obs_id

@@ -11,12 +11,14 @@ import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
-from astropy.table import Table
+
+if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
 
 __all__ = ["AutoCenter", "SelectionError", "StringCut", "auto_center", "select_observations"]
 
@@ -239,6 +241,8 @@ def _parse_cone(table: Table, cone: Mapping[str, Any] | None) -> _Cone | None:
         raise SelectionError(
             f"cone must be a mapping with exactly the keys 'center' and 'radius', got {cone!r}"
         )
+    from astropy.coordinates import SkyCoord
+
     center, radius = cone["center"], cone["radius"]
     if not isinstance(center, SkyCoord) or not center.isscalar:
         raise SelectionError(f"cone centre must be a scalar SkyCoord, got {center!r}")
@@ -283,6 +287,8 @@ def _separation_deg(table: Table, rows: np.ndarray, cone: _Cone) -> tuple[np.nda
     ra_unit = u.Unit(table["RA_PNT"].unit or "deg")
     dec_unit = u.Unit(table["DEC_PNT"].unit or "deg")
     missing = (ra_missing | dec_missing)[rows]
+    from astropy.coordinates import SkyCoord
+
     pointing = SkyCoord(
         np.where(missing, 0.0, ra[rows]) * ra_unit,
         np.where(missing, 0.0, dec[rows]) * dec_unit,
@@ -421,6 +427,8 @@ def select_observations(
     selected = obs_table[kept_rows]
 
     order = np.argsort(np.asarray(rejected_ids, dtype=np.int64), kind="stable")
+    from astropy.table import Table
+
     rejected = Table(
         {
             "OBS_ID": np.asarray(rejected_ids, dtype=np.int64)[order],
@@ -561,6 +569,8 @@ def auto_center(obs_table: Table, *, frame: str = "icrs", max_separation: float)
             break
         keep[farthest] = False
         dropped.append(int(ids[farthest]))
+    from astropy.coordinates import SkyCoord
+
     center = SkyCoord(
         np.rad2deg(np.arctan2(mean[1], mean[0])) % 360.0 * u.deg,
         np.rad2deg(np.arcsin(np.clip(mean[2], -1.0, 1.0))) * u.deg,

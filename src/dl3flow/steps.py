@@ -44,10 +44,20 @@ class StackError(ValueError):
     """Nothing left to stack (every observation was dropped)."""
 
 
-def read_exclusion(path) -> ExclusionMask:
-    """An `~dl3flow.exclusion.ExclusionMask` (mask, geometry, recipe, sources) from a file."""
+def read_exclusion(path, *, sources: bool = True) -> ExclusionMask:
+    """An `~dl3flow.exclusion.ExclusionMask` (mask, geometry, recipe, sources) from a file.
+
+    Parameters
+    ----------
+    path : str or `~pathlib.Path`
+    sources : bool
+        Whether to read the excluded sources (the ``SOURCES`` table, an astropy
+        Table: astropy.table is imported). False gives ``sources=None``: enough for
+        the background normalisation, which uses the mask and its geometry only.
+    """
     mask, geom, recipe = read_mask(path)
-    return ExclusionMask(mask=mask, geom=geom, recipe=recipe, sources=read_mask_sources(path))
+    table = read_mask_sources(path) if sources else None
+    return ExclusionMask(mask=mask, geom=geom, recipe=recipe, sources=table)
 
 
 def describe_norm(res: BackgroundNormResult) -> str:
