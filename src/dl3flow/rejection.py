@@ -445,6 +445,23 @@ def write_rejections(rejections: Iterable[Rejection], path, *, overwrite: bool =
     return write_table(table, path, overwrite=overwrite, format="ascii.ecsv")
 
 
+def _read_table(path, what: str, columns: tuple[str, ...]):
+    """An ECSV table with ``columns``; ValueError naming ``what`` and the file otherwise."""
+    from astropy.table import Table
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as exc:
+        raise ValueError(f"{what} {path} is not a readable ECSV table ({exc})") from exc
+    missing = [name for name in columns if name not in table.colnames]
+    if missing:
+        raise ValueError(f"{what} {path} lacks column(s) {', '.join(missing)}")
+    return table
+
+
 def read_rejections(path) -> list[Rejection]:
     """Read a table written by :func:`write_rejections`.
 
@@ -453,20 +470,7 @@ def read_rejections(path) -> list[Rejection]:
     ValueError
         If the file is missing, unreadable or lacks a column (the message names it).
     """
-    from astropy.table import Table
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"rejection table {path} does not exist")
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-    except Exception as exc:
-        raise ValueError(f"rejection table {path} is not a readable ECSV table ({exc})") from exc
-    missing = [
-        name for name in ("OBS_ID", "STAGE", "ERROR", "REASON") if name not in table.colnames
-    ]
-    if missing:
-        raise ValueError(f"rejection table {path} lacks column(s) {', '.join(missing)}")
+    table = _read_table(path, "rejection table", ("OBS_ID", "STAGE", "ERROR", "REASON"))
     return [
         Rejection(
             obs_id=int(row["OBS_ID"]),
@@ -514,20 +518,9 @@ def read_notes(path) -> list:
     ValueError
         If the file is missing, unreadable or lacks a column (the message names it).
     """
-    from astropy.table import Table
-
     from .quality import QualityNote
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"warnings table {path} does not exist")
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-    except Exception as exc:
-        raise ValueError(f"warnings table {path} is not a readable ECSV table ({exc})") from exc
-    missing = [name for name in ("OBS_ID", "CHECK", "MESSAGE") if name not in table.colnames]
-    if missing:
-        raise ValueError(f"warnings table {path} lacks column(s) {', '.join(missing)}")
+    table = _read_table(path, "warnings table", ("OBS_ID", "CHECK", "MESSAGE"))
     return [
         QualityNote(obs_id=int(row["OBS_ID"]), check=str(row["CHECK"]), message=str(row["MESSAGE"]))
         for row in table
