@@ -2,8 +2,7 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.rejection import (
-    collect_notes,
-    collect_rejections,
+    collect_statuses,
     notes_summary,
     rejection_summary,
     write_notes,
@@ -12,7 +11,7 @@ from dl3flow.rejection import (
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    rejections = collect_rejections(snakemake.input)
+    rejections, notes = collect_statuses(snakemake.input)  # each status read once
     if rejections and snakemake.params.on_bad_observation == "fail":
         raise RuntimeError(
             "on_bad_observation is fail, but observation(s) were rejected by an earlier "
@@ -24,7 +23,6 @@ with script_job(snakemake) as log:
             "every selected observation was rejected: nothing to analyse.\n"
             + rejection_summary(rejections, n_total=len(snakemake.input))
         )
-    notes = collect_notes(snakemake.input)
     write_rejections(rejections, snakemake.output.rejections)
     write_notes(notes, snakemake.output.warnings)
     provenance = script_provenance(snakemake)

@@ -42,6 +42,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "STAGES",
     "collect_notes",
     "collect_rejections",
+    "collect_statuses",
     "notes_summary",
     "notes_table",
     "read_notes",
@@ -349,7 +351,10 @@ def read_status(path) -> Rejection | None:
         If the file is missing, not JSON or not a status file (the message names it).
     """
     path = Path(path)
-    content = _load_status(path)
+    return _status_rejection(_load_status(path), path)
+
+
+def _status_rejection(content, path: Path) -> Rejection | None:
     status = content.get("status") if isinstance(content, dict) else None
     try:
         if status == "ok":
@@ -385,10 +390,13 @@ def read_status_notes(path) -> list:
         If the file is missing, not JSON, or its warnings are malformed (the message
         names it).
     """
+    path = Path(path)
+    return _status_notes(_load_status(path), path)
+
+
+def _status_notes(content, path: Path) -> list:
     from .quality import QualityNote
 
-    path = Path(path)
-    content = _load_status(path)
     try:
         obs_id = int(content["obs_id"])
         return [
@@ -399,16 +407,30 @@ def read_status_notes(path) -> list:
         raise ValueError(f"status file {path} has malformed warnings ({exc!r})") from None
 
 
+def collect_statuses(status_paths: Iterable) -> tuple[list[Rejection], list]:
+    """The rejections and the quality notes of many status files, each file read once.
+
+    Both sorted by obs_id (notes stable within one observation).
+    """
+    rejections, notes = [], []
+    for path in map(Path, status_paths):
+        content = _load_status(path)
+        rejection = _status_rejection(content, path)
+        if rejection is not None:
+            rejections.append(rejection)
+        notes += _status_notes(content, path)
+    by_obs = attrgetter("obs_id")
+    return sorted(rejections, key=by_obs), sorted(notes, key=by_obs)
+
+
 def collect_rejections(status_paths: Iterable) -> list[Rejection]:
     """The rejections among many status files, sorted by obs_id."""
-    found = (read_status(path) for path in status_paths)
-    return sorted((r for r in found if r is not None), key=lambda r: r.obs_id)
+    return collect_statuses(status_paths)[0]
 
 
 def collect_notes(status_paths: Iterable) -> list:
     """The quality notes of many status files, sorted by obs_id (stable within one)."""
-    notes = [note for path in status_paths for note in read_status_notes(path)]
-    return sorted(notes, key=lambda note: note.obs_id)
+    return collect_statuses(status_paths)[1]
 
 
 # ----------------------------------------------------------------------------- table
