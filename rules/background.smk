@@ -2,7 +2,8 @@
 # exclusion mask, in batch jobs published by rule obs_dataset_bkg
 # (always writes its dataset and a status: an observation that is
 # skipped or failed is recorded, and dropped ones are left out of the stack by
-# rule stack_datasets), the per-observation norm table, and the ring background.
+# rule stack_datasets), the per-observation norm table, and the ring background with
+# its excess, WStat significance and flux maps (one job: both need the ring).
 
 
 rule normalize_backgrounds:
@@ -67,7 +68,8 @@ rule ring_background:
         dataset="results/{analysis}/stacked/dataset.fits",
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
-        "results/{analysis}/stacked/ring.fits",
+        ring="results/{analysis}/stacked/ring.fits",
+        maps="results/{analysis}/stacked/maps_ring.fits",
     log:
         "logs/{analysis}/ring_background.log",
     benchmark:
@@ -79,5 +81,6 @@ rule ring_background:
         runtime=job_runtime("ring_background"),
     params:
         ring=lambda wildcards: analysis_section(wildcards).get("ring"),
+        maps=maps_section,
     script:
         "../scripts/ring_background.py"

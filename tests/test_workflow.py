@@ -43,7 +43,6 @@ COMMON_JOBS = {
     "ring_background": 1,
     # final maps, peaks, their plots and the report pages (rules/maps.smk, report.smk)
     "excess_maps": 1,
-    "excess_maps_ring": 1,
     "find_peaks": 1,
     "plot_maps": 1,
     "plot_maps_ring": 1,

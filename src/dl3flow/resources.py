@@ -101,7 +101,6 @@ RULE_KINDS: dict[str, str] = {
     "report_table": "table",
     "excess_maps": "maps",
     "excess_maps_bands": "maps",
-    "excess_maps_ring": "maps",
     "find_peaks": "maps",
     "plot_maps": "plot",
     "plot_maps_ring": "plot",
