@@ -12,7 +12,8 @@ rule normalize_backgrounds:
         masks_safe=batch_inputs(OBS_SAFE_MASK),
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
-        directory(batch_dir("background")),
+        batch=directory(batch_dir("background")),
+        manifest=batch_manifest("background"),
     log:
         "logs/{analysis}/normalize_backgrounds/{batch}.log",
     benchmark:
@@ -32,7 +33,7 @@ rule normalize_backgrounds:
 
 rule obs_dataset_bkg:
     input:
-        batch=batch_of("background"),
+        unpack(batch_of("background")),
     output:
         dataset=OBS_BKG_DATASET,
         status=OBS_BKG_STATUS,

@@ -45,6 +45,11 @@ def batch_dir(step):
     return OBS_BATCH.replace("{step}", step)
 
 
+def batch_manifest(step):
+    """The manifest of a batch job (written last: a killed job has none)."""
+    return OBS_BATCH.replace("{step}", step) + ".json"
+
+
 # Parse every analysis up front: a bad quantity, region string, missing region file
 # or catalog column fails here, naming its key, before any job runs. (Files that a
 # rule writes, the demo's, are checked by the rule that reads them.)
@@ -190,15 +195,20 @@ def batch_directories(step):
 
 
 def batch_of(step):
-    """Input function: the batch directory of `step` that holds this observation."""
+    """Input function: the batch directory of `step` that holds this observation.
+
+    And the batch's manifest: Snakemake re-runs a job only for missing outputs that
+    are asked for, and a killed batch job leaves its directory but no manifest.
+    """
 
     def directory(wildcards):
         obs_id = int(wildcards.obs_id)
         for batch, obs_ids in observation_batches(wildcards.analysis).items():
             if obs_id in obs_ids:
-                return OBS_BATCH.format(
+                path = OBS_BATCH.format(
                     analysis=wildcards.analysis, step=step, batch=batch
                 )
+                return {"batch": path, "manifest": f"{path}.json"}
         raise WorkflowError(
             f"observation {obs_id} is not selected by analysis {wildcards.analysis} "
             f"(results/{wildcards.analysis}/observations.ecsv)"

@@ -18,7 +18,8 @@ rule reduce_observations:
         unpack(geometry_inputs),
         unpack(batch_observation_inputs),
     output:
-        directory(batch_dir("reduce")),
+        batch=directory(batch_dir("reduce")),
+        manifest=batch_manifest("reduce"),
     log:
         "logs/{analysis}/reduce_observations/{batch}.log",
     benchmark:
@@ -48,7 +49,7 @@ rule reduce_observations:
 
 rule obs_dataset:
     input:
-        batch=batch_of("reduce"),
+        unpack(batch_of("reduce")),
     output:
         dataset=OBS_DATASET,
         status=OBS_STATUS,

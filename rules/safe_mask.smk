@@ -8,7 +8,8 @@ rule make_safe_masks:
         # the reduced datasets hold all it needs (no second read of the DL3 files)
         datasets=batch_inputs(OBS_DATASET),
     output:
-        directory(batch_dir("safe_mask")),
+        batch=directory(batch_dir("safe_mask")),
+        manifest=batch_manifest("safe_mask"),
     log:
         "logs/{analysis}/make_safe_masks/{batch}.log",
     benchmark:
@@ -29,7 +30,7 @@ rule make_safe_masks:
 
 rule obs_safe_mask:
     input:
-        batch=batch_of("safe_mask"),
+        unpack(batch_of("safe_mask")),
     output:
         OBS_SAFE_MASK,
     log:

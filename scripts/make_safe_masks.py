@@ -15,11 +15,12 @@ from dl3flow.safe_mask import (
     rejected_safe_mask,
     write_safe_mask,
 )
-from dl3flow.workflow_support import batch_observations, script_job
+from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    for obs in batch_observations(snakemake, per_observation=["datasets"]):
+    observations = batch_observations(snakemake, per_observation=["datasets"])
+    for obs in observations:
         dataset = read_dataset(obs.inputs["datasets"])
         rejection = rejection_of(dataset.meta)
         if rejection is not None:  # all-False, flagged
@@ -41,3 +42,4 @@ with script_job(snakemake) as log:
         path = obs.directory / "mask_safe.fits"
         write_safe_mask(safe, path, provenance=obs.provenance(snakemake))
         log.info("obs %d: %d of %d bins safe", obs.obs_id, safe.mask.sum(), safe.mask.size)
+    write_batch_manifest(snakemake, observations)

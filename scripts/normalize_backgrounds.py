@@ -7,12 +7,13 @@ from dl3flow.dataset import read_dataset
 from dl3flow.io import write_table
 from dl3flow.safe_mask import read_safe_mask, with_safe_mask
 from dl3flow.steps import describe_norm, normalise_observation, read_exclusion
-from dl3flow.workflow_support import batch_observations, script_job
+from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     exclusion = read_exclusion(snakemake.input.exclusion, sources=False)  # mask + geometry
-    for obs in batch_observations(snakemake, per_observation=["datasets", "masks_safe"]):
+    observations = batch_observations(snakemake, per_observation=["datasets", "masks_safe"])
+    for obs in observations:
         dataset = read_dataset(obs.inputs["datasets"])
         dataset = with_safe_mask(dataset, read_safe_mask(obs.inputs["masks_safe"]))
         out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
@@ -24,3 +25,4 @@ with script_job(snakemake) as log:
         write_table(results_table([res]), status, format="ascii.ecsv")
         provenance.to_sidecar(status)
         out.write(obs.directory / "dataset_bkg.fits", provenance=provenance)
+    write_batch_manifest(snakemake, observations)

@@ -15,13 +15,15 @@ from dl3flow.workflow_support import (
     job_config,
     matching_inputs,
     script_job,
+    write_batch_manifest,
 )
 
 with script_job(snakemake) as log:
     cfg = job_config(snakemake)
     index = [snakemake.input.obs_index, snakemake.input.hdu_index]
     store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
-    for obs in batch_observations(snakemake):
+    observations = batch_observations(snakemake)
+    for obs in observations:
         log.info("%s: reducing observation %d of %s", cfg.name, obs.obs_id, store.base_dir)
         files = matching_inputs(store.observation_files(obs.obs_id), snakemake.input.files)
         result = reduce_to_files(
@@ -44,3 +46,4 @@ with script_job(snakemake) as log:
             log.warning("obs %d rejected (on_bad_observation: skip): %s", obs.obs_id, result)
         else:
             log.info("obs %d: %d counts", obs.obs_id, result.counts.sum())
+    write_batch_manifest(snakemake, observations)

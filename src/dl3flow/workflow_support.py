@@ -55,6 +55,7 @@ __all__ = [
     "batch_observations",
     "BatchObservation",
     "matching_inputs",
+    "write_batch_manifest",
 ]
 
 #: The simulated demo data store and its source catalog and region file, written by
@@ -246,7 +247,7 @@ class BatchObservation:
 def batch_observations(snakemake, *, per_observation: Iterable[str] = ()):
     """The observations of a batch job, one `BatchObservation` each, in order.
 
-    The job's ``params.obs_ids`` lists the observations; its first output is the
+    The job's ``params.obs_ids`` lists the observations; its ``output.batch`` is the
     batch directory. Inputs named in ``per_observation`` are lists aligned with
     ``obs_ids`` (one path per observation); every other named input is shared.
 
@@ -256,7 +257,7 @@ def batch_observations(snakemake, *, per_observation: Iterable[str] = ()):
         If a per-observation input does not have one path per observation.
     """
     obs_ids = [int(obs_id) for obs_id in _params(snakemake)["obs_ids"]]
-    directory = Path(_files(snakemake.output)[0])
+    directory = Path(os.fspath(snakemake.output.batch))
     named = {str(key): value for key, value in snakemake.input.items()}
     for name in per_observation:
         if len(_files(named[name])) != len(obs_ids):
@@ -272,6 +273,29 @@ def batch_observations(snakemake, *, per_observation: Iterable[str] = ()):
         }
         out.append(BatchObservation(obs_id, directory / str(obs_id), inputs))
     return out
+
+
+def write_batch_manifest(snakemake, observations: Iterable[BatchObservation]) -> Path:
+    """Write a batch job's manifest (its ``output.manifest``), last: the job is complete.
+
+    The manifest (JSON: rule, batch, observation ids) is a declared output beside the
+    batch directory, and an input of the rules that publish the batch. A batch job
+    killed before it has none, so Snakemake runs it again (the directory alone is not
+    enough: Snakemake re-runs a job for the missing outputs that are asked for, and
+    a killed job's directory exists).
+    """
+    import json
+
+    from .io import atomic_write
+
+    content = {
+        "rule": str(snakemake.rule),
+        "batch": str(_wildcard(snakemake, "batch")),
+        "obs_ids": [obs.obs_id for obs in observations],
+    }
+    path = Path(os.fspath(snakemake.output.manifest))
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content) + "\n"), overwrite=True)
+    return path
 
 
 def matching_inputs(files: Iterable, inputs: Iterable) -> list[str]:
