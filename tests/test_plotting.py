@@ -71,15 +71,19 @@ def test_exposure_at_energy_and_summed():
     image = fig.axes[0].images[0].get_array()
     edges = dataset.geom.energy_true.edges
     index = np.searchsorted(edges, 1.0) - 1
-    assert np.allclose(image, index * 1e9)
+    assert index == 0 and np.allclose(image, 0.0)
     assert "E_true = 1 TeV" in fig.axes[0].get_title()
-    assert fig.axes[1].get_ylabel() == "exposure (m\N{SUPERSCRIPT TWO} s)"
+    assert fig.axes[1].get_ylabel() == "exposure (m\N{SUPERSCRIPT TWO} s)"  # all zero
     summed = plot_exposure(dataset, energy_true=None)
-    assert np.allclose(summed.axes[0].images[0].get_array(), 6e9)
+    assert np.allclose(summed.axes[0].images[0].get_array(), 6.0)
     assert "summed over 4 true-energy bins" in summed.axes[0].get_title()
     # the last edge belongs to the last bin; plain floats are TeV
     last = plot_exposure(dataset, energy_true=20.0)
-    assert np.allclose(last.axes[0].images[0].get_array(), 3e9)
+    assert np.allclose(last.axes[0].images[0].get_array(), 3.0)
+    # mantissas of 10^9 m2 s, the power of ten in the label
+    assert last.axes[1].get_ylabel() == (
+        "exposure (\N{MULTIPLICATION SIGN}10\N{SUPERSCRIPT NINE} m\N{SUPERSCRIPT TWO} s)"
+    )
 
 
 def test_exposure_energy_outside_axis():
@@ -112,6 +116,9 @@ def test_empty_image_and_footprint():
         footprint=np.array([[True, False], [True, True]]),
     )
     assert fig.axes[0].images[0].norm.vmax == 1.0
+    # the footprint's line is explained in the legend
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["safe-data footprint"]
 
 
 def test_quicklook_files_written(tmp_path):

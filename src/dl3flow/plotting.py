@@ -5,15 +5,21 @@ global backend state): they render with Agg when saved, work in scripts and on
 cluster nodes without a display, and display in notebooks when returned. Sky axes
 use astropy's WCSAxes with the dataset's WCS.
 
-This is the only dl3flow module that imports matplotlib.
+The colour scales are those of `dl3flow.plotting_scales`, the words of the
+legends those of `dl3flow.figure_text`.
 """
 
 from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
-from matplotlib.colors import Normalize, PowerNorm
+from matplotlib import patheffects
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from dl3flow.figure_text import OVERLAYS
+from dl3flow.plotting_maps import add_legend, exposure_label, sky_figure
+from dl3flow.plotting_scales import linear_stretch
 
 __all__ = [
     "plot_image",
@@ -89,7 +95,8 @@ def plot_image(
     stretch : {"linear", "sqrt"}
         Colour scale; "sqrt" brings out faint structure next to bright sources.
     footprint : array_like of bool, optional
-        Safe-data footprint (True = used); its outline is drawn.
+        Safe-data footprint (True = used); its outline is drawn and explained in the
+        legend (:data:`dl3flow.figure_text.OVERLAYS` ``footprint``).
     caption : str, optional
         Small text under the axes (e.g. a data attribution).
     figsize : tuple
@@ -102,19 +109,28 @@ def plot_image(
     data = _values(image)
     if data.ndim != 2:
         raise ValueError(f"plot_image needs a 2D image, got shape {data.shape}")
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot(projection=wcs)
-    finite = data[np.isfinite(data)]
-    vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    if stretch == "sqrt":
-        norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax)
-    elif stretch == "linear":
-        norm = Normalize(vmin=0.0, vmax=vmax)
-    else:
+    fig, ax, legend_ax = sky_figure(wcs, figsize=figsize)
+    if stretch not in ("linear", "sqrt"):
         raise ValueError(f"stretch must be 'linear' or 'sqrt', got {stretch!r}")
-    im = ax.imshow(data, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+    scale = linear_stretch(data, kind=stretch)
+    im = ax.imshow(data, origin="lower", cmap=cmap, norm=scale.norm(), interpolation="nearest")
+    handles = []
     if footprint is not None:
-        ax.contour(np.asarray(footprint, dtype=float), levels=[0.5], colors="white", linewidths=0.8)
+        overlay = OVERLAYS["footprint"]
+        ax.contour(
+            np.asarray(footprint, dtype=float), levels=[0.5], colors=overlay.colour, linewidths=0.8
+        )
+        # a white line explained on the white figure background: draw it on grey
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=overlay.colour,
+                lw=1.5,
+                label=overlay.label,
+                path_effects=[patheffects.withStroke(linewidth=3, foreground="0.45")],
+            )
+        )
     xlabel, ylabel = _AXIS_LABELS.get(frame, ("Longitude", "Latitude"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -122,6 +138,7 @@ def plot_image(
     ax.set_title(title)
     colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
     colorbar.set_label(label)
+    add_legend(fig, legend_ax, handles)
     if caption:
         fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig
@@ -208,12 +225,14 @@ def plot_exposure(dataset, *, energy_true=None, caption: str | None = None) -> F
             f"{_fmt_energy(edges[index + 1])})"
         )
     sky = _sky(dataset)
+    unit = str(getattr(dataset.exposure, "unit", None) or "m2 s")
+    image, label = exposure_label(image, unit)
     return plot_image(
         image,
         wcs=sky.wcs,
         frame=sky.frame,
         title=f"Exposure{_dataset_name(dataset)}\n{where}",
-        label="exposure (m\N{SUPERSCRIPT TWO} s)",
+        label=label,
         cmap="viridis",
         caption=caption,
     )

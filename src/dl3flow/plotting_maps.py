@@ -15,9 +15,18 @@ Gaussian fit of the significance distribution (`dl3flow.stats.fit_gaussian`).
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from dl3flow.figure_text import OVERLAYS
+from dl3flow.plotting_scales import (
+    Stretch,
+    asinh_stretch,
+    linear_stretch,
+    power_of_ten,
+    significance_stretch,
+    times_ten,
+)
 from dl3flow.stats import fit_gaussian
 
 __all__ = [
@@ -26,6 +35,11 @@ __all__ = [
     "plot_excess_map",
     "plot_flux_map",
     "plot_exposure_map",
+    "exposure_label",
+    "sky_figure",
+    "add_legend",
+    "SIGNIFICANCE_CONTOURS",
+    "LABEL_OFFSET",
     "plot_significance_distribution",
     "plot_observation_qa",
     "excess_map_figures",
@@ -38,6 +52,11 @@ _AXIS_LABELS = {
 }
 _TEV = "TeV"
 _PER_CM2_S = "cm\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT TWO} s\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ONE}"
+_M2_S = "m\N{SUPERSCRIPT TWO} s"
+#: Contours of the significance maps: (level in sigma, `dl3flow.figure_text.OVERLAYS` name).
+SIGNIFICANCE_CONTOURS = ((3.0, "significance_3"), (5.0, "significance_5"))
+#: Offset (points, in x and y) of a source label from its marker.
+LABEL_OFFSET = 8
 _MU, _SIGMA = "\N{GREEK SMALL LETTER MU}", "\N{GREEK SMALL LETTER SIGMA}"
 
 
@@ -63,6 +82,36 @@ def _title(kind: str, name: str | None, energy_range, extra: str | None = None) 
     return head + ("\n" + ", ".join(parts) if parts else "")
 
 
+def sky_figure(wcs, *, figsize):
+    """A figure with sky axes and, under them, a row for the legend of the overlays.
+
+    Returns
+    -------
+    figure : `~matplotlib.figure.Figure`
+    ax : WCSAxes
+    legend_slot : `~matplotlib.gridspec.SubplotSpec`
+        Where :func:`add_legend` puts the legend (below the sky axes, above the caption).
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 0.05])
+    ax = fig.add_subplot(grid[0], projection=wcs)
+    return fig, ax, grid[1]
+
+
+def add_legend(fig, legend_slot, handles) -> None:
+    """The legend of the overlays, in hidden axes at ``legend_slot`` (none without handles).
+
+    Call it after the colour bar, so that ``fig.axes`` is (image, colour bar, legend).
+    """
+    if not handles:
+        return
+    legend_ax = fig.add_subplot(legend_slot)
+    legend_ax.set_axis_off()
+    legend_ax.legend(
+        handles=handles, loc="center", ncols=min(len(handles), 4), fontsize=7, frameon=False
+    )
+
+
 def plot_sky_map(
     image,
     sky,
@@ -70,13 +119,14 @@ def plot_sky_map(
     title: str,
     label: str,
     cmap: str = "viridis",
-    norm=None,
+    stretch: Stretch | None = None,
     exclusion=None,
     sources=None,
+    contours=(),
     caption: str | None = None,
-    figsize=(6.6, 5.6),
+    figsize=(6.6, 6.0),
 ) -> Figure:
-    """An image on sky axes with a colour bar, optional exclusion contour and sources.
+    """An image on sky axes with a colour bar, optional contours, exclusion and sources.
 
     Parameters
     ----------
@@ -89,14 +139,17 @@ def plot_sky_map(
     label : str
         Colour-bar label (quantity and unit).
     cmap : str
-        Matplotlib colour map.
-    norm : `matplotlib.colors.Normalize`, optional
-        Colour scaling; default linear over the finite values.
+        Matplotlib colour map (a significance stretch brings its own).
+    stretch : `~dl3flow.plotting_scales.Stretch`, optional
+        Colour scale; default linear over the finite values.
     exclusion : array_like of bool, optional
         ``(ny, nx)`` exclusion mask, True = used (not excluded); the boundary of the
-        excluded regions is drawn as a white contour.
+        excluded regions is drawn (:data:`dl3flow.figure_text.OVERLAYS` ``exclusion``).
     sources : `~astropy.table.Table`, optional
         Sources to mark: columns ``ra``, ``dec`` (deg, ICRS) and optionally ``name``.
+    contours : sequence of (float, str)
+        Contour levels of ``image`` and the :data:`~dl3flow.figure_text.OVERLAYS`
+        name of each, e.g. ``[(3.0, "significance_3"), (5.0, "significance_5")]``.
     caption : str, optional
         Small text under the figure (e.g. a data attribution).
     figsize : tuple
@@ -104,6 +157,8 @@ def plot_sky_map(
     Returns
     -------
     figure : `~matplotlib.figure.Figure`
+        Every overlay drawn has a legend entry (its :data:`~dl3flow.figure_text.OVERLAYS`
+        label).
 
     Raises
     ------
@@ -111,36 +166,57 @@ def plot_sky_map(
         If an array does not match the geometry or ``sources`` lacks ra/dec columns.
     """
     data = _image(image, sky, "image")
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot(projection=sky.wcs)
-    if norm is None:
+    fig, ax, legend_ax = sky_figure(sky.wcs, figsize=figsize)
+    if stretch is None:
         finite = data[np.isfinite(data)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
-    im = ax.imshow(data, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+        stretch = Stretch(kind="linear", vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    im = ax.imshow(
+        data,
+        origin="lower",
+        cmap=stretch.colormap(cmap),
+        norm=stretch.norm(),
+        interpolation="nearest",
+    )
+    handles = []
+    for level, name in contours:
+        if np.nanmax(data, initial=-np.inf) > level:
+            overlay = OVERLAYS[name]
+            width = 1.2 if name == "significance_5" else 0.8
+            ax.contour(data, levels=[level], colors=overlay.colour, linewidths=width)
+            handles.append(Line2D([], [], color=overlay.colour, lw=width, label=overlay.label))
     if exclusion is not None:
         mask = _image(np.asarray(exclusion, dtype=float), sky, "exclusion mask")
         if mask.min() < 0.5 < mask.max():
-            ax.contour(mask, levels=[0.5], colors="white", linewidths=1.0)
-    n_marked = 0
-    if sources is not None and len(sources) > 0:
-        n_marked = _mark_sources(ax, sky, sources)
+            overlay = OVERLAYS["exclusion"]
+            ax.contour(mask, levels=[0.5], colors=overlay.colour, linewidths=1.4)
+            handles.append(Line2D([], [], color=overlay.colour, lw=1.4, label=overlay.label))
+    if sources is not None and len(sources) > 0 and _mark_sources(ax, sky, sources):
+        overlay = OVERLAYS["sources"]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="+",
+                ls="none",
+                ms=9,
+                mew=1.5,
+                color=overlay.colour,
+                label=overlay.label,
+            )
+        )
     xlabel, ylabel = _AXIS_LABELS.get(sky.frame, ("Longitude", "Latitude"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.coords.grid(color="0.6", alpha=0.4, linestyle="dotted")
     ax.set_title(title)
-    colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
+    colorbar = fig.colorbar(im, ax=ax, shrink=0.85, extend=stretch.extend)
+    if stretch.ticks:
+        colorbar.set_ticks(list(stretch.ticks), labels=[f"{t:g}" for t in stretch.ticks])
     colorbar.set_label(label)
-    notes = []
-    if exclusion is not None:
-        notes.append("white contour: exclusion regions")
-    if n_marked:
-        notes.append(f"+ : catalog sources ({n_marked})")
+    add_legend(fig, legend_ax, handles)
     if caption:
-        notes.append(caption)
-    if notes:
-        fig.supxlabel("; ".join(notes), fontsize=7, color="0.35")
+        fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig
 
 
@@ -149,6 +225,7 @@ def _mark_sources(ax, sky, sources) -> int:
     if "ra" not in names or "dec" not in names:
         raise ValueError(f"sources need 'ra' and 'dec' columns, got {sources.colnames}")
     from astropy.coordinates import SkyCoord
+    from matplotlib import patheffects
 
     ra = np.asarray(getattr(sources[names["ra"]], "value", sources[names["ra"]]), dtype=float)
     dec = np.asarray(getattr(sources[names["dec"]], "value", sources[names["dec"]]), dtype=float)
@@ -156,18 +233,31 @@ def _mark_sources(ax, sky, sources) -> int:
     x, y = sky.wcs.world_to_pixel(coord)
     ny, nx = sky.shape
     inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
-    ax.plot(x[inside], y[inside], "+", color="cyan", markersize=10, markeredgewidth=1.5)
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    colour = OVERLAYS["sources"].colour
+    ax.plot(
+        x[inside],
+        y[inside],
+        "+",
+        color=colour,
+        markersize=9,
+        markeredgewidth=1.5,
+        path_effects=halo,
+    )
     if "name" in names:
         for xi, yi, label in zip(
             x[inside], y[inside], np.asarray(sources[names["name"]])[inside], strict=True
         ):
+            right = xi > 0.7 * nx  # label towards the image centre, not off its edge
             ax.annotate(
                 str(label),
                 (xi, yi),
-                xytext=(4, 4),
+                xytext=(-LABEL_OFFSET if right else LABEL_OFFSET, LABEL_OFFSET),
                 textcoords="offset points",
-                color="cyan",
+                ha="right" if right else "left",
+                color=colour,
                 fontsize=7,
+                path_effects=halo,
             )
     return int(inside.sum())
 
@@ -183,7 +273,10 @@ def plot_significance_map(
     correlation_radius: float | None = None,
     caption: str | None = None,
 ) -> Figure:
-    """Significance map (diverging colours centred on 0) with exclusion contour and sources.
+    """Significance map with 3 and 5 sigma contours, exclusion boundary and sources.
+
+    The colour scale is `dl3flow.plotting_scales.significance_stretch`: diverging
+    (white at 0) over [-5, 5] sigma, compressed above 5 sigma, clipped below -5.
 
     Parameters
     ----------
@@ -203,8 +296,6 @@ def plot_significance_map(
     caption : str, optional
     """
     data = _image(significance, sky, "significance")
-    finite = data[np.isfinite(data)]
-    top = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
     extra = (
         f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
     )
@@ -214,9 +305,10 @@ def plot_significance_map(
         title=_title("Significance", name, energy_range, extra),
         label="significance (\N{GREEK SMALL LETTER SIGMA})",
         cmap="RdBu_r",
-        norm=TwoSlopeNorm(vcenter=0.0, vmin=-top if finite.min() < 0 else -1.0, vmax=top),
+        stretch=significance_stretch(data),
         exclusion=exclusion,
         sources=sources,
+        contours=SIGNIFICANCE_CONTOURS,
         caption=caption,
     )
 
@@ -231,16 +323,18 @@ def plot_excess_map(
     exclusion=None,
     caption=None,
 ) -> Figure:
-    """Correlated excess counts."""
+    """Correlated excess counts, asinh stretch (`dl3flow.plotting_scales.asinh_stretch`)."""
+    data = _image(excess, sky, "excess")
     extra = (
         f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
     )
     return plot_sky_map(
-        excess,
+        data,
         sky,
         title=_title("Excess counts", name, energy_range, extra),
-        label="excess counts (correlated)",
+        label="excess counts (correlated), asinh scale",
         cmap="magma",
+        stretch=asinh_stretch(data),
         exclusion=exclusion,
         caption=caption,
     )
@@ -257,36 +351,75 @@ def plot_flux_map(
     exclusion=None,
     caption=None,
 ) -> Figure:
-    """Integral flux map (cm-2 s-1) assuming a power law of ``spectral_index``."""
+    """Integral flux map (cm-2 s-1) assuming a power law of ``spectral_index``.
+
+    Shown as mantissas of the power of ten of its largest value (named in the
+    colour-bar label), asinh stretch.
+    """
     data = _image(flux, sky, "flux")
-    finite = np.abs(data[np.isfinite(data)])
-    scale = 10.0 ** np.floor(np.log10(finite.max())) if finite.size and finite.max() > 0 else 1.0
+    exponent = power_of_ten(data)
+    scaled = data / 10.0**exponent
     extra = f"power law index {spectral_index:g}"
     if correlation_radius:
         extra += f", correlation radius {correlation_radius:g}\N{DEGREE SIGN}"
     return plot_sky_map(
-        data / scale,
+        scaled,
         sky,
         title=_title("Integral flux", name, energy_range, extra),
-        label=f"flux ({scale:.0e} {_PER_CM2_S})",
+        label=f"flux ({times_ten(exponent)} {_PER_CM2_S}), asinh scale".replace("( ", "("),
         cmap="inferno",
+        stretch=asinh_stretch(scaled),
         exclusion=exclusion,
         caption=caption,
     )
 
 
+def exposure_label(values, unit: str = "m2 s") -> tuple[np.ndarray, str]:
+    """Exposure in m² s, scaled to its power of ten, and its colour-bar label.
+
+    Parameters
+    ----------
+    values : array_like
+        Exposure values in ``unit``.
+    unit : str
+        An area times a time (e.g. ``"cm2 s"``, ``"m2 s"``).
+
+    Returns
+    -------
+    scaled : ndarray
+        The exposure in m² s divided by ``10**n``.
+    label : str
+        E.g. ``"exposure (×10⁹ m² s)"``.
+
+    Raises
+    ------
+    ValueError
+        If ``unit`` is not an area times a time.
+    """
+    import astropy.units as u
+
+    try:
+        factor = u.Unit(unit).to("m2 s")
+    except (ValueError, u.UnitConversionError) as exc:
+        raise ValueError(f"exposure unit must be an area times a time, got {unit!r}") from exc
+    exposure = np.asarray(getattr(values, "value", values), dtype=float) * factor
+    exponent = power_of_ten(exposure)
+    scale = times_ten(exponent)
+    return exposure / 10.0**exponent, f"exposure ({scale + ' ' if scale else ''}{_M2_S})"
+
+
 def plot_exposure_map(
     exposure, sky, *, name=None, energy_range=None, unit: str = "cm2 s", note=None, caption=None
 ) -> Figure:
-    """Exposure map (e.g. the power-law weighted exposure of the flux maps)."""
-    data = _image(exposure, sky, "exposure")
-    pretty = unit.replace("cm2", "cm\N{SUPERSCRIPT TWO}").replace("m2", "m\N{SUPERSCRIPT TWO}")
+    """Exposure map (e.g. the power-law weighted exposure of the flux maps), in m² s."""
+    data, label = exposure_label(_image(exposure, sky, "exposure"), unit)
     return plot_sky_map(
         data,
         sky,
         title=_title("Exposure", name, energy_range, note),
-        label=f"exposure ({pretty})",
+        label=label,
         cmap="viridis",
+        stretch=linear_stretch(data),
         caption=caption,
     )
 
