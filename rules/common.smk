@@ -11,6 +11,7 @@ from dl3flow.config import (
     analysis_names,
     check_exclusion_inputs,
 )
+from dl3flow.figure_text import figure_overlays
 from dl3flow.io import read_observations
 from dl3flow.workflow_support import (
     DEMO_CATALOG,

@@ -34,6 +34,7 @@ rule plot_quicklook:
         runtime=job_runtime("plot_quicklook"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
     script:
         "../scripts/plot_quicklook.py"
 
@@ -85,6 +86,7 @@ rule plot_exclusion:
         runtime=job_runtime("plot_exclusion"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
     script:
         "../scripts/plot_exclusion.py"
 
