@@ -9,6 +9,7 @@ from dl3flow.config import (
     ConfigError,
     analysis_config,
     analysis_names,
+    check_data_store,
     check_exclusion_inputs,
 )
 from dl3flow.figure_text import figure_overlays
@@ -40,6 +41,7 @@ try:
     ANALYSES = analysis_names(config)
     ANALYSIS_CONFIGS = {name: analysis_config(config, name) for name in ANALYSES}
     for _cfg in ANALYSIS_CONFIGS.values():
+        check_data_store(_cfg, produced=(DEMO_DATA_STORE,))
         check_exclusion_inputs(_cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
