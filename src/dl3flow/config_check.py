@@ -59,37 +59,47 @@ def _allowed_keys(schema: Mapping) -> list[str]:
     return sorted(schema.get("properties") or {})
 
 
-def _message(error) -> str:
-    """One line for a `jsonschema.ValidationError`: key path, then the problem."""
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _messages(error) -> list[str]:
+    """Lines for a `jsonschema.ValidationError`: key path, then the problem."""
     path = list(error.absolute_path)
     kind, value, schema = error.validator, error.validator_value, error.schema
     if kind == "additionalProperties" and value is False:
         allowed = _allowed_keys(schema)
-        unknown = sorted(set(error.instance) - set(allowed))
-        if len(unknown) == 1:
-            key = unknown[0]
-            return f"{_key_path([*path, key])}: unknown key{did_you_mean(key, allowed)}"
-        return f"{_key_path(path)}: unknown keys {', '.join(map(repr, unknown))}" + (
-            f"; allowed: {', '.join(allowed)}"
-        )
+        unknown = sorted(set(error.instance) - set(allowed), key=str)
+        return [
+            f"{_key_path([*path, key])}: unknown key{did_you_mean(key, allowed)}" for key in unknown
+        ]
     where = _key_path(path)
     if kind == "required":
         missing = [key for key in value if key not in error.instance]
-        return f"{where}: missing key {', '.join(map(repr, missing))}"
+        return [f"{where}: missing key {', '.join(map(repr, missing))}"]
     if kind == "type":
         types = [value] if isinstance(value, str) else list(value)
         wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
-        return f"{where}: expected {wanted}, got {_short(error.instance)}"
+        return [f"{where}: expected {wanted}, got {_short(error.instance)}"]
     if kind == "enum":
         choices = [c for c in value if c is not None]
         hint = did_you_mean(error.instance, [str(c) for c in choices])
-        return (
+        return [
             f"{where}: expected one of {', '.join(map(str, choices))}, "
             f"got {_short(error.instance)}{hint}"
-        )
-    if kind == "propertyNames":
-        return f"{where}: {error.message}"
-    return f"{where}: {_short(error.message, 120)}"
+        ]
+    return [f"{where}: {_clip(error.message)}"]
+
+
+def _most_relevant(error):
+    """Of the alternatives of a ``oneOf``/``anyOf``, the error of the branch whose type
+    matched the value (else `jsonschema.exceptions.best_match`'s choice)."""
+    from jsonschema.exceptions import best_match
+
+    if not error.context:
+        return error
+    typed = [e for e in error.context if e.validator != "type"]
+    return best_match(typed or error.context) or error
 
 
 def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
@@ -111,14 +121,11 @@ def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
         relevant error is reported (`jsonschema.exceptions.best_match`).
     """
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
     validator = Draft202012Validator(schema)
     lines = []
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
-        if error.context:
-            error = best_match(error.context) or error
-        lines.append(_message(error))
+        lines += _messages(_most_relevant(error))
     return list(dict.fromkeys(lines))
 
 
