@@ -99,58 +99,69 @@ def _check_config(args) -> int:
     return 0
 
 
-def _observation_selection(args, store):
-    """(selected ids, rejected table, offset centre, heading) of ``dl3flow observations``.
+def _observation_analysis(args):
+    """The analysis whose selection ``dl3flow observations`` applies (None without --config).
 
-    Without a config: (None, None, None, heading), no selection.
+    Raises
+    ------
+    ConfigError
+        For --analysis without --config, a config problem, or several analyses to
+        choose from.
     """
     from .config import ConfigError, analysis_config, analysis_names
-    from .selection import select_observations
-    from .workflow_support import choose_center
 
     if not args.configfile:
         if args.analysis:
             raise ConfigError("--analysis needs --config (the files that define the analysis)")
-        return None, None, None, "no selection (give --config and --analysis to apply one)"
+        return None
     config = _read_config(args)
-    names = analysis_names(config)
     name = args.analysis
     if name is None:
+        names = analysis_names(config)
         if len(names) != 1:
             raise ConfigError(
                 f"the config defines {len(names)} analyses ({', '.join(names)}); "
                 "choose one with --analysis"
             )
         name = names[0]
-    cfg = analysis_config({**config, "data_store": args.store}, name)
-    selected, rejected = select_observations(store.obs_table, **cfg.selection.as_kwargs())
-    center = choose_center(cfg, selected)
-    center = center.center if center is not None else cfg.layout.sky.center_skydir
-    heading = f"selection of analysis {name}; offset from the map centre"
-    return [int(i) for i in selected["OBS_ID"]], rejected, center, heading
+    return analysis_config({**config, "data_store": args.store}, name)
 
 
 def _observations(args) -> int:
-    from .datastore import DataStore
-    from .selection import observations_overview
+    import numpy as np
 
+    from .datastore import DataStore
+    from .selection import observations_overview, select_observations
+    from .workflow_support import choose_center
+
+    cfg = _observation_analysis(args)  # config problems first: no need to open the store
     store = DataStore.from_dir(args.store)
-    selected, rejected, center, heading = _observation_selection(args, store)
+    selected = rejected = center = None
+    if cfg is not None:
+        kept, rejected = select_observations(store.obs_table, **cfg.selection.as_kwargs())
+        selected = [int(i) for i in kept["OBS_ID"]]
+        auto = choose_center(cfg, kept)
+        center = auto.center if auto is not None else cfg.layout.sky.center_skydir
     table = observations_overview(
         store.obs_table, selected=selected, rejected=rejected, center=center
     )
-    n_selected = int((table["STATUS"] == "selected").sum())
-    if selected is None:
-        print(f"{args.store}: {len(table)} observations; {heading}")
+    if cfg is None:
+        print(
+            f"{args.store}: {len(table)} observations; no selection (give --config and "
+            "--analysis to apply one)"
+        )
         del table["STATUS"], table["REASON"]
+        if np.isfinite(table["OFFSET"]).any():
+            table.rename_column("OFFSET", "OFFSET_OBJ")
+        else:
+            del table["OFFSET"]
     else:
-        print(f"{args.store}: {n_selected} of {len(table)} observations selected; {heading}")
-        if n_selected == len(table):
+        print(
+            f"{args.store}: {len(selected)} of {len(table)} observations selected; selection "
+            f"of analysis {cfg.name}; offset from the map centre"
+        )
+        if len(selected) == len(table):
             del table["REASON"]
-    if center is None and not any(table["OFFSET"] == table["OFFSET"]):
-        del table["OFFSET"]
-    elif center is None:
-        table.rename_column("OFFSET", "OFFSET_OBJ")
     print("\n".join(table.pformat(max_lines=-1, max_width=-1)))
     return 0
 
