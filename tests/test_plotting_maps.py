@@ -242,3 +242,24 @@ def test_observation_qa_missing_tables_and_columns(tmp_path):
     _written(fig, tmp_path / "qa_empty.png")
     fig = plot_observation_qa()
     assert len(fig.axes) == 3
+
+
+def test_observation_qa_energy_axis_and_many_observations():
+    n = 100
+    ids = np.arange(1000, 1000 + n)
+    safe = Table({"obs_id": ids, "energy_min": np.full(n, 0.4), "energy_max": np.full(n, 100.0)})
+    fig = plot_observation_qa(safe_energy=safe, energy_range=(0.5, 20.0), max_labels=40)
+    ax = fig.axes[2]
+    # limited to the lower thresholds and the analysis range, not the 100 TeV upper ones
+    assert ax.get_ylim() == pytest.approx((0.4 / 1.25, 20.0 * 1.25))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == [
+        "analysis energy range",
+        "lower threshold",
+        "upper threshold above 25 TeV (at the edge)",
+    ]
+    # every 3rd observation labelled, the figure no wider than 12 inches
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 34 and labels[:2] == ["1000", "1003"]
+    assert ax.get_xlabel() == "observation id (100; one label per 3 observations)"
+    assert fig.get_figwidth() == 12.0

@@ -23,6 +23,8 @@ from dl3flow.plotting_scales import (
     Stretch,
     asinh_stretch,
     linear_stretch,
+    log_limits,
+    plain_log_labels,
     power_of_ten,
     significance_stretch,
     times_ten,
@@ -552,13 +554,18 @@ def plot_observation_qa(
     background_norms=None,
     safe_energy=None,
     name: str | None = None,
+    energy_range=None,
     caption: str | None = None,
+    max_labels: int = 40,
 ) -> Figure:
     """Per-observation quality summary: background norms, livetime, safe energy thresholds.
 
-    Three panels sharing an observation axis (observation ids as labels). Tables
-    may be missing or lack columns; the panel then says "not available". Column
-    names are matched case-insensitively:
+    Three panels sharing an observation axis (observation ids as labels; with more
+    than ``max_labels`` observations every k-th is labelled, and the figure stops
+    growing at 12 inches). Tables may be missing or lack columns; the panel then says
+    "not available". The energy panel shows the analysis ``energy_range`` (TeV) as a
+    band and is limited to it and the lower thresholds: upper thresholds beyond the
+    axis are drawn at its top edge. Column names are matched case-insensitively:
 
     - ``observations``: ``OBS_ID``; ``LIVETIME`` (s; or ``ONTIME``);
     - ``background_norms``: ``obs_id``; ``norm``; ``norm_err`` / ``error``;
@@ -581,7 +588,8 @@ def plot_observation_qa(
             ids.update(int(v) for v in table[column])
     obs_ids = sorted(ids)
     position = {obs_id: i for i, obs_id in enumerate(obs_ids)}
-    fig = Figure(figsize=(max(6.4, 0.35 * len(obs_ids) + 3), 7.5), layout="constrained")
+    width = min(12.0, max(6.4, 0.35 * len(obs_ids) + 3))
+    fig = Figure(figsize=(width, 7.5), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
 
     def x_of(table):
@@ -634,6 +642,12 @@ def plot_observation_qa(
     col_hi = _column(safe_energy, "energy_max", "e_max", "energy_threshold_high")
     if (col_lo or col_hi) and _column(safe_energy, "obs_id"):
         x = x_of(safe_energy)
+        lows = _values(safe_energy, col_lo, "TeV") if col_lo else np.array([])
+        extra = [] if energy_range is None else [float(v) for v in energy_range]
+        limits = log_limits(lows, extra)
+        if energy_range is not None:
+            lo, hi = extra
+            ax.axhspan(lo, hi, color="C2", alpha=0.12, lw=0, label="analysis energy range")
         for col, marker, label, color in (
             (col_lo, "^", "lower threshold", "C1"),
             (col_hi, "v", "upper threshold", "C4"),
@@ -641,8 +655,25 @@ def plot_observation_qa(
             if col:
                 values = _values(safe_energy, col, "TeV")
                 ok = np.isfinite(values) & (values > 0)
-                ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
+                if limits is not None and col is col_hi:
+                    above = ok & (values > limits[1])
+                    if above.any():
+                        ax.plot(
+                            x[above],
+                            np.full(above.sum(), limits[1]),
+                            "^",
+                            color=color,
+                            ms=7,
+                            clip_on=False,
+                            label=f"upper threshold above {limits[1]:.3g} TeV (at the edge)",
+                        )
+                    ok &= ~above
+                if ok.any():
+                    ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
         ax.set_yscale("log")
+        if limits is not None:
+            ax.set_ylim(*limits)
+        plain_log_labels(ax.yaxis, limits)
         ax.legend(fontsize=7, loc="best")
     else:
         _missing(ax, "safe energy thresholds")
@@ -650,8 +681,12 @@ def plot_observation_qa(
     ax.set_title("Safe energy range per observation")
     ax.set_xlabel("observation id")
     if obs_ids:
-        ax.set_xticks(range(len(obs_ids)))
-        ax.set_xticklabels([str(i) for i in obs_ids], rotation=90, fontsize=7)
+        step = int(np.ceil(len(obs_ids) / max_labels))
+        ticks = list(range(0, len(obs_ids), step))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(obs_ids[i]) for i in ticks], rotation=90, fontsize=7)
+        if step > 1:
+            ax.set_xlabel(f"observation id ({len(obs_ids)}; one label per {step} observations)")
     head = "Observation quality" + (f" \N{EM DASH} {name}" if name else "")
     fig.suptitle(head)
     if caption:

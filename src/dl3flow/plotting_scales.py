@@ -32,6 +32,8 @@ __all__ = [
     "robust_width",
     "power_of_ten",
     "times_ten",
+    "log_limits",
+    "plain_log_labels",
 ]
 
 #: Significance (sigma) at which the significance scale is clipped (below) and breaks.
@@ -270,3 +272,41 @@ def times_ten(exponent: int) -> str:
     if exponent == 0:
         return ""
     return "\N{MULTIPLICATION SIGN}10" + str(int(exponent)).translate(_SUPERSCRIPTS)
+
+
+def log_limits(*arrays, pad: float = 1.25) -> tuple[float, float] | None:
+    """Limits of a log axis around the finite positive values of ``arrays``.
+
+    Parameters
+    ----------
+    *arrays : array_like
+    pad : float
+        The limits are the smallest value / ``pad`` and the largest x ``pad``.
+
+    Returns
+    -------
+    (float, float) or None
+        None if no value is finite and positive.
+    """
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays] or [[]])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return None
+    return float(values.min() / pad), float(values.max() * pad)
+
+
+def plain_log_labels(axis, limits) -> None:
+    """Label a log ``axis`` (``ax.xaxis`` or ``ax.yaxis``) with plain numbers (0.5, 2, 10).
+
+    Within less than 1.5 decades (``limits``) the minor ticks at 2, 3 and 5 times a power
+    of ten are labelled too, so that a narrow range still has labels.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    def minor(value, _):
+        mantissa = round(value / 10.0 ** np.floor(np.log10(value)), 6)
+        return f"{value:g}" if mantissa in (2.0, 3.0, 5.0) else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    narrow = limits is not None and np.log10(limits[1] / limits[0]) < 1.5
+    axis.set_minor_formatter(FuncFormatter(minor) if narrow else NullFormatter())
