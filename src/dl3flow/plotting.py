@@ -345,7 +345,8 @@ def plot_safe_energy(
         right.scatter(binned[order], y, marker="s", facecolors="none", edgecolors="tab:gray", s=40)
         right.scatter(threshold[order], y, color="tab:blue", s=25)
         right.set_yticks(y, labels=[str(i) for i in obs_ids[order]], fontsize=7)
-        right.set_ylim(n - 0.5, -0.5)
+        if n:
+            right.set_ylim(n - 0.5, -0.5)
         right.set_ylabel("observation (sorted by threshold)")
         right.set_xlabel("lower safe energy (TeV)")
         right.grid(alpha=0.3, axis="x", which="both")
