@@ -10,18 +10,21 @@ rule plot_quicklook:
             caption="../report/counts.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("counts"),
         ),
         background=report(
             "results/{analysis}/plots/background.png",
             caption="../report/background.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("background"),
         ),
         exposure=report(
             "results/{analysis}/plots/exposure.png",
             caption="../report/exposure.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("exposure"),
         ),
     log:
         "logs/{analysis}/plot_quicklook.log",
@@ -48,6 +51,7 @@ rule plot_safe_energy:
             caption="../report/safe_energy.rst",
             category="Observations",
             subcategory="{analysis}",
+            labels=report_labels("safe_energy"),
         ),
     log:
         "logs/{analysis}/plot_safe_energy.log",
@@ -74,6 +78,7 @@ rule plot_exclusion:
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
+            labels=report_labels("exclusion"),
         ),
     log:
         "logs/{analysis}/plot_exclusion/{mask}.log",
@@ -100,6 +105,7 @@ rule plot_background_norms:
             caption="../report/background_norms.rst",
             category="Observations",
             subcategory="{analysis}",
+            labels=report_labels("background_norms"),
         ),
     log:
         "logs/{analysis}/plot_background_norms.log",

@@ -48,7 +48,8 @@ COMMON_JOBS = {
     "plot_maps": 1,
     "plot_maps_ring": 1,
     "plot_observation_qa": 1,
-    "report_table": 2,
+    "report_table": 4,
+    "report_summary": 1,
 }
 # ... and of the first pass, only with a significance mask.
 FIRST_PASS_JOBS = {"stack_initial": 1, "significance_initial": 1, "exclusion_significance": 1}

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Overlay", "OVERLAYS", "FIGURE_OVERLAYS", "overlay_caption", "figure_overlays"]
+__all__ = [
+    "Overlay",
+    "OVERLAYS",
+    "FIGURE_OVERLAYS",
+    "REPORT_TITLES",
+    "overlay_caption",
+    "figure_overlays",
+    "report_labels",
+]
 
 _SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 
@@ -124,3 +132,67 @@ def overlay_caption(figure: str) -> str:
 def figure_overlays() -> dict[str, str]:
     """:func:`overlay_caption` of every figure of :data:`FIGURE_OVERLAYS` (rule params)."""
     return {figure: overlay_caption(figure) for figure in FIGURE_OVERLAYS}
+
+
+#: Titles of the report items (``snakemake --report``), by figure or page; ``{band}``,
+#: ``{mask}`` and ``{table}`` are the rules' wildcards.
+REPORT_TITLES = {
+    "summary": "Summary: significance map and key numbers",
+    "significance": "Significance map",
+    "excess": "Excess counts map",
+    "flux": "Integral flux map",
+    "flux_exposure": "Exposure of the flux map",
+    "significance_distribution": "Significance distribution outside the exclusion mask",
+    "significance_ring": "Significance map, ring background",
+    "significance_distribution_ring": "Significance distribution, ring background",
+    "significance_band": "Significance map, energy band {band}",
+    "observation_qa": "Observation quality",
+    "counts": "Counts",
+    "background": "Predicted background",
+    "exposure": "Exposure",
+    "safe_energy": "Safe energy thresholds",
+    "exclusion": "Exclusion mask: {mask}",
+    "background_norms": "Background normalisation per observation",
+    "table_observations": "Table: observations (selected, rejected, warnings)",
+    "table_background_norms": "Table: background normalisation",
+    "table_peaks": "Table: significance peaks",
+    "table_safe_energy": "Table: safe energy thresholds",
+}
+
+
+def _wildcard_dict(wildcards) -> dict:
+    if hasattr(wildcards, "items"):
+        return {str(k): str(v) for k, v in wildcards.items()}
+    return {}
+
+
+def report_labels(item: str):
+    """The ``labels`` of a report item: a function of the job's wildcards.
+
+    Parameters
+    ----------
+    item : str
+        A key of :data:`REPORT_TITLES`, possibly with wildcards (``"table_{table}"``).
+
+    Returns
+    -------
+    callable
+        ``labels(wildcards) -> {"title": ...}`` with the wildcards filled in (the
+        report then lists the item by its title, not its path).
+
+    Raises
+    ------
+    KeyError
+        If ``item`` (without wildcards) is not a key of :data:`REPORT_TITLES`.
+    """
+    if "{" not in item and item not in REPORT_TITLES:
+        raise KeyError(f"no report title for {item!r}; known: {', '.join(REPORT_TITLES)}")
+
+    def labels(wildcards):
+        values = _wildcard_dict(wildcards)
+        key = item.format(**values)
+        if key not in REPORT_TITLES:
+            raise KeyError(f"no report title for {key!r}; known: {', '.join(REPORT_TITLES)}")
+        return {"title": REPORT_TITLES[key].format(**values)}
+
+    return labels

@@ -27,6 +27,7 @@ __all__ = [
     "REPORT_COMMAND",
     "MAX_PEAKS",
     "MAX_LISTED",
+    "summary_html",
 ]
 
 #: How the HTML report is built after a run.
@@ -292,3 +293,86 @@ def format_summary(summaries: Iterable[AnalysisSummary], *, report_command=REPOR
             f"HTML report: {report_command} (with this run's --configfile/--config options)"
         )
     return "\n".join(lines)
+
+
+def _key_numbers(s: AnalysisSummary) -> list[tuple[str, str]]:
+    rows = [("Results directory", f"{s.directory}/")]
+    if s.n_selected is None:
+        rows.append(("Observations", "not selected yet"))
+    else:
+        n_rejected = len(s.rejected_by_selection) + len(s.rejected_in_analysis)
+        text = f"{s.n_used} used"
+        text += (
+            ", none rejected"
+            if n_rejected == 0
+            else f"; rejected: {len(s.rejected_by_selection)} by the selection, "
+            f"{len(s.rejected_in_analysis)} during the analysis (see the observations table)"
+        )
+        rows.append(("Observations", text))
+    if s.livetime is not None:
+        rows.append(("Livetime", f"{s.livetime / 3600:.2f} h"))
+    if s.peaks is not None:
+        above = f" above {s.peak_threshold:g} {_SIGMA}" if s.peak_threshold is not None else ""
+        if not s.peaks:
+            rows.append((f"Peaks{above}", "none"))
+        else:
+            listed = "; ".join(
+                f"{p.name}: {p.value:.1f} {_SIGMA} at RA {p.ra:.3f}{_DEG}, Dec {p.dec:.3f}{_DEG}"
+                for p in s.peaks
+            )
+            more = f" (highest {len(s.peaks)} of {s.n_peaks})" if s.n_peaks > len(s.peaks) else ""
+            rows.append((f"Peaks{above}{more}", listed))
+    if s.off_source is not None:
+        mean, width, n = s.off_source
+        rows.append(
+            (
+                "Off-source significance",
+                f"mean {mean:.3f}, width {width:.3f} ({n} pixels outside the exclusion mask; "
+                "about 0 and 1 without unmasked sources and with a good background model)",
+            )
+        )
+    if s.warnings:
+        rows.append(("Warnings about the data", "; ".join(w.strip() for w in s.warnings)))
+    rows += [("Could not read", problem) for problem in s.problems]
+    return rows
+
+
+def summary_html(summary: AnalysisSummary, *, image=None) -> str:
+    """The front page of an analysis in the report: key numbers and the significance map.
+
+    Parameters
+    ----------
+    summary : AnalysisSummary
+    image : path, optional
+        A PNG (the significance map) embedded in the page.
+
+    Returns
+    -------
+    str
+        A standalone HTML page.
+    """
+    import base64
+    import html
+
+    rows = "".join(
+        f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
+        for key, value in _key_numbers(summary)
+    )
+    style = (
+        "body{font-family:sans-serif;font-size:14px;max-width:60em}"
+        "table{border-collapse:collapse;margin-bottom:1em}"
+        "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+        "th{background:#eee;white-space:nowrap}img{max-width:100%}"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        f"<html><head><meta charset='utf-8'><title>{html.escape(summary.name)}</title>",
+        f"<style>{style}</style></head><body>",
+        f"<h2>{html.escape(summary.name)}: summary</h2>",
+        f"<table>{rows}</table>",
+    ]
+    if image is not None:
+        data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        parts.append(f"<img alt='significance map' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
