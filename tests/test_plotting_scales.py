@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from dl3flow.figure_text import FIGURE_OVERLAYS, OVERLAYS, figure_overlays, overlay_caption
+from dl3flow.figure_text import (
+    FIGURE_OVERLAYS,
+    OVERLAYS,
+    REPORT_TITLES,
+    figure_overlays,
+    overlay_caption,
+    report_labels,
+)
 from dl3flow.plotting_scales import (
     Stretch,
     asinh_stretch,
@@ -126,3 +133,22 @@ def test_overlay_caption_uses_the_legend_words():
         assert set(names) <= set(OVERLAYS)
     with pytest.raises(KeyError, match="no overlays for figure 'spectrum'; known: significance"):
         overlay_caption("spectrum")
+
+
+def test_report_labels_fill_in_the_wildcards():
+    assert report_labels("significance")({"analysis": "crab"}) == {"title": "Significance map"}
+    assert report_labels("significance_band")({"band": "1"}) == {
+        "title": "Significance map, energy band 1"
+    }
+    assert report_labels("table_{table}")({"analysis": "crab", "table": "peaks"}) == {
+        "title": "Table: significance peaks"
+    }
+    assert report_labels("exclusion")({"mask": "final"}) == {"title": "Exclusion mask: final"}
+    with pytest.raises(KeyError, match="no report title for 'spectrum'; known: summary, "):
+        report_labels("spectrum")
+    with pytest.raises(KeyError, match="no report title for 'table_nope'"):
+        report_labels("table_{table}")({"table": "nope"})
+    # every plot of the workflow's plot rules has a title
+    assert {"counts", "background", "exposure", "safe_energy", "background_norms"} <= set(
+        REPORT_TITLES
+    )

@@ -15,6 +15,7 @@ from dl3flow.summary import (
     analysis_dirs,
     format_summary,
     read_summary,
+    summary_html,
 )
 from dl3flow.workflow_support import run_summary
 
@@ -143,3 +144,36 @@ def test_run_summary_reads_the_workflow_results(tmp_path, monkeypatch):
     assert run_summary(["not-run"], workdir=tmp_path) == ""
     monkeypatch.chdir(tmp_path)  # the workflow directory: paths as the user types them
     assert run_summary(["demo"]).splitlines()[0] == "demo: results in results/demo/"
+
+
+def test_summary_html_front_page(tmp_path):
+    failed = [Rejection(obs_id=3, stage="irf", reason="obs 3: no AEFF", error="E")]
+    write_results(tmp_path, rejected=[(9, "outside the cone")], failed=failed)
+    png = tmp_path / "map.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    page = summary_html(read_summary(tmp_path, name="crab <1>"), image=png)
+    assert "<h2>crab &lt;1&gt;: summary</h2>" in page
+    assert (
+        "<tr><th>Observations</th><td>2 used; rejected: 1 by the selection, 1 during the "
+        "analysis (see the observations table)</td></tr>"
+    ) in page
+    assert "<tr><th>Livetime</th><td>1.00 h</td></tr>" in page
+    assert (
+        f"<tr><th>Peaks above 5 {SIGMA}</th><td>peak_1: 7.2 {SIGMA} at RA 83.633{DEG}, "
+        f"Dec 22.015{DEG}</td></tr>"
+    ) in page
+    assert "<td>mean 0.012, width 1.046 (3000 pixels outside the exclusion mask;" in page
+    assert "src='data:image/png;base64,iVBORw0KGgo='" in page
+    assert "<img" not in summary_html(read_summary(tmp_path))
+
+
+def test_report_tables_compact_and_scrolling():
+    from dl3flow.products import compact_observations, tables_html
+
+    selected = Table({"OBS_ID": [1], "TSTART": [0.0], "OBJECT": ["Crab"], "LIVETIME": [1500.0]})
+    compact = compact_observations(selected)
+    assert compact.colnames == ["OBS_ID", "OBJECT", "LIVETIME"]
+    assert selected.colnames == ["OBS_ID", "TSTART", "OBJECT", "LIVETIME"]  # not modified
+    page = tables_html({"Selected": compact, "Empty": Table({"x": []})}, title="t")
+    assert "<h3>Selected (1)</h3>\n<div style='overflow-x:auto'><table>" in page
+    assert "<h3>Empty (0)</h3>\n<div style='overflow-x:auto'><p>none</p></div>" in page
