@@ -95,7 +95,9 @@ def test_plots_and_report(demo):
     # items are listed by their titles, captions explain the overlays in the legend's words
     assert '"title": "Significance map"' in html
     assert '"title": "Summary: significance map and key numbers"' in html
-    assert "5 \u03c3 significance contour" in html or "5 σ significance contour" in html
+    assert (
+        json.dumps("black line: 5 \N{GREEK SMALL LETTER SIGMA} significance contour")[1:-1] in html
+    )
 
 
 def test_report_tables(demo):
