@@ -14,6 +14,7 @@ from dl3flow.figure_text import (
 from dl3flow.plotting_scales import (
     Stretch,
     asinh_stretch,
+    asinh_ticks,
     linear_stretch,
     power_of_ten,
     robust_width,
@@ -152,3 +153,21 @@ def test_report_labels_fill_in_the_wildcards():
     assert {"counts", "background", "exposure", "safe_energy", "background_norms"} <= set(
         REPORT_TITLES
     )
+
+
+@pytest.mark.parametrize(
+    ("vmin", "vmax", "width", "ticks"),
+    [
+        (-4.45, 399.3, 1.48, (-2.0, 0.0, 5.0, 20.0, 50.0, 200.0)),  # the demo's excess
+        (-0.3, 4.38, 0.1, (-0.2, 0.0, 0.2, 0.5, 1.0, 2.0)),  # its flux, x 10^-11
+        (-0.1, 1.0, 1.0, (0.0,)),  # all within the linear part
+        (5.0, 5.05, 0.05, (5.0,)),
+    ],
+)
+def test_asinh_ticks(vmin, vmax, width, ticks):
+    assert asinh_ticks(vmin, vmax, width) == pytest.approx(ticks)
+
+
+def test_asinh_stretch_has_round_ticks():
+    image = np.array([0.0, 2.0, 0.0, 2.0, 0.0, 2.0, -50.0, 400.0])
+    assert asinh_stretch(image).ticks == pytest.approx((-2.0, 0.0, 5.0, 20.0, 50.0, 200.0))

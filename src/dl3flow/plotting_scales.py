@@ -28,6 +28,7 @@ __all__ = [
     "SIGNIFICANCE_CLIP",
     "significance_stretch",
     "asinh_stretch",
+    "asinh_ticks",
     "linear_stretch",
     "robust_width",
     "power_of_ten",
@@ -247,7 +248,42 @@ def asinh_stretch(image, *, low: float = 3.0) -> Stretch:
         vmax=vmax,
         extend=_extend(bool(values.min() < vmin), False),
         linear_width=width,
+        ticks=asinh_ticks(vmin, vmax, width),
     )
+
+
+def _nice_below(value: float) -> float:
+    """The largest 1, 2 or 5 x 10^n not above ``value`` (> 0)."""
+    exponent = np.floor(np.log10(value))
+    for mantissa in (5.0, 2.0, 1.0):
+        if mantissa * 10.0**exponent <= value * (1 + 1e-9):
+            return float(mantissa * 10.0**exponent)
+    return float(10.0**exponent)
+
+
+def asinh_ticks(vmin: float, vmax: float, width: float, *, n: int = 4) -> tuple:
+    """Colour-bar ticks of an asinh scale: 0, round values from a few ``width`` up to
+    ``vmax`` (at most ``n``, spread over the logarithmic part) and one round value below 0
+    (if the range reaches two widths below 0)."""
+    ticks = [0.0] if vmin <= 0 <= vmax else []
+    if vmax >= 2 * width:
+        low = max(2 * width, vmin)
+        exponents = np.arange(np.floor(np.log10(low)), np.floor(np.log10(vmax)) + 1)
+        candidates = sorted(
+            {
+                float(m * 10.0**e)
+                for e in exponents
+                for m in (1.0, 2.0, 5.0)
+                if low <= m * 10.0**e <= vmax
+            }
+        )
+        if candidates:
+            logs = np.log10(candidates)
+            wanted = np.linspace(logs[0], logs[-1], min(n, len(candidates)))
+            ticks += sorted({candidates[int(np.argmin(np.abs(logs - w)))] for w in wanted})
+    if vmin <= -2 * width:
+        ticks.insert(0, -_nice_below(-vmin))
+    return tuple(ticks)
 
 
 def linear_stretch(image, *, kind: str = "linear") -> Stretch:
