@@ -30,6 +30,20 @@ if DL3FLOW_SRC.is_dir():
 configfile: "config/config.yaml"
 
 
+# dl3flow's check first: one line per problem, naming the key ("did you mean" for a
+# typo); Snakemake's validate (which also fills in the defaults) would print the
+# whole schema and config.
+from snakemake.exceptions import WorkflowError
+
+from dl3flow.config import ConfigError
+from dl3flow.config_check import check_config
+
+try:
+    check_config(config, Path(str(workflow.current_basedir)) / "config/schema.yaml")
+except ConfigError as exc:
+    raise WorkflowError(f"invalid configuration:\n{exc}") from None
+
+
 validate(config, "config/schema.yaml")
 
 
@@ -56,10 +70,11 @@ rule all:
         observation_products,
 
 
-# End of a successful run: which observations each analysis left out, and why
-# (results/<analysis>/tables/rejected_observations.ecsv; on_bad_observation: skip),
-# and which got warnings about their data (tables/observation_warnings.ecsv).
+# End of a successful run: per analysis where its results are, the observations used
+# and rejected (and why), the livetime, the highest peaks and the off-source
+# significance, then how to build the report (dl3flow.summary; also `dl3flow summary
+# results`).
 onsuccess:
     summary = run_summary(ANALYSES)
     if summary:
-        print(f"dl3flow: rejected observations and warnings\n{summary}")
+        print(f"dl3flow: finished\n{summary}")

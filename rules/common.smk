@@ -9,8 +9,10 @@ from dl3flow.config import (
     ConfigError,
     analysis_config,
     analysis_names,
+    check_data_store,
     check_exclusion_inputs,
 )
+from dl3flow.figure_text import figure_overlays, report_labels
 from dl3flow.io import read_observations
 from dl3flow.workflow_support import (
     DEMO_CATALOG,
@@ -57,6 +59,7 @@ try:
     ANALYSES = analysis_names(config)
     ANALYSIS_CONFIGS = {name: analysis_config(config, name) for name in ANALYSES}
     for _cfg in ANALYSIS_CONFIGS.values():
+        check_data_store(_cfg, produced=(DEMO_DATA_STORE,))
         check_exclusion_inputs(_cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
@@ -410,12 +413,14 @@ def maps_targets(analysis):
 
 
 def map_plot(name, caption, category="Sky maps"):
-    """A plot as a report item (captions in report/, one subcategory per analysis)."""
+    """A plot as a report item (captions in report/, one subcategory per analysis,
+    listed by the title of dl3flow.figure_text.REPORT_TITLES[caption])."""
     return report(
         f"results/{{analysis}}/plots/{name}.png",
         caption=f"../report/{caption}.rst",
         category=category,
         subcategory="{analysis}",
+        labels=report_labels(caption),
     )
 
 
@@ -427,12 +432,15 @@ REPORT_TABLES = {
         WARNINGS_TABLE,
     ],
     "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
+    "peaks": ["results/{analysis}/tables/peaks.ecsv"],
+    "safe_energy": ["results/{analysis}/tables/safe_energy.ecsv"],
 }
 
 
 def report_targets(analysis):
-    """Report pages of an analysis."""
-    return [f"results/{analysis}/report/{name}.html" for name in REPORT_TABLES]
+    """Report pages of an analysis: its summary (front page) and its tables."""
+    pages = ["summary", *REPORT_TABLES]
+    return [f"results/{analysis}/report/{name}.html" for name in pages]
 
 
 # Resource requests (dl3flow.resources): grow with the geometry size and with `attempt`.

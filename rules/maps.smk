@@ -83,6 +83,7 @@ rule plot_maps:
         runtime=job_runtime("plot_maps"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
         label="",
     script:
         "../scripts/plot_maps.py"
@@ -111,6 +112,7 @@ rule plot_maps_ring:
         runtime=job_runtime("plot_maps_ring"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
         label=" (ring background, WStat)",
     script:
         "../scripts/plot_maps.py"
@@ -138,6 +140,7 @@ rule plot_significance_band:
         runtime=job_runtime("plot_significance_band"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
         label="",
     script:
         "../scripts/plot_maps.py"

@@ -10,18 +10,21 @@ rule plot_quicklook:
             caption="../report/counts.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("counts"),
         ),
         background=report(
             "results/{analysis}/plots/background.png",
             caption="../report/background.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("background"),
         ),
         exposure=report(
             "results/{analysis}/plots/exposure.png",
             caption="../report/exposure.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
+            labels=report_labels("exposure"),
         ),
     log:
         "logs/{analysis}/plot_quicklook.log",
@@ -34,6 +37,7 @@ rule plot_quicklook:
         runtime=job_runtime("plot_quicklook"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
     script:
         "../scripts/plot_quicklook.py"
 
@@ -47,6 +51,7 @@ rule plot_safe_energy:
             caption="../report/safe_energy.rst",
             category="Observations",
             subcategory="{analysis}",
+            labels=report_labels("safe_energy"),
         ),
     log:
         "logs/{analysis}/plot_safe_energy.log",
@@ -73,6 +78,7 @@ rule plot_exclusion:
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
+            labels=report_labels("exclusion"),
         ),
     log:
         "logs/{analysis}/plot_exclusion/{mask}.log",
@@ -85,6 +91,7 @@ rule plot_exclusion:
         runtime=job_runtime("plot_exclusion"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        overlays=figure_overlays(),
     script:
         "../scripts/plot_exclusion.py"
 
@@ -98,6 +105,7 @@ rule plot_background_norms:
             caption="../report/background_norms.rst",
             category="Observations",
             subcategory="{analysis}",
+            labels=report_labels("background_norms"),
         ),
     log:
         "logs/{analysis}/plot_background_norms.log",

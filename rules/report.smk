@@ -1,6 +1,34 @@
-# The observation (selected, rejected by the selection, rejected by the reduction)
-# and background-normalisation tables as HTML pages, report items
-# of `snakemake --report report.html` (the plots are report items of their rules).
+# The front page of each analysis (key numbers and the significance map) and its
+# tables (observations, background norms, peaks, safe energy) as HTML pages, report
+# items of `snakemake --report report.html` (the plots are report items of their rules).
+
+
+rule report_summary:
+    input:
+        observations="results/{analysis}/observations.ecsv",
+        rejections=REJECTIONS_TABLE,
+        warnings=WARNINGS_TABLE,
+        peaks="results/{analysis}/tables/peaks.ecsv",
+        significance="results/{analysis}/plots/significance.png",
+    output:
+        report(
+            "results/{analysis}/report/summary.html",
+            caption="../report/summary.rst",
+            category="Summary",
+            subcategory="{analysis}",
+            labels=report_labels("summary"),
+        ),
+    log:
+        "logs/{analysis}/report_summary.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/report_summary.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("report_summary"),
+        runtime=job_runtime("report_summary"),
+    script:
+        "../scripts/report_summary.py"
 
 
 rule report_table:
@@ -15,6 +43,7 @@ rule report_table:
             caption="../report/table.rst",
             category="Observations",
             subcategory="{analysis}",
+            labels=report_labels("table_{table}"),
         ),
     log:
         "logs/{analysis}/report_table/{table}.log",

@@ -16,6 +16,7 @@ with script_job(snakemake) as log:
         background_norms=Table.read(snakemake.input.norms, format="ascii.ecsv"),
         safe_energy=Table.read(snakemake.input.safe_energy, format="ascii.ecsv"),
         name=cfg.name,
+        energy_range=(cfg.layout.energy.edges[0], cfg.layout.energy.edges[-1]),
         caption=cfg.plots.caption,
     )
     write_figure(figure, snakemake.output[0])

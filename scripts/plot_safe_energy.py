@@ -12,7 +12,7 @@ with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
     table = Table.read(snakemake.input[0], format="ascii.ecsv")
     figure = plot_safe_energy(
-        table, energy_edges=cfg.layout.energy.edges, caption=cfg.plots.caption
+        table, energy_edges=cfg.layout.energy.edges, name=cfg.name, caption=cfg.plots.caption
     )
     write_figure(figure, snakemake.output[0])
     script_provenance(snakemake).to_sidecar(snakemake.output[0])

@@ -6,27 +6,37 @@ from pathlib import Path
 from astropy.table import Table
 
 from dl3flow.io import atomic_write, read_observations
-from dl3flow.products import tables_html
+from dl3flow.products import compact_observations, tables_html
 from dl3flow.rejection import notes_table, read_notes, read_rejections, rejections_table
 from dl3flow.workflow_support import script_job
 
+#: {table} -> (page title, section heading) of the single-table pages.
+PAGES = {
+    "background_norms": ("FoV background normalisation", "Background normalisation"),
+    "peaks": ("significance peaks", "Peaks of the significance map (highest first)"),
+    "safe_energy": ("safe energy thresholds", "Safe energy range per observation"),
+}
+
 with script_job(snakemake) as log:
-    analysis = snakemake.wildcards.analysis
-    if snakemake.params.kind == "observations":
+    analysis, kind = snakemake.wildcards.analysis, snakemake.params.kind
+    if kind == "observations":
         selected, rejected = read_observations(snakemake.input[0])
-        failed = rejections_table(read_rejections(snakemake.input[1]))
-        warned = notes_table(read_notes(snakemake.input[2]))
         tables = {
-            "Selected observations": selected,
+            "Selected observations": compact_observations(selected),
             "Rejected by the selection": rejected,
-            "Rejected during the analysis (left out of every product)": failed,
-            "Warnings about the data (assumptions, doubtful values)": warned,
+            "Rejected during the analysis (left out of every product)": rejections_table(
+                read_rejections(snakemake.input[1])
+            ),
+            "Warnings about the data (assumptions, doubtful values)": notes_table(
+                read_notes(snakemake.input[2])
+            ),
+            "Selected observations: every obs-index column": selected,
         }
         title = f"{analysis}: observations"
     else:
-        table = Table.read(snakemake.input[0], format="ascii.ecsv")
-        tables = {"Background normalisation per observation": table}
-        title = f"{analysis}: FoV background normalisation"
+        page, heading = PAGES[kind]
+        tables = {heading: Table.read(snakemake.input[0], format="ascii.ecsv")}
+        title = f"{analysis}: {page}"
     page = tables_html(tables, title=title, note=f"from {', '.join(snakemake.input)}")
     atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     log.info("wrote %s", snakemake.output[0])

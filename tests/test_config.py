@@ -286,7 +286,11 @@ def _geom_missing(key):
     ("config", "match"),
     [
         ({"analyses": {"a": "x"}}, r"^analyses.a: expected a mapping, got 'x'"),
-        (_unknown_key(), r"^analyses.a: unknown key\(s\) 'offset_mx'; allowed: "),
+        (
+            _unknown_key(),
+            r"^analyses.a: unknown key\(s\) 'offset_mx' \(did you mean 'offset_max'\?\); "
+            "allowed: ",
+        ),
         (_no_geom(), r"^analyses.a: missing key 'geom'"),
         (_without_data_store(), r"^analyses.a.data_store: no data store given"),
         (with_analysis(data_store=3), r"^analyses.a.data_store: expected a path, got 3"),
@@ -755,7 +759,7 @@ def test_cli_check_config_opens_the_data_store(hess_dr1, tmp_path, monkeypatch, 
     assert "msh1552: 20 of 105 observations selected\n" in capsys.readouterr().out
 
     assert main(["check-config", str(default), str(msh), str(regions), "--data-store", "nope"]) == 1
-    assert "error: analyses.msh1552: data store directory nope does not exist" in (
+    assert "error: analyses.msh1552.data_store: data store directory nope does not exist" in (
         capsys.readouterr().err
     )
     missing = tmp_path / "missing.yaml"

@@ -71,15 +71,19 @@ def test_exposure_at_energy_and_summed():
     image = fig.axes[0].images[0].get_array()
     edges = dataset.geom.energy_true.edges
     index = np.searchsorted(edges, 1.0) - 1
-    assert np.allclose(image, index * 1e9)
+    assert index == 0 and np.allclose(image, 0.0)
     assert "E_true = 1 TeV" in fig.axes[0].get_title()
-    assert fig.axes[1].get_ylabel() == "exposure (m\N{SUPERSCRIPT TWO} s)"
+    assert fig.axes[1].get_ylabel() == "exposure (m\N{SUPERSCRIPT TWO} s)"  # all zero
     summed = plot_exposure(dataset, energy_true=None)
-    assert np.allclose(summed.axes[0].images[0].get_array(), 6e9)
+    assert np.allclose(summed.axes[0].images[0].get_array(), 6.0)
     assert "summed over 4 true-energy bins" in summed.axes[0].get_title()
     # the last edge belongs to the last bin; plain floats are TeV
     last = plot_exposure(dataset, energy_true=20.0)
-    assert np.allclose(last.axes[0].images[0].get_array(), 3e9)
+    assert np.allclose(last.axes[0].images[0].get_array(), 3.0)
+    # mantissas of 10^9 m2 s, the power of ten in the label
+    assert last.axes[1].get_ylabel() == (
+        "exposure (\N{MULTIPLICATION SIGN}10\N{SUPERSCRIPT NINE} m\N{SUPERSCRIPT TWO} s)"
+    )
 
 
 def test_exposure_energy_outside_axis():
@@ -112,6 +116,9 @@ def test_empty_image_and_footprint():
         footprint=np.array([[True, False], [True, True]]),
     )
     assert fig.axes[0].images[0].norm.vmax == 1.0
+    # the footprint's line is explained in the legend
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["safe-data footprint"]
 
 
 def test_quicklook_files_written(tmp_path):
@@ -153,10 +160,45 @@ def test_plot_safe_energy():
             "zenith": [40.0, 20.0, np.nan],
         }
     )
-    fig = plot_safe_energy(table, energy_edges=[0.5, 1.0, 10.0], caption="test data")
-    ax = fig.axes[0]
-    assert ax.get_yscale() == "log"
-    assert "aeff-default,offset-max" in ax.get_title() and "1 obs without zenith" in ax.get_title()
-    assert [t.get_text() for t in ax.texts] == ["1", "2"]
+    fig = plot_safe_energy(table, energy_edges=[0.5, 1.0, 10.0], name="crab", caption="test data")
+    ax, rows = fig.axes
+    assert ax.get_yscale() == "log" and rows.get_xscale() == "log"
+    title = fig.get_suptitle()
+    assert title.startswith("Safe energy threshold \N{EM DASH} crab\n3 observations")
+    assert "aeff-default,offset-max" in title and "1 obs without zenith" in title
+    # one row per observation, sorted by threshold (no threshold last)
+    assert [t.get_text() for t in rows.get_yticklabels()] == ["2", "1", "3"]
+    # log axes limited to the values shown and the analysis' lower edge (padded by 1.25)
+    assert ax.get_ylim() == pytest.approx((0.5 / 1.25, 1.0 * 1.25))
+    assert rows.get_xlim() == pytest.approx((0.5 / 1.25, 1.0 * 1.25))
+    assert ax.get_legend().get_texts()[-1].get_text() == (
+        "analysis energy range 0.5 \N{EN DASH} 10 TeV (outside: shaded)"
+    )
+    # a narrow range: plain labels, also on the minor ticks at 2, 3, 5 x 10^n
+    labels = [ax.yaxis.get_minor_formatter()(v, 0) for v in (0.5, 0.6, 0.3)]
+    assert labels == ["0.5", "", "0.3"]
+    assert ax.yaxis.get_major_formatter()(1.0, 0) == "1"
     empty = plot_safe_energy(table[:0])
-    assert "no observations" in empty.axes[0].get_title()
+    assert "none (no observations)" in empty.get_suptitle()
+
+
+def test_plot_safe_energy_histogram_beyond_max_rows():
+    from astropy.table import Table
+
+    from dl3flow.plotting import MAX_ROWS, plot_safe_energy
+
+    n = MAX_ROWS + 1
+    table = Table(
+        {
+            "obs_id": np.arange(n),
+            "methods": ["aeff-default"] * n,
+            "energy_min": np.full(n, 0.8),
+            "energy_min_binned": np.full(n, 1.0),
+            "zenith": np.full(n, 30.0),
+        }
+    )
+    hist = plot_safe_energy(table).axes[1]
+    assert hist.get_ylabel() == "number of observations"
+    assert sum(patch.get_height() for patch in hist.patches) == n
+    rows = plot_safe_energy(table, max_rows=n).axes[1]
+    assert len(rows.get_yticklabels()) == n

@@ -71,7 +71,28 @@ def test_significance_map(tmp_path, sky, significance, exclusion):
     assert "significance" in cbar.get_ylabel()
     # one source inside the image, labelled
     assert [t.get_text() for t in ax.texts] == ["Crab"]
-    assert "exclusion" in fig.get_supxlabel() and "catalog sources (1)" in fig.get_supxlabel()
+    # the overlays are explained in the legend (words of dl3flow.figure_text), the
+    # footer is the caption only
+    legend = fig.axes[2].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "3 \N{GREEK SMALL LETTER SIGMA}",
+        "5 \N{GREEK SMALL LETTER SIGMA}",
+        "exclusion mask boundary",
+        "catalog source",
+    ]
+    assert fig.get_supxlabel() == "This work made use of data from ..."
+    # 3 and 5 sigma contours (the peak is at ~12 sigma), then the exclusion boundary
+    levels = [list(c.levels) for c in ax.collections if hasattr(c, "levels")]
+    assert levels == [[3.0], [5.0], [0.5]]
+    assert ax.collections[2].get_edgecolor()[0][:3].tolist() == pytest.approx(
+        [0.0, 0xB0 / 255, 0x50 / 255]
+    )
+    # clipped diverging scale with the break at 5 sigma and an arrow for < -5 sigma
+    norm = ax.images[0].norm
+    assert norm.vmin == -5.0 and norm.vmax == pytest.approx(np.nanmax(significance))
+    assert cbar.get_yticks()[:5].tolist() == pytest.approx([-5.0, -3.0, 0.0, 3.0, 5.0])
+    # the label is offset from its marker
+    assert ax.texts[0].get_position() != ax.texts[0].xy
     _written(fig, tmp_path / "significance.png")
 
 
@@ -86,7 +107,7 @@ def test_significance_map_without_extras(tmp_path, sky, significance):
     [
         (plot_excess_map, "Excess counts", "excess counts"),
         (plot_flux_map, "Integral flux", "flux ("),
-        (plot_exposure_map, "Exposure", "exposure (cm"),
+        (plot_exposure_map, "Exposure", "exposure (\N{MULTIPLICATION SIGN}10"),
     ],
 )
 def test_other_maps(tmp_path, sky, significance, plot, title, label):
@@ -102,7 +123,37 @@ def test_other_maps(tmp_path, sky, significance, plot, title, label):
 def test_flux_map_label_has_scale(sky):
     fig = plot_flux_map(np.full(sky.shape, 3e-12), sky, spectral_index=2.5)
     ax, cbar = _image_axes(fig)
-    assert "1e-12" in cbar.get_ylabel() and "index 2.5" in ax.get_title()
+    assert (
+        "\N{MULTIPLICATION SIGN}10\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ONE}\N{SUPERSCRIPT TWO} cm"
+        in (cbar.get_ylabel())
+    )
+    assert "index 2.5" in ax.get_title()
+    assert np.allclose(ax.images[0].get_array(), 3.0)
+
+
+def test_excess_map_asinh_stretch(sky):
+    image = np.zeros(sky.shape)
+    image[::2] = 2.0  # median 1, robust width 1.4826
+    image[0, 0] = -50.0
+    image[1, 1] = 400.0
+    fig = plot_excess_map(image, sky)
+    norm = fig.axes[0].images[0].norm
+    assert type(norm).__name__ == "AsinhNorm"
+    assert norm.linear_width == pytest.approx(1.4826)
+    assert (norm.vmin, norm.vmax) == pytest.approx((-3 * 1.4826, 400.0))
+
+
+def test_exposure_map_one_unit(sky):
+    # cm2 s in, m2 s out, mantissas of the power of ten
+    fig = plot_exposure_map(np.full(sky.shape, 4e12), sky, unit="cm2 s")
+    ax, cbar = _image_axes(fig)
+    assert (
+        cbar.get_ylabel()
+        == "exposure (\N{MULTIPLICATION SIGN}10\N{SUPERSCRIPT EIGHT} m\N{SUPERSCRIPT TWO} s)"
+    )
+    assert np.allclose(ax.images[0].get_array(), 4.0)
+    with pytest.raises(ValueError, match="exposure unit must be an area times a time, got 'TeV'"):
+        plot_exposure_map(np.ones(sky.shape), sky, unit="TeV")
 
 
 def test_galactic_axis_labels(significance):
@@ -191,3 +242,24 @@ def test_observation_qa_missing_tables_and_columns(tmp_path):
     _written(fig, tmp_path / "qa_empty.png")
     fig = plot_observation_qa()
     assert len(fig.axes) == 3
+
+
+def test_observation_qa_energy_axis_and_many_observations():
+    n = 100
+    ids = np.arange(1000, 1000 + n)
+    safe = Table({"obs_id": ids, "energy_min": np.full(n, 0.4), "energy_max": np.full(n, 100.0)})
+    fig = plot_observation_qa(safe_energy=safe, energy_range=(0.5, 20.0), max_labels=40)
+    ax = fig.axes[2]
+    # limited to the lower thresholds and the analysis range, not the 100 TeV upper ones
+    assert ax.get_ylim() == pytest.approx((0.4 / 1.25, 20.0 * 1.25))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == [
+        "analysis energy range",
+        "lower threshold",
+        "upper threshold above 25 TeV (at the edge)",
+    ]
+    # every 3rd observation labelled, the figure no wider than 12 inches
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 34 and labels[:2] == ["1000", "1003"]
+    assert ax.get_xlabel() == "observation id (100; one label per 3 observations)"
+    assert fig.get_figwidth() == 12.0

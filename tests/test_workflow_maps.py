@@ -39,7 +39,7 @@ REPORT_PLOTS = (
     "significance_band1",
     *(f"exclusion_{m}" for m in ("regions", "catalog", "initial", "significance", "final")),
 )
-REPORT_TABLES = ("observations", "background_norms")
+REPORT_TABLES = ("summary", "observations", "background_norms", "peaks", "safe_energy")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,12 @@ def test_plots_and_report(demo):
     for category in ("Sky maps", "Significance distribution", "Observations"):
         assert json.dumps(category)[1:-1] in html
     assert "Significance map of analysis <strong>demo</strong>" in html
+    # items are listed by their titles, captions explain the overlays in the legend's words
+    assert '"title": "Significance map"' in html
+    assert '"title": "Summary: significance map and key numbers"' in html
+    assert (
+        json.dumps("black line: 5 \N{GREEK SMALL LETTER SIGMA} significance contour")[1:-1] in html
+    )
 
 
 def test_report_tables(demo):
@@ -100,3 +106,11 @@ def test_report_tables(demo):
     assert "<h3>Rejected during the analysis (left out of every product) (0)</h3>" in page
     page = (demo / "results" / "demo" / "report" / "background_norms.html").read_text()
     assert "<th>norm</th>" in page and page.count("<td>ok</td>") == 6
+    page = (demo / "results" / "demo" / "report" / "peaks.html").read_text()
+    assert "<h3>Peaks of the significance map (highest first) (1)</h3>" in page
+    page = (demo / "results" / "demo" / "report" / "safe_energy.html").read_text()
+    assert "<h3>Safe energy range per observation (6)</h3>" in page
+    page = (demo / "results" / "demo" / "report" / "summary.html").read_text()
+    assert "<h2>demo: summary</h2>" in page and "data:image/png;base64," in page
+    assert "<tr><th>Observations</th><td>6 used, none rejected</td></tr>" in page
+    assert "<tr><th>Livetime</th><td>3.00 h</td></tr>" in page

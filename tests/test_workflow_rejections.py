@@ -116,8 +116,10 @@ def test_skip_completes_without_the_bad_observation(skip_run):
 
     # the end-of-run summary names it, and its log says why
     output = result.stdout + result.stderr
-    assert f"demo: 1 of {N_OBS} observation(s) rejected:" in output
-    assert f"obs {BAD_OBS} (irf): MissingHDUError: HDU 'aeff'" in output
+    assert "demo: results in results/demo/" in output
+    assert f"  observations: {N_OBS - 1} used, livetime " in output
+    assert "    during the analysis (1; results/demo/tables/rejected_observations.ecsv):" in output
+    assert f"      obs {BAD_OBS} (irf): MissingHDUError: HDU 'aeff'" in output
     log = step_log(workdir, "demo", "reduce_observations")
     assert f"obs {BAD_OBS} rejected (on_bad_observation: skip)" in log
 

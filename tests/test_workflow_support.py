@@ -153,11 +153,16 @@ def test_run_summary(tmp_path):
     write_observations(selected, rejected, tmp_path / "results" / "demo" / "observations.ecsv")
 
     summary = run_summary(["demo", "ok", "not-run"], workdir=tmp_path)
+    # "ok" has no observations.ecsv (its selection has not run): left out
     assert summary.splitlines() == [
-        "demo: 1 of 4 observation(s) rejected:",
-        "  obs 3 (irf): E: obs 3: no AEFF HDU in f.fits",
-        "  (details: results/demo/tables/rejected_observations.ecsv)",
-        "ok: no observation rejected",
+        f"demo: results in {tmp_path}/results/demo/",
+        "  observations: 3 used; 2 rejected:",
+        "    by the selection (1):",
+        "      obs 9: outside the cone",
+        f"    during the analysis (1; {tmp_path}/results/demo/tables/rejected_observations.ecsv):",
+        "      obs 3 (irf): E: obs 3: no AEFF HDU in f.fits",
+        "HTML report: snakemake --report report.html (with this run's --configfile/--config "
+        "options)",
     ]
 
 

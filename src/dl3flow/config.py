@@ -74,6 +74,8 @@ __all__ = [
     "analysis_names",
     "parse_quantity",
     "check_exclusion_inputs",
+    "check_data_store",
+    "did_you_mean",
 ]
 
 #: Analysis names become path components and the ``{analysis}`` wildcard.
@@ -614,11 +616,22 @@ def _mapping(value, path: str) -> Mapping:
     return value
 
 
+def did_you_mean(word, choices) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to ``word`` (difflib), else ``""``."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _no_unknown_keys(value: Mapping, allowed, path: str) -> None:
-    unknown = sorted(set(value) - set(allowed))
+    unknown = sorted(set(value) - set(allowed), key=str)
     if unknown:
+        hint = did_you_mean(unknown[0], allowed) if len(unknown) == 1 else ""
         raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}{hint}; "
             f"allowed: {', '.join(sorted(allowed))}"
         )
 
@@ -1225,6 +1238,34 @@ def check_exclusion_inputs(cfg: AnalysisConfig, *, produced=()) -> None:
                 read_catalog(spec, key=f"{excl.key}.catalogs[{i}]")
     except ExclusionError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def check_data_store(cfg: AnalysisConfig, *, produced=()) -> None:
+    """Check that an analysis' data store directory and its index files exist.
+
+    Only looks for the files (opening them is the selection's job), so the workflow
+    can call it for every analysis when it starts. A store in ``produced`` (written
+    by a workflow rule, as the demo's) is not required to exist.
+
+    Raises
+    ------
+    ConfigError
+        E.g. ``analyses.crab.data_store: data store directory ../data does not exist``,
+        or naming the index file that is missing.
+    """
+    from .datastore import HDU_INDEX_NAMES, OBS_INDEX_NAMES
+
+    directory = Path(cfg.data_store)
+    if directory in {Path(p) for p in produced}:
+        return
+    key = f"analyses.{cfg.name}.data_store"
+    if not directory.is_dir():
+        raise ConfigError(f"{key}: data store directory {directory} does not exist")
+    for kind, names in (("obs index", OBS_INDEX_NAMES), ("HDU index", HDU_INDEX_NAMES)):
+        if not any((directory / name).is_file() for name in names):
+            raise ConfigError(
+                f"{key}: no {kind} file in {directory} (looked for {' or '.join(names)})"
+            )
 
 
 # --------------------------------------------------------------------------- public

@@ -5,15 +5,21 @@ global backend state): they render with Agg when saved, work in scripts and on
 cluster nodes without a display, and display in notebooks when returned. Sky axes
 use astropy's WCSAxes with the dataset's WCS.
 
-This is the only dl3flow module that imports matplotlib.
+The colour scales are those of `dl3flow.plotting_scales`, the words of the
+legends those of `dl3flow.figure_text`.
 """
 
 from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
-from matplotlib.colors import Normalize, PowerNorm
+from matplotlib import patheffects
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from dl3flow.figure_text import OVERLAYS
+from dl3flow.plotting_maps import add_legend, exposure_label, sky_figure
+from dl3flow.plotting_scales import linear_stretch, log_limits, plain_log_labels
 
 __all__ = [
     "plot_image",
@@ -22,6 +28,7 @@ __all__ = [
     "plot_exposure",
     "quicklook_figures",
     "plot_safe_energy",
+    "MAX_ROWS",
     "QUICKLOOK_NAMES",
 ]
 
@@ -89,7 +96,8 @@ def plot_image(
     stretch : {"linear", "sqrt"}
         Colour scale; "sqrt" brings out faint structure next to bright sources.
     footprint : array_like of bool, optional
-        Safe-data footprint (True = used); its outline is drawn.
+        Safe-data footprint (True = used); its outline is drawn and explained in the
+        legend (:data:`dl3flow.figure_text.OVERLAYS` ``footprint``).
     caption : str, optional
         Small text under the axes (e.g. a data attribution).
     figsize : tuple
@@ -102,19 +110,28 @@ def plot_image(
     data = _values(image)
     if data.ndim != 2:
         raise ValueError(f"plot_image needs a 2D image, got shape {data.shape}")
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot(projection=wcs)
-    finite = data[np.isfinite(data)]
-    vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    if stretch == "sqrt":
-        norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax)
-    elif stretch == "linear":
-        norm = Normalize(vmin=0.0, vmax=vmax)
-    else:
+    fig, ax, legend_ax = sky_figure(wcs, figsize=figsize)
+    if stretch not in ("linear", "sqrt"):
         raise ValueError(f"stretch must be 'linear' or 'sqrt', got {stretch!r}")
-    im = ax.imshow(data, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+    scale = linear_stretch(data, kind=stretch)
+    im = ax.imshow(data, origin="lower", cmap=cmap, norm=scale.norm(), interpolation="nearest")
+    handles = []
     if footprint is not None:
-        ax.contour(np.asarray(footprint, dtype=float), levels=[0.5], colors="white", linewidths=0.8)
+        overlay = OVERLAYS["footprint"]
+        ax.contour(
+            np.asarray(footprint, dtype=float), levels=[0.5], colors=overlay.colour, linewidths=0.8
+        )
+        # a white line explained on the white figure background: draw it on grey
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=overlay.colour,
+                lw=1.5,
+                label=overlay.label,
+                path_effects=[patheffects.withStroke(linewidth=3, foreground="0.45")],
+            )
+        )
     xlabel, ylabel = _AXIS_LABELS.get(frame, ("Longitude", "Latitude"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -122,6 +139,7 @@ def plot_image(
     ax.set_title(title)
     colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
     colorbar.set_label(label)
+    add_legend(fig, legend_ax, handles)
     if caption:
         fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig
@@ -208,12 +226,14 @@ def plot_exposure(dataset, *, energy_true=None, caption: str | None = None) -> F
             f"{_fmt_energy(edges[index + 1])})"
         )
     sky = _sky(dataset)
+    unit = str(getattr(dataset.exposure, "unit", None) or "m2 s")
+    image, label = exposure_label(image, unit)
     return plot_image(
         image,
         wcs=sky.wcs,
         frame=sky.frame,
         title=f"Exposure{_dataset_name(dataset)}\n{where}",
-        label="exposure (m\N{SUPERSCRIPT TWO} s)",
+        label=label,
         cmap="viridis",
         caption=caption,
     )
@@ -230,10 +250,35 @@ def quicklook_figures(
     }
 
 
+#: Above this many observations the safe-energy plot shows a histogram of the
+#: thresholds instead of one row per observation.
+MAX_ROWS = 40
+
+
+def _analysis_range(ax, energy_range, *, vertical: bool) -> None:
+    """Shade what lies outside the analysis energy range (and name it in the legend)."""
+    if energy_range is None:
+        return
+    lo, hi = (float(v) for v in energy_range)
+    span = ax.axvspan if vertical else ax.axhspan
+    line = ax.axvline if vertical else ax.axhline
+    style = {"color": "0.5", "alpha": 0.15, "lw": 0, "zorder": 0}
+    span(1e-6, lo, **style)
+    span(hi, 1e6, **style)
+    label = f"analysis energy range {lo:.3g} \N{EN DASH} {hi:.3g} TeV (outside: shaded)"
+    line(lo, color="0.4", lw=1, ls="--", label=label)
+    line(hi, color="0.4", lw=1, ls="--")
+
+
 def plot_safe_energy(
-    table, *, energy_edges=None, caption: str | None = None, figsize=(6.4, 4.8)
+    table,
+    *,
+    energy_edges=None,
+    name: str | None = None,
+    caption: str | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> Figure:
-    """Safe lower energy threshold of each observation against its zenith angle.
+    """Safe lower energy threshold of each observation: against zenith, and per observation.
 
     Parameters
     ----------
@@ -241,30 +286,43 @@ def plot_safe_energy(
         From :func:`dl3flow.safe_mask.safe_energy_table` (``obs_id``, ``methods``,
         ``energy_min``, ``energy_min_binned``, ``zenith``).
     energy_edges : array_like, optional
-        Reconstructed-energy bin edges (TeV), drawn as faint horizontal lines: a
-        threshold removes every bin that starts below it.
+        Reconstructed-energy bin edges of the analysis (TeV): the analysis energy range
+        (first to last edge) is drawn, what lies outside it shaded.
+    name : str, optional
+        Analysis name (title).
     caption : str, optional
         Small text under the axes (e.g. a data attribution).
-    figsize : tuple
-        Figure size in inches.
+    max_rows : int
+        Up to this many observations, the right panel has one row per observation
+        (sorted by threshold, labelled with its obs id); above, a histogram of the
+        thresholds.
 
     Returns
     -------
     figure : `~matplotlib.figure.Figure`
-        Filled circles: the threshold; open squares: lower edge of the first safe
-        reco bin. Observations without a known zenith angle are left out (and counted
-        in the title); each point is labelled with its obs id when there are at most 30.
+        Left: threshold against the zenith angle of the pointing (filled circles; open
+        squares: lower edge of the first safe reco bin; observations without a known
+        zenith angle are left out and counted in the title). Right: the rows or the
+        histogram. Energy axes are logarithmic, limited to the values shown and the
+        lower end of the analysis range.
     """
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot()
-    zenith = _values(table["zenith"]) if len(table) else np.array([])
-    threshold = _values(table["energy_min"]) if len(table) else np.array([])
-    binned = _values(table["energy_min_binned"]) if len(table) else np.array([])
-    shown = np.isfinite(zenith) & np.isfinite(threshold) & (threshold > 0)
-    shown_binned = np.isfinite(zenith) & np.isfinite(binned)
+    n = len(table)
+    zenith = _values(table["zenith"]) if n else np.array([])
+    threshold = _values(table["energy_min"]) if n else np.array([])
+    binned = _values(table["energy_min_binned"]) if n else np.array([])
+    obs_ids = np.asarray(table["obs_id"]) if n else np.array([], dtype=int)
+    rows = n <= max_rows
+    height = max(4.8, 0.16 * n + 1.8) if rows else 4.8
+    fig = Figure(figsize=(10.0, height), layout="constrained")
+    ax, right = fig.subplots(1, 2, width_ratios=[1.3, 1.0])
+    energy_range = None
     if energy_edges is not None:
-        for edge in np.asarray(energy_edges, dtype=float):
-            ax.axhline(edge, color="0.85", linewidth=0.7, zorder=0)
+        edges = np.asarray(energy_edges, dtype=float)
+        energy_range = (edges[0], edges[-1])
+    limits = log_limits(threshold, binned, [] if energy_range is None else [energy_range[0]])
+
+    shown = np.isfinite(zenith) & np.isfinite(threshold) & (threshold > 0)
+    shown_binned = np.isfinite(zenith) & np.isfinite(binned) & (binned > 0)
     ax.scatter(
         zenith[shown_binned],
         binned[shown_binned],
@@ -275,24 +333,49 @@ def plot_safe_energy(
         label="first safe reco-energy bin (lower edge)",
     )
     ax.scatter(zenith[shown], threshold[shown], color="tab:blue", s=25, label="safe threshold")
-    if len(table) <= 30:
-        for z, e, obs_id in zip(
-            zenith[shown], threshold[shown], table["obs_id"][shown], strict=True
-        ):
-            ax.annotate(str(obs_id), (z, e), xytext=(3, 3), textcoords="offset points", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_xlabel("Zenith angle of the pointing (deg)")
-    ax.set_ylabel("Lower safe energy (TeV)")
-    methods = sorted({str(m) for m in table["methods"]}) if len(table) else []
-    missing = int(np.sum(~np.isfinite(zenith)))
-    title = f"Safe energy threshold ({', '.join(methods) or 'no observations'})"
-    if missing:
-        title += f"; {missing} obs without zenith"
+    ax.set_xlabel("zenith angle of the pointing (deg)")
+    ax.set_ylabel("lower safe energy (TeV)")
     if not shown.any():
         ax.text(0.5, 0.5, "no lower energy threshold", transform=ax.transAxes, ha="center")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, which="both", axis="x")
-    ax.legend(fontsize=8, loc="best")
+
+    positive = np.isfinite(threshold) & (threshold > 0)
+    if rows:
+        order = np.argsort(np.where(positive, threshold, np.inf), kind="stable")
+        y = np.arange(n)
+        right.scatter(binned[order], y, marker="s", facecolors="none", edgecolors="tab:gray", s=40)
+        right.scatter(threshold[order], y, color="tab:blue", s=25)
+        right.set_yticks(y, labels=[str(i) for i in obs_ids[order]], fontsize=7)
+        if n:
+            right.set_ylim(n - 0.5, -0.5)
+        right.set_ylabel("observation (sorted by threshold)")
+        right.set_xlabel("lower safe energy (TeV)")
+        right.grid(alpha=0.3, axis="x", which="both")
+    else:
+        if positive.any():
+            lo, hi = limits
+            bins = np.geomspace(lo, hi, 30)
+            right.hist(threshold[positive], bins=bins, color="tab:blue", alpha=0.7)
+        right.set_xlabel("lower safe energy (TeV)")
+        right.set_ylabel("number of observations")
+    for axis, vertical in ((ax, False), (right, True)):
+        _analysis_range(axis, energy_range, vertical=vertical)
+    ax.set_yscale("log")
+    right.set_xscale("log")
+    if limits is not None:
+        ax.set_ylim(*limits)
+        right.set_xlim(*limits)
+    plain_log_labels(ax.yaxis, limits)
+    plain_log_labels(right.xaxis, limits)
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=7, loc="upper left")
+
+    methods = sorted({str(m) for m in table["methods"]}) if n else []
+    missing = int(np.sum(~np.isfinite(zenith)))
+    title = "Safe energy threshold" + (f" \N{EM DASH} {name}" if name else "")
+    title += f"\n{n} observations; methods {', '.join(methods) or 'none (no observations)'}"
+    if missing:
+        title += f"; {missing} obs without zenith"
+    fig.suptitle(title, fontsize=10)
     if caption:
         fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig

@@ -15,9 +15,20 @@ Gaussian fit of the significance distribution (`dl3flow.stats.fit_gaussian`).
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from dl3flow.figure_text import OVERLAYS
+from dl3flow.plotting_scales import (
+    Stretch,
+    asinh_stretch,
+    linear_stretch,
+    log_limits,
+    plain_log_labels,
+    power_of_ten,
+    significance_stretch,
+    times_ten,
+)
 from dl3flow.stats import fit_gaussian
 
 __all__ = [
@@ -26,6 +37,11 @@ __all__ = [
     "plot_excess_map",
     "plot_flux_map",
     "plot_exposure_map",
+    "exposure_label",
+    "sky_figure",
+    "add_legend",
+    "SIGNIFICANCE_CONTOURS",
+    "LABEL_OFFSET",
     "plot_significance_distribution",
     "plot_observation_qa",
     "excess_map_figures",
@@ -38,6 +54,11 @@ _AXIS_LABELS = {
 }
 _TEV = "TeV"
 _PER_CM2_S = "cm\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT TWO} s\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ONE}"
+_M2_S = "m\N{SUPERSCRIPT TWO} s"
+#: Contours of the significance maps: (level in sigma, `dl3flow.figure_text.OVERLAYS` name).
+SIGNIFICANCE_CONTOURS = ((3.0, "significance_3"), (5.0, "significance_5"))
+#: Offset (points, in x and y) of a source label from its marker.
+LABEL_OFFSET = 8
 _MU, _SIGMA = "\N{GREEK SMALL LETTER MU}", "\N{GREEK SMALL LETTER SIGMA}"
 
 
@@ -63,6 +84,36 @@ def _title(kind: str, name: str | None, energy_range, extra: str | None = None) 
     return head + ("\n" + ", ".join(parts) if parts else "")
 
 
+def sky_figure(wcs, *, figsize):
+    """A figure with sky axes and, under them, a row for the legend of the overlays.
+
+    Returns
+    -------
+    figure : `~matplotlib.figure.Figure`
+    ax : WCSAxes
+    legend_slot : `~matplotlib.gridspec.SubplotSpec`
+        Where :func:`add_legend` puts the legend (below the sky axes, above the caption).
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 0.05])
+    ax = fig.add_subplot(grid[0], projection=wcs)
+    return fig, ax, grid[1]
+
+
+def add_legend(fig, legend_slot, handles) -> None:
+    """The legend of the overlays, in hidden axes at ``legend_slot`` (none without handles).
+
+    Call it after the colour bar, so that ``fig.axes`` is (image, colour bar, legend).
+    """
+    if not handles:
+        return
+    legend_ax = fig.add_subplot(legend_slot)
+    legend_ax.set_axis_off()
+    legend_ax.legend(
+        handles=handles, loc="center", ncols=min(len(handles), 4), fontsize=7, frameon=False
+    )
+
+
 def plot_sky_map(
     image,
     sky,
@@ -70,13 +121,14 @@ def plot_sky_map(
     title: str,
     label: str,
     cmap: str = "viridis",
-    norm=None,
+    stretch: Stretch | None = None,
     exclusion=None,
     sources=None,
+    contours=(),
     caption: str | None = None,
-    figsize=(6.6, 5.6),
+    figsize=(6.6, 6.0),
 ) -> Figure:
-    """An image on sky axes with a colour bar, optional exclusion contour and sources.
+    """An image on sky axes with a colour bar, optional contours, exclusion and sources.
 
     Parameters
     ----------
@@ -89,14 +141,17 @@ def plot_sky_map(
     label : str
         Colour-bar label (quantity and unit).
     cmap : str
-        Matplotlib colour map.
-    norm : `matplotlib.colors.Normalize`, optional
-        Colour scaling; default linear over the finite values.
+        Matplotlib colour map (a significance stretch brings its own).
+    stretch : `~dl3flow.plotting_scales.Stretch`, optional
+        Colour scale; default linear over the finite values.
     exclusion : array_like of bool, optional
         ``(ny, nx)`` exclusion mask, True = used (not excluded); the boundary of the
-        excluded regions is drawn as a white contour.
+        excluded regions is drawn (:data:`dl3flow.figure_text.OVERLAYS` ``exclusion``).
     sources : `~astropy.table.Table`, optional
         Sources to mark: columns ``ra``, ``dec`` (deg, ICRS) and optionally ``name``.
+    contours : sequence of (float, str)
+        Contour levels of ``image`` and the :data:`~dl3flow.figure_text.OVERLAYS`
+        name of each, e.g. ``[(3.0, "significance_3"), (5.0, "significance_5")]``.
     caption : str, optional
         Small text under the figure (e.g. a data attribution).
     figsize : tuple
@@ -104,6 +159,8 @@ def plot_sky_map(
     Returns
     -------
     figure : `~matplotlib.figure.Figure`
+        Every overlay drawn has a legend entry (its :data:`~dl3flow.figure_text.OVERLAYS`
+        label).
 
     Raises
     ------
@@ -111,36 +168,57 @@ def plot_sky_map(
         If an array does not match the geometry or ``sources`` lacks ra/dec columns.
     """
     data = _image(image, sky, "image")
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot(projection=sky.wcs)
-    if norm is None:
+    fig, ax, legend_ax = sky_figure(sky.wcs, figsize=figsize)
+    if stretch is None:
         finite = data[np.isfinite(data)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
-    im = ax.imshow(data, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+        stretch = Stretch(kind="linear", vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    im = ax.imshow(
+        data,
+        origin="lower",
+        cmap=stretch.colormap(cmap),
+        norm=stretch.norm(),
+        interpolation="nearest",
+    )
+    handles = []
+    for level, name in contours:
+        if np.nanmax(data, initial=-np.inf) > level:
+            overlay = OVERLAYS[name]
+            width = 1.2 if name == "significance_5" else 0.8
+            ax.contour(data, levels=[level], colors=overlay.colour, linewidths=width)
+            handles.append(Line2D([], [], color=overlay.colour, lw=width, label=overlay.label))
     if exclusion is not None:
         mask = _image(np.asarray(exclusion, dtype=float), sky, "exclusion mask")
         if mask.min() < 0.5 < mask.max():
-            ax.contour(mask, levels=[0.5], colors="white", linewidths=1.0)
-    n_marked = 0
-    if sources is not None and len(sources) > 0:
-        n_marked = _mark_sources(ax, sky, sources)
+            overlay = OVERLAYS["exclusion"]
+            ax.contour(mask, levels=[0.5], colors=overlay.colour, linewidths=1.4)
+            handles.append(Line2D([], [], color=overlay.colour, lw=1.4, label=overlay.label))
+    if sources is not None and len(sources) > 0 and _mark_sources(ax, sky, sources):
+        overlay = OVERLAYS["sources"]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="+",
+                ls="none",
+                ms=9,
+                mew=1.5,
+                color=overlay.colour,
+                label=overlay.label,
+            )
+        )
     xlabel, ylabel = _AXIS_LABELS.get(sky.frame, ("Longitude", "Latitude"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.coords.grid(color="0.6", alpha=0.4, linestyle="dotted")
     ax.set_title(title)
-    colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
+    colorbar = fig.colorbar(im, ax=ax, shrink=0.85, extend=stretch.extend)
+    if stretch.ticks:
+        colorbar.set_ticks(list(stretch.ticks), labels=[f"{t:g}" for t in stretch.ticks])
     colorbar.set_label(label)
-    notes = []
-    if exclusion is not None:
-        notes.append("white contour: exclusion regions")
-    if n_marked:
-        notes.append(f"+ : catalog sources ({n_marked})")
+    add_legend(fig, legend_ax, handles)
     if caption:
-        notes.append(caption)
-    if notes:
-        fig.supxlabel("; ".join(notes), fontsize=7, color="0.35")
+        fig.supxlabel(caption, fontsize=7, color="0.35")
     return fig
 
 
@@ -149,6 +227,7 @@ def _mark_sources(ax, sky, sources) -> int:
     if "ra" not in names or "dec" not in names:
         raise ValueError(f"sources need 'ra' and 'dec' columns, got {sources.colnames}")
     from astropy.coordinates import SkyCoord
+    from matplotlib import patheffects
 
     ra = np.asarray(getattr(sources[names["ra"]], "value", sources[names["ra"]]), dtype=float)
     dec = np.asarray(getattr(sources[names["dec"]], "value", sources[names["dec"]]), dtype=float)
@@ -156,18 +235,31 @@ def _mark_sources(ax, sky, sources) -> int:
     x, y = sky.wcs.world_to_pixel(coord)
     ny, nx = sky.shape
     inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
-    ax.plot(x[inside], y[inside], "+", color="cyan", markersize=10, markeredgewidth=1.5)
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    colour = OVERLAYS["sources"].colour
+    ax.plot(
+        x[inside],
+        y[inside],
+        "+",
+        color=colour,
+        markersize=9,
+        markeredgewidth=1.5,
+        path_effects=halo,
+    )
     if "name" in names:
         for xi, yi, label in zip(
             x[inside], y[inside], np.asarray(sources[names["name"]])[inside], strict=True
         ):
+            right = xi > 0.7 * nx  # label towards the image centre, not off its edge
             ax.annotate(
                 str(label),
                 (xi, yi),
-                xytext=(4, 4),
+                xytext=(-LABEL_OFFSET if right else LABEL_OFFSET, LABEL_OFFSET),
                 textcoords="offset points",
-                color="cyan",
+                ha="right" if right else "left",
+                color=colour,
                 fontsize=7,
+                path_effects=halo,
             )
     return int(inside.sum())
 
@@ -183,7 +275,10 @@ def plot_significance_map(
     correlation_radius: float | None = None,
     caption: str | None = None,
 ) -> Figure:
-    """Significance map (diverging colours centred on 0) with exclusion contour and sources.
+    """Significance map with 3 and 5 sigma contours, exclusion boundary and sources.
+
+    The colour scale is `dl3flow.plotting_scales.significance_stretch`: diverging
+    (white at 0) over [-5, 5] sigma, compressed above 5 sigma, clipped below -5.
 
     Parameters
     ----------
@@ -203,8 +298,6 @@ def plot_significance_map(
     caption : str, optional
     """
     data = _image(significance, sky, "significance")
-    finite = data[np.isfinite(data)]
-    top = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
     extra = (
         f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
     )
@@ -214,9 +307,10 @@ def plot_significance_map(
         title=_title("Significance", name, energy_range, extra),
         label="significance (\N{GREEK SMALL LETTER SIGMA})",
         cmap="RdBu_r",
-        norm=TwoSlopeNorm(vcenter=0.0, vmin=-top if finite.min() < 0 else -1.0, vmax=top),
+        stretch=significance_stretch(data),
         exclusion=exclusion,
         sources=sources,
+        contours=SIGNIFICANCE_CONTOURS,
         caption=caption,
     )
 
@@ -231,16 +325,18 @@ def plot_excess_map(
     exclusion=None,
     caption=None,
 ) -> Figure:
-    """Correlated excess counts."""
+    """Correlated excess counts, asinh stretch (`dl3flow.plotting_scales.asinh_stretch`)."""
+    data = _image(excess, sky, "excess")
     extra = (
         f"correlation radius {correlation_radius:g}\N{DEGREE SIGN}" if correlation_radius else None
     )
     return plot_sky_map(
-        excess,
+        data,
         sky,
         title=_title("Excess counts", name, energy_range, extra),
-        label="excess counts (correlated)",
+        label="excess counts (correlated), asinh scale",
         cmap="magma",
+        stretch=asinh_stretch(data),
         exclusion=exclusion,
         caption=caption,
     )
@@ -257,36 +353,75 @@ def plot_flux_map(
     exclusion=None,
     caption=None,
 ) -> Figure:
-    """Integral flux map (cm-2 s-1) assuming a power law of ``spectral_index``."""
+    """Integral flux map (cm-2 s-1) assuming a power law of ``spectral_index``.
+
+    Shown as mantissas of the power of ten of its largest value (named in the
+    colour-bar label), asinh stretch.
+    """
     data = _image(flux, sky, "flux")
-    finite = np.abs(data[np.isfinite(data)])
-    scale = 10.0 ** np.floor(np.log10(finite.max())) if finite.size and finite.max() > 0 else 1.0
+    exponent = power_of_ten(data)
+    scaled = data / 10.0**exponent
     extra = f"power law index {spectral_index:g}"
     if correlation_radius:
         extra += f", correlation radius {correlation_radius:g}\N{DEGREE SIGN}"
     return plot_sky_map(
-        data / scale,
+        scaled,
         sky,
         title=_title("Integral flux", name, energy_range, extra),
-        label=f"flux ({scale:.0e} {_PER_CM2_S})",
+        label=f"flux ({times_ten(exponent)} {_PER_CM2_S}), asinh scale".replace("( ", "("),
         cmap="inferno",
+        stretch=asinh_stretch(scaled),
         exclusion=exclusion,
         caption=caption,
     )
 
 
+def exposure_label(values, unit: str = "m2 s") -> tuple[np.ndarray, str]:
+    """Exposure in m² s, scaled to its power of ten, and its colour-bar label.
+
+    Parameters
+    ----------
+    values : array_like
+        Exposure values in ``unit``.
+    unit : str
+        An area times a time (e.g. ``"cm2 s"``, ``"m2 s"``).
+
+    Returns
+    -------
+    scaled : ndarray
+        The exposure in m² s divided by ``10**n``.
+    label : str
+        E.g. ``"exposure (×10⁹ m² s)"``.
+
+    Raises
+    ------
+    ValueError
+        If ``unit`` is not an area times a time.
+    """
+    import astropy.units as u
+
+    try:
+        factor = u.Unit(unit).to("m2 s")
+    except (ValueError, u.UnitConversionError) as exc:
+        raise ValueError(f"exposure unit must be an area times a time, got {unit!r}") from exc
+    exposure = np.asarray(getattr(values, "value", values), dtype=float) * factor
+    exponent = power_of_ten(exposure)
+    scale = times_ten(exponent)
+    return exposure / 10.0**exponent, f"exposure ({scale + ' ' if scale else ''}{_M2_S})"
+
+
 def plot_exposure_map(
     exposure, sky, *, name=None, energy_range=None, unit: str = "cm2 s", note=None, caption=None
 ) -> Figure:
-    """Exposure map (e.g. the power-law weighted exposure of the flux maps)."""
-    data = _image(exposure, sky, "exposure")
-    pretty = unit.replace("cm2", "cm\N{SUPERSCRIPT TWO}").replace("m2", "m\N{SUPERSCRIPT TWO}")
+    """Exposure map (e.g. the power-law weighted exposure of the flux maps), in m² s."""
+    data, label = exposure_label(_image(exposure, sky, "exposure"), unit)
     return plot_sky_map(
         data,
         sky,
         title=_title("Exposure", name, energy_range, note),
-        label=f"exposure ({pretty})",
+        label=label,
         cmap="viridis",
+        stretch=linear_stretch(data),
         caption=caption,
     )
 
@@ -419,13 +554,18 @@ def plot_observation_qa(
     background_norms=None,
     safe_energy=None,
     name: str | None = None,
+    energy_range=None,
     caption: str | None = None,
+    max_labels: int = 40,
 ) -> Figure:
     """Per-observation quality summary: background norms, livetime, safe energy thresholds.
 
-    Three panels sharing an observation axis (observation ids as labels). Tables
-    may be missing or lack columns; the panel then says "not available". Column
-    names are matched case-insensitively:
+    Three panels sharing an observation axis (observation ids as labels; with more
+    than ``max_labels`` observations every k-th is labelled, and the figure stops
+    growing at 12 inches). Tables may be missing or lack columns; the panel then says
+    "not available". The energy panel shows the analysis ``energy_range`` (TeV) as a
+    band and is limited to it and the lower thresholds: upper thresholds beyond the
+    axis are drawn at its top edge. Column names are matched case-insensitively:
 
     - ``observations``: ``OBS_ID``; ``LIVETIME`` (s; or ``ONTIME``);
     - ``background_norms``: ``obs_id``; ``norm``; ``norm_err`` / ``error``;
@@ -448,7 +588,8 @@ def plot_observation_qa(
             ids.update(int(v) for v in table[column])
     obs_ids = sorted(ids)
     position = {obs_id: i for i, obs_id in enumerate(obs_ids)}
-    fig = Figure(figsize=(max(6.4, 0.35 * len(obs_ids) + 3), 7.5), layout="constrained")
+    width = min(12.0, max(6.4, 0.35 * len(obs_ids) + 3))
+    fig = Figure(figsize=(width, 7.5), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
 
     def x_of(table):
@@ -501,6 +642,12 @@ def plot_observation_qa(
     col_hi = _column(safe_energy, "energy_max", "e_max", "energy_threshold_high")
     if (col_lo or col_hi) and _column(safe_energy, "obs_id"):
         x = x_of(safe_energy)
+        lows = _values(safe_energy, col_lo, "TeV") if col_lo else np.array([])
+        extra = [] if energy_range is None else [float(v) for v in energy_range]
+        limits = log_limits(lows, extra)
+        if energy_range is not None:
+            lo, hi = extra
+            ax.axhspan(lo, hi, color="C2", alpha=0.12, lw=0, label="analysis energy range")
         for col, marker, label, color in (
             (col_lo, "^", "lower threshold", "C1"),
             (col_hi, "v", "upper threshold", "C4"),
@@ -508,8 +655,25 @@ def plot_observation_qa(
             if col:
                 values = _values(safe_energy, col, "TeV")
                 ok = np.isfinite(values) & (values > 0)
-                ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
+                if limits is not None and col is col_hi:
+                    above = ok & (values > limits[1])
+                    if above.any():
+                        ax.plot(
+                            x[above],
+                            np.full(above.sum(), limits[1]),
+                            "^",
+                            color=color,
+                            ms=7,
+                            clip_on=False,
+                            label=f"upper threshold above {limits[1]:.3g} TeV (at the edge)",
+                        )
+                    ok &= ~above
+                if ok.any():
+                    ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
         ax.set_yscale("log")
+        if limits is not None:
+            ax.set_ylim(*limits)
+        plain_log_labels(ax.yaxis, limits)
         ax.legend(fontsize=7, loc="best")
     else:
         _missing(ax, "safe energy thresholds")
@@ -517,8 +681,12 @@ def plot_observation_qa(
     ax.set_title("Safe energy range per observation")
     ax.set_xlabel("observation id")
     if obs_ids:
-        ax.set_xticks(range(len(obs_ids)))
-        ax.set_xticklabels([str(i) for i in obs_ids], rotation=90, fontsize=7)
+        step = int(np.ceil(len(obs_ids) / max_labels))
+        ticks = list(range(0, len(obs_ids), step))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(obs_ids[i]) for i in ticks], rotation=90, fontsize=7)
+        if step > 1:
+            ax.set_xlabel(f"observation id ({len(obs_ids)}; one label per {step} observations)")
     head = "Observation quality" + (f" \N{EM DASH} {name}" if name else "")
     fig.suptitle(head)
     if caption:

@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from dl3flow.figure_text import OVERLAYS
+
 __all__ = ["plot_exclusion"]
 
 _AXIS_LABELS = {
@@ -26,8 +28,8 @@ _KIND_TITLES = {
     "significance": "Exclusion mask from significance",
     "combined": "Exclusion mask",
 }
-_MASK_COLOUR = "cyan"
-_SOURCE_COLOUR = "white"
+_MASK_COLOUR = OVERLAYS["excluded_area"].colour
+_SOURCE_COLOUR = OVERLAYS["excluded_sources"].colour
 
 
 def _source_positions(sources, geom):
@@ -142,11 +144,23 @@ def plot_exclusion(
         title = _KIND_TITLES.get(kind or "", "Exclusion mask")
     ax.set_title(f"{title}\n{excluded.sum()} pixels excluded ({100 * fraction:.1f} %)")
     handles = [
-        Patch(facecolor="none", edgecolor=_MASK_COLOUR, linewidth=1.4, label="excluded area"),
+        Patch(
+            facecolor="0.3",
+            edgecolor=_MASK_COLOUR,
+            linewidth=1.4,
+            label=OVERLAYS["excluded_area"].label,
+        ),
     ]
     if names:
         handles.append(
-            Line2D([], [], marker="+", linestyle="none", color="black", label="excluded source")
+            Line2D(
+                [],
+                [],
+                marker="+",
+                linestyle="none",
+                color="black",
+                label=OVERLAYS["excluded_sources"].label,
+            )
         )
     ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.7)
     colorbar = fig.colorbar(im, ax=ax, shrink=0.85)

@@ -29,6 +29,8 @@ __all__ = [
     "off_source_values",
     "significance_distribution",
     "tables_html",
+    "compact_observations",
+    "OBSERVATION_COLUMNS",
 ]
 
 
@@ -177,7 +179,7 @@ def tables_html(tables: Mapping[str, Table], *, title: str, note: str | None = N
         "body{font-family:sans-serif;font-size:13px}"
         "table{border-collapse:collapse;margin-bottom:1.5em}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-        "th{background:#eee}"
+        "th{background:#eee}td:last-child{text-align:left}"
     )
     parts = [
         "<!DOCTYPE html>",
@@ -189,6 +191,27 @@ def tables_html(tables: Mapping[str, Table], *, title: str, note: str | None = N
         parts.append(f"<p>{html.escape(note)}</p>")
     for heading, table in tables.items():
         parts.append(f"<h3>{html.escape(heading)} ({len(table)})</h3>")
-        parts.append(_table_html(table) if len(table) else "<p>none</p>")
+        # a wide table scrolls in its own box, the page does not
+        body = _table_html(table) if len(table) else "<p>none</p>"
+        parts.append(f"<div style='overflow-x:auto'>{body}</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+#: Obs-index columns of the report's compact observations table (those present).
+OBSERVATION_COLUMNS = (
+    "OBS_ID",
+    "OBJECT",
+    "DATE-OBS",
+    "RA_PNT",
+    "DEC_PNT",
+    "ZEN_PNT",
+    "LIVETIME",
+    "OFFSET_OBJ",
+    "N_TELS",
+)
+
+
+def compact_observations(table: Table) -> Table:
+    """The :data:`OBSERVATION_COLUMNS` of an obs-index table (a new table; those present)."""
+    return Table(table[[c for c in OBSERVATION_COLUMNS if c in table.colnames]], copy=True)

@@ -99,6 +99,7 @@ RULE_KINDS: dict[str, str] = {
     "plot_background_norms": "plot",
     "rejected_observations": "table",
     "report_table": "table",
+    "report_summary": "table",
     "excess_maps": "maps",
     "excess_maps_bands": "maps",
     "find_peaks": "maps",

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from astropy.coordinates import SkyCoord
     from astropy.table import Table
 
-__all__ = ["AutoCenter", "SelectionError", "StringCut", "auto_center", "select_observations"]
+__all__ = [
+    "AutoCenter",
+    "OVERVIEW_COLUMNS",
+    "SelectionError",
+    "StringCut",
+    "auto_center",
+    "observations_overview",
+    "select_observations",
+]
 
 
 class SelectionError(ValueError):
@@ -582,3 +590,111 @@ def auto_center(obs_table: Table, *, frame: str = "icrs", max_separation: float)
         dropped=tuple(dropped),
         max_separation=float(max_separation),
     )
+
+
+#: Columns of :func:`observations_overview`.
+OVERVIEW_COLUMNS = ("OBS_ID", "STATUS", "OBJECT", "LIVETIME", "ZENITH", "OFFSET", "REASON")
+
+
+def _numbers(table: Table, name: str, unit: str) -> np.ndarray:
+    """A numeric obs-index column in ``unit`` (NaN where missing or absent)."""
+    if name not in table.colnames:
+        return np.full(len(table), np.nan)
+    values, missing = _column_values(table, name)
+    column_unit = table[name].unit
+    if column_unit is not None:
+        values = (values * u.Unit(column_unit)).to_value(unit)
+    return np.where(missing, np.nan, values)
+
+
+def observations_overview(
+    obs_table: Table, *, selected=None, rejected: Table | None = None, center=None
+):
+    """The observations of an obs index as a person first looks at them.
+
+    Parameters
+    ----------
+    obs_table : astropy.table.Table
+        Observation index (``OBS_ID``; ``OBJECT``, ``LIVETIME``, ``ZEN_PNT``,
+        ``RA_PNT``/``DEC_PNT``, ``OFFSET_OBJ`` are used when present).
+    selected : iterable of int, optional
+        Ids of the observations a selection kept (e.g. the ``OBS_ID`` column of the
+        first table of :func:`select_observations`). None: no selection, every
+        observation is listed as "in store".
+    rejected : astropy.table.Table, optional
+        ``OBS_ID`` and ``REASON`` of the candidates the selection rejected (its second
+        table). Observations neither selected nor rejected were not candidates (not
+        among the requested ``obs_ids``) and are rejected with that reason.
+    center : SkyCoord, optional
+        The offset is the angle of each pointing from it (e.g. the map centre); without
+        it, the obs index's ``OFFSET_OBJ`` (offset from the target), if any.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns :data:`OVERVIEW_COLUMNS` (``LIVETIME`` in min, ``ZENITH`` and ``OFFSET``
+        in deg, NaN when unknown); the selected observations first, then the rejected,
+        each ordered by ``OBS_ID``. Requested ids that are not in the obs index are
+        listed as rejected too.
+
+    Raises
+    ------
+    SelectionError
+        If the obs index has no ``OBS_ID`` column.
+    """
+    from astropy.table import Table
+
+    if "OBS_ID" not in obs_table.colnames:
+        raise SelectionError(
+            f"obs table has no OBS_ID column (columns: {', '.join(obs_table.colnames)})"
+        )
+    ids = np.asarray(np.ma.getdata(obs_table["OBS_ID"])).astype(np.int64)
+    reasons = {}
+    if rejected is not None:
+        reasons = {
+            int(i): str(r) for i, r in zip(rejected["OBS_ID"], rejected["REASON"], strict=True)
+        }
+    if selected is not None:
+        kept = {int(i) for i in selected}
+        for i in ids.tolist():
+            if i not in kept:
+                reasons.setdefault(i, "not among the requested obs_ids")
+    if "OBJECT" in obs_table.colnames:
+        objects, missing = _string_values(obs_table, "OBJECT")
+        objects = np.where(missing, "", objects.astype(str))
+    else:
+        objects = np.full(len(obs_table), "")
+    if center is not None and {"RA_PNT", "DEC_PNT"} <= set(obs_table.colnames):
+        cone = _Cone(center=center, radius_deg=0.0)
+        offset, missing = _separation_deg(obs_table, np.arange(len(obs_table)), cone)
+        offset = np.where(missing, np.nan, offset)
+    else:
+        offset = _numbers(obs_table, "OFFSET_OBJ", "deg")
+    status = np.array(
+        [
+            "in store" if selected is None else ("rejected" if i in reasons else "selected")
+            for i in ids
+        ]
+    )
+    absent = sorted(set(reasons) - set(ids.tolist()))
+    n_absent = len(absent)
+    table = Table(
+        {
+            "OBS_ID": np.concatenate([ids, np.asarray(absent, dtype=np.int64)]),
+            "STATUS": np.concatenate([status, np.full(n_absent, "rejected")]),
+            "OBJECT": np.concatenate([objects, np.full(n_absent, "")]),
+            "LIVETIME": np.concatenate(
+                [_numbers(obs_table, "LIVETIME", "min"), np.full(n_absent, np.nan)]
+            ),
+            "ZENITH": np.concatenate(
+                [_numbers(obs_table, "ZEN_PNT", "deg"), np.full(n_absent, np.nan)]
+            ),
+            "OFFSET": np.concatenate([offset, np.full(n_absent, np.nan)]),
+            "REASON": [reasons.get(int(i), "") for i in [*ids, *absent]],
+        }
+    )
+    table["LIVETIME"].unit, table["ZENITH"].unit, table["OFFSET"].unit = "min", "deg", "deg"
+    for name in ("LIVETIME", "ZENITH", "OFFSET"):
+        table[name].format = ".1f" if name == "LIVETIME" else ".2f"
+    order = np.lexsort((table["OBS_ID"], table["STATUS"] == "rejected"))
+    return table[order]

@@ -407,66 +407,19 @@ def job_config(snakemake):
 
 
 def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
-    """Short end-of-run summary of the rejected observations of each analysis.
+    """The end-of-run summary of the analyses that have results (the Snakefile's ``onsuccess``).
 
-    Reads ``results/<analysis>/tables/rejected_observations.ecsv`` (and
-    ``observations.ecsv`` for the number of selected observations) and, when it
-    has rows, ``tables/observation_warnings.ecsv`` (per check, which observations got
-    a warning about their data); analyses
-    without a table yet (e.g. not run) are left out. Lines are shortened to keep
-    the summary short; the tables hold the full reasons.
+    Per analysis (`dl3flow.summary`): its results directory, the observations used and
+    rejected (with the reasons, when there are some), their livetime, the highest
+    significance peaks and the off-source significance distribution; then the command
+    that builds the HTML report. Analyses without ``results/<analysis>/observations.ecsv``
+    (not run) are left out; empty if none has results.
     """
-    from .rejection import read_rejections, rejection_summary
+    from .summary import format_summary, read_summary
 
-    lines = []
+    summaries = []
     for analysis in analyses:
-        path = Path(workdir) / REJECTIONS_TABLE.format(analysis=analysis)
-        if not path.is_file():
-            continue
-        try:
-            rejections = read_rejections(path)
-        except ValueError as exc:
-            lines.append(f"{analysis}: {exc}")
-            continue
-        n_total = _n_selected(path.parents[1] / "observations.ecsv")
-        text = rejection_summary(rejections, n_total=n_total)
-        head, *rest = text.splitlines()
-        lines.append(f"{analysis}: {head}")
-        lines += [line if len(line) <= 160 else line[:157] + "..." for line in rest]
-        if rejections:
-            lines.append(f"  (details: {REJECTIONS_TABLE.format(analysis=analysis)})")
-        lines += _warnings_summary(Path(workdir), analysis)
-    return "\n".join(lines)
-
-
-def _warnings_summary(workdir: Path, analysis: str) -> list[str]:
-    """Lines on the analysis' warnings table (none without warnings or table)."""
-    from .rejection import notes_summary, read_notes
-
-    table = WARNINGS_TABLE.format(analysis=analysis)
-    if not (workdir / table).is_file():
-        return []
-    try:
-        notes = read_notes(workdir / table)
-    except ValueError as exc:
-        return [f"  {exc}"]
-    if not notes:
-        return []
-    n_obs = len({note.obs_id for note in notes})
-    return [
-        f"{analysis}: warnings about the data of {n_obs} observation(s):",
-        notes_summary(notes),
-        f"  (details: {table})",
-    ]
-
-
-def _n_selected(path: Path) -> int | None:
-    if not path.is_file():
-        return None
-    try:
-        from .io import read_observations
-
-        selected, _ = read_observations(path)
-    except Exception:  # the summary must never fail a finished run
-        return None
-    return len(selected)
+        directory = Path(workdir) / "results" / analysis
+        if (directory / "observations.ecsv").is_file():
+            summaries.append(read_summary(directory, name=analysis))
+    return format_summary(summaries)

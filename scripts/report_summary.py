@@ -1,0 +1,15 @@
+"""The front page of an analysis in the report: key numbers and the significance map."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from pathlib import Path
+
+from dl3flow.io import atomic_write
+from dl3flow.summary import read_summary, summary_html
+from dl3flow.workflow_support import script_job
+
+with script_job(snakemake) as log:
+    analysis = snakemake.wildcards.analysis
+    summary = read_summary(Path(snakemake.input.observations).parent, name=analysis)
+    page = summary_html(summary, image=snakemake.input.significance)
+    atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    log.info("wrote %s", snakemake.output[0])
