@@ -2,7 +2,8 @@
 
 Both outputs are always written: the dataset (for a rejected observation a flagged
 one with nothing to use, dl3flow.rejection.rejected_dataset) and the status (ok or
-rejected with stage and reason, and the warnings about the data).
+rejected with stage, check and reason, and the warnings about the data). The DL3
+is validated first (dl3flow.quality_checks, the analysis' quality section).
 on_bad_observation: fail raises instead.
 """
 
@@ -31,6 +32,7 @@ with script_job(snakemake) as log:
         psf=cfg.psf,
         fov_rotation_step=cfg.fov_rotation_step.to_value("deg"),
         fov_alignment=cfg.background.fov_alignment,
+        quality=cfg.quality,
     )
     if isinstance(result, Rejection):
         log.warning("rejected (on_bad_observation: skip): %s", result)

@@ -222,6 +222,13 @@ def _float_obs_id(table):
     table["OBS_ID"] = table["OBS_ID"] + 0.5
 
 
+def _index_pointing(ra, dec):
+    def mutate(table):
+        table["RA_PNT"], table["DEC_PNT"] = ra, dec
+
+    return mutate
+
+
 def _no_pointing_in_index(table):
     table.remove_columns(["RA_PNT", "DEC_PNT"])
 
@@ -493,7 +500,10 @@ DL3 = [
             "pointing 250 -40 is outside the analysis geometry",
             names_file=False,
         ),
-        store={"hdus": _events_header(RA_PNT=250.0, DEC_PNT=-40.0)},
+        store={
+            "hdus": _events_header(RA_PNT=250.0, DEC_PNT=-40.0),
+            "obs_index": _index_pointing(250.0, -40.0),
+        },
     ),
     Case(
         "pointing-missing",

@@ -17,6 +17,7 @@ from dl3flow.config import (
     check_exclusion_inputs,
     parse_quantity,
 )
+from dl3flow.quality import DEFAULT_POLICIES, POLICIES
 from dl3flow.selection import StringCut
 
 REPO = Path(__file__).resolve().parents[1]
@@ -654,7 +655,7 @@ def test_schema_every_key_has_description_and_default():
 def test_schema_defaults_match_config_module():
     analysis = _schema()["$defs"]["analysis"]["properties"]
     for key, value in DEFAULTS.items():
-        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background"):
+        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background", "quality"):
             props = analysis[key]["properties"]
             for sub, sub_default in value.items():
                 assert props[sub]["default"] == sub_default, f"{key}.{sub}"
@@ -669,6 +670,13 @@ def test_schema_defaults_match_config_module():
                     assert props[sub]["default"] == sub_default, f"{key}.{sub}"
         else:
             assert analysis[key]["default"] == value, key
+
+
+def test_schema_quality_check_defaults_are_the_module_defaults():
+    checks = _schema()["$defs"]["analysis"]["properties"]["quality"]["properties"]["checks"]
+    schema_defaults = {name: sub["default"] for name, sub in checks["properties"].items()}
+    assert schema_defaults == dict(DEFAULT_POLICIES)
+    assert all(sub["enum"] == list(POLICIES) for sub in checks["properties"].values())
 
 
 def test_schema_validates_shipped_configs_and_fills_defaults():

@@ -186,8 +186,12 @@ def find_livetime_ontime(
 
 
 def find_deadc(*, deadc: float | None, livetime: float, ontime: float, tolerance: float = 0.01):
-    """``deadc``: a given DEADC agrees with LIVETIME / ONTIME within ``tolerance``."""
-    if deadc is None or not ontime > 0:
+    """``deadc``: a given DEADC agrees with LIVETIME / ONTIME within ``tolerance``.
+
+    None without DEADC, or without a positive LIVETIME and ONTIME (which the
+    reduction refuses with its own error).
+    """
+    if deadc is None or not (ontime > 0 and livetime > 0):
         return None
     ratio = livetime / ontime
     if np.isfinite(deadc) and 0 < deadc <= 1 and abs(deadc - ratio) <= tolerance:

@@ -523,7 +523,10 @@ def read_rejections(path) -> list[Rejection]:
         If the file is missing, unreadable or lacks a column (the message names it).
     """
     table = _read_table(path, "rejection table", ("OBS_ID", "STAGE", "ERROR", "REASON"))
-    checks = table["CHECK"] if "CHECK" in table.colnames else [""] * len(table)
+    checks = [""] * len(table)  # tables written before the checks had no CHECK column
+    if "CHECK" in table.colnames:
+        column = table["CHECK"]  # ECSV reads an empty string back as masked
+        checks = column.filled("") if hasattr(column, "filled") else column
     return [
         Rejection(
             obs_id=int(row["OBS_ID"]),
