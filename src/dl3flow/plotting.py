@@ -43,9 +43,25 @@ def _fmt_energy(value: float) -> str:
     return f"{value:.3g} TeV"
 
 
+#: Longest label (characters) a plot shows: a source name, a title's name, a caption.
+LABEL_CHARS = {"source": 32, "title": 80, "caption": 240}
+
+
+def short_label(text, *, kind: str = "source") -> str:
+    """``text`` cut to what a plot can show (:data:`LABEL_CHARS`), ending in an ellipsis.
+
+    A label a thousand times wider than the figure makes ``bbox_inches="tight"``
+    grow the PNG to match (a 100,000-character source name: a 1.1-million-pixel
+    image and 4.4 GB of memory); the tables keep the full text.
+    """
+    text = " ".join(str(text).split())
+    limit = LABEL_CHARS[kind]
+    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
 def _dataset_name(dataset) -> str:
     name = getattr(dataset, "name", None)
-    return f" \N{EM DASH} {name}" if name else ""
+    return f" \N{EM DASH} {short_label(name, kind='title')}" if name else ""
 
 
 def _safe_footprint(dataset) -> np.ndarray | None:
@@ -123,7 +139,7 @@ def plot_image(
     colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
     colorbar.set_label(label)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -294,5 +310,5 @@ def plot_safe_energy(
     ax.grid(alpha=0.3, which="both", axis="x")
     ax.legend(fontsize=8, loc="best")
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig

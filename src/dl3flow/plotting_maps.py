@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from dl3flow.plotting import short_label
 from dl3flow.stats import fit_gaussian
 
 __all__ = [
@@ -58,7 +59,7 @@ def _band_text(energy_range) -> str:
 
 
 def _title(kind: str, name: str | None, energy_range, extra: str | None = None) -> str:
-    head = kind + (f" \N{EM DASH} {name}" if name else "")
+    head = kind + (f" \N{EM DASH} {short_label(name, kind='title')}" if name else "")
     parts = [p for p in (_band_text(energy_range), extra) if p]
     return head + ("\n" + ", ".join(parts) if parts else "")
 
@@ -140,7 +141,7 @@ def plot_sky_map(
     if caption:
         notes.append(caption)
     if notes:
-        fig.supxlabel("; ".join(notes), fontsize=7, color="0.35")
+        fig.supxlabel(short_label("; ".join(notes), kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -162,7 +163,7 @@ def _mark_sources(ax, sky, sources) -> int:
             x[inside], y[inside], np.asarray(sources[names["name"]])[inside], strict=True
         ):
             ax.annotate(
-                str(label),
+                short_label(label),
                 (xi, yi),
                 xytext=(4, 4),
                 textcoords="offset points",
@@ -380,7 +381,7 @@ def plot_significance_distribution(
     )
     ax.legend(loc="upper right", fontsize=8)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -519,10 +520,11 @@ def plot_observation_qa(
     if obs_ids:
         ax.set_xticks(range(len(obs_ids)))
         ax.set_xticklabels([str(i) for i in obs_ids], rotation=90, fontsize=7)
-    head = "Observation quality" + (f" \N{EM DASH} {name}" if name else "")
+    label = short_label(name, kind="title") if name else ""
+    head = "Observation quality" + (f" \N{EM DASH} {label}" if label else "")
     fig.suptitle(head)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
