@@ -337,13 +337,20 @@ def reduce_or_reject(
 
 
 def write_status(
-    path, *, obs_id: int, rejection: Rejection | None = None, notes: Iterable = ()
+    path,
+    *,
+    obs_id: int,
+    rejection: Rejection | None = None,
+    notes: Iterable = (),
+    provenance=None,
 ) -> Path:
     """Write the per-observation status file (JSON, atomically).
 
     ``{"obs_id": N, "status": "ok"}`` or ``{"obs_id": N, "status": "rejected",
     "stage": ..., "check": ..., "reason": ..., "error": ...}``, with ``"warnings"``: the
-    `~dl3flow.quality.QualityNote` list ``notes`` as ``{"check", "message"}`` objects.
+    `~dl3flow.quality.QualityNote` list ``notes`` as ``{"check", "message"}`` objects,
+    and ``"provenance"``: the `~dl3flow.provenance.Provenance` record (or a dict) of
+    the job, as every product carries (`dl3flow.provenance.read_provenance` reads it).
 
     Raises
     ------
@@ -362,6 +369,10 @@ def write_status(
         if note.obs_id != int(obs_id):
             raise ValueError(f"status of obs {obs_id}: a warning is for obs {note.obs_id}")
     content["warnings"] = [{"check": n.check, "message": n.message} for n in notes]
+    if provenance is not None:
+        content["provenance"] = (
+            provenance.as_dict() if hasattr(provenance, "as_dict") else dict(provenance)
+        )
     text = json.dumps(content, indent=1, sort_keys=True) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
 
@@ -624,7 +635,8 @@ def reduce_to_files(
     """The per-observation job: reduce, always write the dataset and the status.
 
     The dataset (with ``provenance`` in its primary header) is written first and
-    the status file last, so a status file means the job finished. A rejected
+    the status file (with the same record) last, so a status file means the job
+    finished. A rejected
     observation gets a flagged dataset with nothing to use (:func:`rejected_dataset`),
     so that both files are always there. The `~dl3flow.quality.ObservationWarning`
     raised on the way are logged and recorded in the status file
@@ -679,7 +691,9 @@ def reduce_to_files(
     dataset_path.parent.mkdir(parents=True, exist_ok=True)
     dataset.write(dataset_path, overwrite=True, provenance=provenance)
     rejection = result if isinstance(result, Rejection) else None
-    write_status(status_path, obs_id=obs_id, rejection=rejection, notes=notes)
+    write_status(
+        status_path, obs_id=obs_id, rejection=rejection, notes=notes, provenance=provenance
+    )
     return result
 
 
