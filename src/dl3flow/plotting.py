@@ -43,8 +43,10 @@ def _fmt_energy(value: float) -> str:
     return f"{value:.3g} TeV"
 
 
-#: Longest label (characters) a plot shows: a source name, a title's name, a caption.
-LABEL_CHARS = {"source": 32, "title": 80, "caption": 240}
+#: Longest label (characters) a plot shows: a source name, a title's name, a caption
+#: (wrapped into lines of :data:`CAPTION_LINE_CHARS`).
+LABEL_CHARS = {"source": 32, "title": 80, "caption": 300}
+CAPTION_LINE_CHARS = 100
 
 
 def short_label(text, *, kind: str = "source") -> str:
@@ -52,11 +54,18 @@ def short_label(text, *, kind: str = "source") -> str:
 
     A label a thousand times wider than the figure makes ``bbox_inches="tight"``
     grow the PNG to match (a 100,000-character source name: a 1.1-million-pixel
-    image and 4.4 GB of memory); the tables keep the full text.
+    image and 4.4 GB of memory); the tables keep the full text. A caption is also
+    wrapped into lines of at most :data:`CAPTION_LINE_CHARS` characters.
     """
     text = " ".join(str(text).split())
     limit = LABEL_CHARS[kind]
-    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    if len(text) > limit:
+        text = text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    if kind == "caption":
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(text, CAPTION_LINE_CHARS)) or text
+    return text
 
 
 def _dataset_name(dataset) -> str:
