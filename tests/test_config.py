@@ -1,6 +1,7 @@
 """Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
+import re
 from pathlib import Path
 
 import astropy.units as u
@@ -10,6 +11,7 @@ import yaml
 
 from dl3flow.config import (
     DEFAULTS,
+    TOP_LEVEL_KEYS,
     AnalysisConfig,
     ConfigError,
     analysis_config,
@@ -743,6 +745,31 @@ def test_cli_check_config_syntax_only(tmp_path, capsys):
     assert "error: analyses.crab.offset_max: expected an angle, got '2 TeV'" in (
         capsys.readouterr().err
     )
+
+
+def test_cli_check_config_flags_unknown_top_level_keys_and_oversized_maps(tmp_path, capsys):
+    from dl3flow.cli import main
+
+    crab = REPO / "config/examples/hess-dr1-crab.yaml"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("on_bad_observations: skip\n")
+    assert main(["check-config", "--syntax-only", str(crab), str(typo)]) == 1
+    assert capsys.readouterr().err == (
+        "error: config: unknown key(s) 'on_bad_observations'; allowed: analyses, data_store, "
+        "on_bad_observation, run, simulation\n"
+    )
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("analyses:\n  crab:\n    geom:\n      binsz: 0.00001 deg\n")
+    assert main(["check-config", "--syntax-only", str(crab), str(huge)]) == 1
+    assert re.match(
+        r"error: analyses\.crab\.geom\.width / analyses\.crab\.geom\.binsz: '5 deg' at "
+        r"'0\.00001 deg' is 250,000,000,000 pixels x \d+ energy planes, estimated [\d,]+ MB",
+        capsys.readouterr().err,
+    )
+
+
+def test_top_level_keys_are_the_schema_properties():
+    assert set(TOP_LEVEL_KEYS) == set(_schema()["properties"])
 
 
 def test_cli_check_config_opens_the_data_store(hess_dr1, tmp_path, monkeypatch, capsys):

@@ -68,7 +68,7 @@ def _check_files(cfg) -> str:
 def _check_config(args) -> int:
     import yaml
 
-    from .config import ConfigError, analysis_config, analysis_names
+    from .config import ConfigError, analysis_config, analysis_names, check_top_level_keys
 
     config = {}
     for path in args.configfile:
@@ -77,6 +77,7 @@ def _check_config(args) -> int:
     if args.data_store:
         config["data_store"] = args.data_store
     try:
+        check_top_level_keys(config)
         for name in analysis_names(config):
             cfg = analysis_config(config, name)
             sky, energy = cfg.layout.sky, cfg.layout.energy

@@ -77,6 +77,8 @@ __all__ = [
     "analysis_names",
     "parse_quantity",
     "check_exclusion_inputs",
+    "check_top_level_keys",
+    "TOP_LEVEL_KEYS",
 ]
 
 #: Analysis names become path components and the ``{analysis}`` wildcard.
@@ -1303,6 +1305,21 @@ def check_exclusion_inputs(cfg: AnalysisConfig, *, produced=()) -> None:
 
 
 # --------------------------------------------------------------------------- public
+
+
+#: Top-level keys of a config file (``config/schema.yaml``'s properties).
+TOP_LEVEL_KEYS = ("data_store", "on_bad_observation", "run", "simulation", "analyses")
+
+
+def check_top_level_keys(config: Mapping) -> None:
+    """Refuse unknown top-level keys (a typo would otherwise be silently ignored).
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown keys and the allowed ones.
+    """
+    _no_unknown_keys(_mapping(config, "config"), TOP_LEVEL_KEYS, "config")
 
 
 def analysis_names(config: Mapping) -> list[str]:
