@@ -151,18 +151,32 @@ def test_every_defective_observation_is_rejected_or_warned_by_name(runs):
     assert not temporary_files(mixed)
 
 
+def _science_checksums(path):
+    """Data checksums of every HDU but META_TABLE (which lists the left-out observations)."""
+    from dl3flow.provenance import hdu_checksums
+
+    return {k: v for k, v in hdu_checksums(path).items() if not k.endswith(":META_TABLE")}
+
+
 def test_good_observations_give_the_clean_run_data(runs):
     from dl3flow.dataset import read_dataset
     from dl3flow.provenance import data_checksum
 
     mixed, _, clean = runs
-    products = ["stacked/dataset.fits", "stacked/maps.fits"]
+    results = [run / "results" / "demo" for run in (mixed, clean)]
+    products = ["stacked/maps.fits", "masks/exclusion.fits"]
     for obs_id in [*GOOD, *WARNED]:
-        products += [f"obs/{obs_id}/dataset.fits", f"obs/{obs_id}/dataset_bkg.fits"]
+        products += [f"obs/{obs_id}/{name}" for name in ("dataset.fits", "dataset_bkg.fits")]
+        products.append(f"obs/{obs_id}/mask_safe.fits")
     for product in products:
-        a, b = (run / "results" / "demo" / product for run in (mixed, clean))
-        assert data_checksum(a) == data_checksum(b), product
-    stacked = read_dataset(mixed / "results" / "demo" / "stacked" / "dataset.fits")
+        assert data_checksum(results[0] / product) == data_checksum(results[1] / product), product
+    for product in ("stacked/initial/dataset.fits", "stacked/dataset.fits"):
+        checksums = [_science_checksums(path / product) for path in results]
+        assert checksums[0] == checksums[1] and len(checksums[0]) > 5, product
+    stacked, stacked_clean = (read_dataset(path / "stacked" / "dataset.fits") for path in results)
+    assert sorted(stacked.meta["OBS_IDS"]) == sorted(stacked_clean.meta["OBS_IDS"])
     assert sorted(stacked.meta["OBS_IDS"]) == sorted([*GOOD, *WARNED])
-    warned = read_dataset(mixed / "results" / "demo" / "obs" / "7" / "dataset.fits")
+    assert sorted(stacked.meta["DROPPED"]) == sorted(REJECTED)
+    assert stacked.counts.sum() > 0
+    warned = read_dataset(results[0] / "obs" / "7" / "dataset.fits")
     assert warned.meta["NEVDROP"] == len(BAD_ROWS)
