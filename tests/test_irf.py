@@ -554,9 +554,15 @@ def test_psf_3gauss_mixture_norms():
     np.testing.assert_allclose(psf.evaluate(energy_true=3.0, offset=0.7, rad=rad), expected)
 
 
-def test_psf_3gauss_zero_sigma_replaced_by_one():
-    psf = read_irf(psf_3gauss_hdu(SIGMA_2=0.0))
+def test_psf_3gauss_zero_sigma_replaced_by_one_and_recorded():
+    psf = read_irf(psf_3gauss_hdu(SIGMA_2=0.0), source="f.fits[PSF] (obs 1, psf)")
     np.testing.assert_array_equal(psf.sigma_2, 1.0)
+    # a repair is recorded (the DL3 validation reports it as check irf_repaired)
+    assert psf.repairs == (
+        "f.fits[PSF] (obs 1, psf): 6 of 6 SIGMA_2 values are 0 and were set to 1 deg "
+        "(gammapy's fix)",
+    )
+    assert read_irf(psf_3gauss_hdu()).repairs == ()
 
 
 def test_psf_parameters_extrapolate_without_masking():

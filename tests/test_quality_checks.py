@@ -11,7 +11,14 @@ import pytest
 from dl3flow.datastore import EventList
 from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.gti import GTITable
-from dl3flow.irf import Background2D, EffectiveArea2D, EnergyDispersion2D, IrfAxis, PSFKing
+from dl3flow.irf import (
+    Background2D,
+    EffectiveArea2D,
+    EnergyDispersion2D,
+    IrfAxis,
+    PSF3Gauss,
+    PSFKing,
+)
 from dl3flow.quality import (
     DEFAULT_POLICIES,
     VALIDATION_CHECKS,
@@ -350,3 +357,28 @@ def test_nan_aeff_rejects_and_with_warn_is_set_to_zero_and_reported():
 def test_all_zero_background_rejects():
     with pytest.raises(QualityError, match=r"bkg: all 4 values .* are zero \[check irf_all_zero\]"):
         _validate(_observation(bkg=np.zeros((2, 2)), livetime=90.0))
+
+
+def test_a_repair_on_read_is_reported():
+    axes = (_axis([1.0, 10.0], "energy_true", "log", "TeV"), _axis([0.0, 1.0], "offset"))
+    ones = np.ones((2, 2))
+    psf = PSF3Gauss(
+        axes=axes,
+        sigma_1=ones * 0.1,
+        sigma_2=ones,
+        sigma_3=ones * 0.3,
+        scale=ones,
+        ampl_2=ones * 0.0,
+        ampl_3=ones * 0.0,
+        repairs=("psf.fits[PSF]: 4 of 4 SIGMA_2 values are 0 and were set to 1 deg",),
+    )
+    obs = _observation(livetime=90.0)
+    obs.psf = psf
+    with collect_notes() as notes:
+        validate_observation(obs, geom=_geom(), offset_max=0.5, edisp=False, psf=True)
+    assert [(n.check, n.message) for n in notes] == [
+        (
+            "irf_repaired",
+            "obs 7: psf: psf.fits[PSF]: 4 of 4 SIGMA_2 values are 0 and were set to 1 deg",
+        )
+    ]
