@@ -43,6 +43,7 @@ rule reduce_observations:
         fov_alignment=lambda wildcards: ANALYSIS_CONFIGS[
             wildcards.analysis
         ].background.fov_alignment,
+        quality=lambda wildcards: analysis_section(wildcards).get("quality"),
     script:
         "../scripts/reduce_observations.py"
 

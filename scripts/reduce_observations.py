@@ -4,7 +4,9 @@ For each observation both products are always written (under the batch directory
 published as results/<analysis>/obs/<obs_id>/ by rule obs_dataset): the dataset
 (for a rejected observation a flagged one with nothing to use,
 dl3flow.rejection.rejected_dataset) and the status (ok or rejected with stage and
-reason, and the warnings about the data). on_bad_observation: fail raises instead.
+reason, and the warnings about the data). The DL3 is validated first
+(dl3flow.quality_checks, the analysis' quality section). on_bad_observation: fail
+raises instead.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
@@ -41,6 +43,7 @@ with script_job(snakemake) as log:
             psf=cfg.psf,
             fov_rotation_step=cfg.fov_rotation_step.to_value("deg"),
             fov_alignment=cfg.background.fov_alignment,
+            quality=cfg.quality,
         )
         if isinstance(result, Rejection):
             log.warning("obs %d rejected (on_bad_observation: skip): %s", obs.obs_id, result)

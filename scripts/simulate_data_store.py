@@ -4,6 +4,7 @@
 from pathlib import Path
 
 from dl3flow.simulate import (
+    remove_stale_store_temporaries,
     simulation_config_from_dict,
     write_data_store,
     write_region_file,
@@ -16,6 +17,9 @@ with script_job(snakemake) as log:
     section = {k: v for k, v in snakemake.params.simulation.items() if v is not None}
     sim = simulation_config_from_dict(section)
     store = Path(snakemake.output.obs_index).parent
+    # a killed earlier attempt leaves its half-written store beside the target
+    for stale in remove_stale_store_temporaries(store):
+        log.warning("removed %s, left by an interrupted earlier attempt", stale)
     log.info("simulating %d observations (seed %d) into %s", sim.n_obs, sim.seed, store)
     write_data_store(sim, store, overwrite=True)
     write_source_catalog(sim.sources, snakemake.output.catalog, overwrite=True)  # FITS by suffix

@@ -40,7 +40,7 @@ from astropy.table import Table
 
 from dl3flow.catalogs import CatalogError, CatalogSpec, read_catalog
 from dl3flow.config import ConfigError, analysis_config
-from dl3flow.dataset import DatasetError, MapDataset
+from dl3flow.dataset import DatasetError, MapDataset, read_dataset
 from dl3flow.datastore import (
     CorruptFileError,
     DataStore,
@@ -190,6 +190,48 @@ def _drop_column(name, column):
     return mutate
 
 
+def _values(name, column, change):
+    """Change the values of a column in place: ``change(array)`` (an IRF's row 0)."""
+
+    def mutate(hdulist):
+        data = hdulist[name].data[column]
+        change(data if name in ("EVENTS", "GTI") else data[0])
+
+    return mutate
+
+
+def _setitem(index, value):
+    def change(array):
+        array[index] = value
+
+    return change
+
+
+def _scale(factor):
+    def change(array):
+        array *= factor
+
+    return change
+
+
+def _shift(seconds):
+    def change(array):
+        array += seconds
+
+    return change
+
+
+def _empty_gti(hdulist):
+    gti = hdulist["GTI"]
+    hdulist["GTI"] = fits.BinTableHDU(gti.data[:0], header=gti.header, name="GTI")
+
+
+def _quality(cause: str, check: str) -> str:
+    """BadObservationError pattern of a rejection by a validation check."""
+    tail = f"{cause}.*\\[check {check}\\]$"
+    return _bad_obs("quality", "QualityError", f"obs {OBS}: (?=.*{tail})", names_file=False)
+
+
 def _empty_events(hdulist):
     events = hdulist["EVENTS"]
     hdulist["EVENTS"] = fits.BinTableHDU(events.data[:0], header=events.header, name="EVENTS")
@@ -220,6 +262,13 @@ def _duplicate_obs(table):
 
 def _float_obs_id(table):
     table["OBS_ID"] = table["OBS_ID"] + 0.5
+
+
+def _index_pointing(ra, dec):
+    def mutate(table):
+        table["RA_PNT"], table["DEC_PNT"] = ra, dec
+
+    return mutate
 
 
 def _no_pointing_in_index(table):
@@ -493,7 +542,10 @@ DL3 = [
             "pointing 250 -40 is outside the analysis geometry",
             names_file=False,
         ),
-        store={"hdus": _events_header(RA_PNT=250.0, DEC_PNT=-40.0)},
+        store={
+            "hdus": _events_header(RA_PNT=250.0, DEC_PNT=-40.0),
+            "obs_index": _index_pointing(250.0, -40.0),
+        },
     ),
     Case(
         "pointing-missing",
@@ -580,6 +632,186 @@ DL3 = [
             "events", "AmbiguousHDUError", f"obs_id {OBS} has 2 HDU index rows of type 'events'"
         ),
         store={"hdu_index": _duplicate_events_row},
+    ),
+]
+
+#: Impossible DL3 content: rejected by a named check of the validation, with its numbers
+#: (the observation has 7613 events).
+QUALITY = [
+    Case(
+        "events-energy-nan-10-percent",
+        _job,
+        BadObservationError,
+        _quality(
+            r"762 of 7613 \(10 %\) events have a non-finite or non-positive ENERGY, "
+            r"more than the 0\.1 % allowed",
+            "events_energy",
+        ),
+        store={"hdus": _values("EVENTS", "ENERGY", _setitem(slice(None, None, 10), np.nan))},
+    ),
+    Case(
+        "events-energy-all-negative",
+        _job,
+        BadObservationError,
+        _quality(
+            r"7613 of 7613 \(100 %\) events have a non-finite or non-positive", "events_energy"
+        ),
+        store={"hdus": _values("EVENTS", "ENERGY", _scale(-1.0))},
+    ),
+    Case(
+        "events-ra-nan",
+        _job,
+        BadObservationError,
+        _quality(r"762 of 7613 \(10 %\) events have a non-finite RA, or a DEC", "events_direction"),
+        store={"hdus": _values("EVENTS", "RA", _setitem(slice(None, None, 10), np.nan))},
+    ),
+    Case(
+        "events-dec-inf",
+        _job,
+        BadObservationError,
+        _quality(r"762 of 7613 \(10 %\) events have a non-finite RA", "events_direction"),
+        store={"hdus": _values("EVENTS", "DEC", _setitem(slice(None, None, 10), np.inf))},
+    ),
+    Case(
+        "events-dec-plus-200-deg",
+        _job,
+        BadObservationError,
+        _quality(
+            r"7613 of 7613 \(100 %\) events have a non-finite RA, or a DEC not finite or "
+            r"outside \[-90, 90\] deg",
+            "events_direction",
+        ),
+        store={"hdus": _values("EVENTS", "DEC", _shift(200.0))},
+    ),
+    Case(
+        "events-time-outside-gti",
+        _job,
+        BadObservationError,
+        _quality(
+            r"762 of 7613 \(10 %\) events have a TIME not finite or outside the GTI",
+            "events_time",
+        ),
+        store={"hdus": _values("EVENTS", "TIME", _setitem(slice(None, None, 10), 0.0))},
+    ),
+    Case(
+        "gti-does-not-overlap-events",
+        _job,
+        BadObservationError,
+        _quality(
+            r"none of the 7613 events lies inside the GTI \(1\.23891e\+08\.\.1\.23893e\+08 s; "
+            r"events 1\.24891e\+08\.\.1\.24893e\+08 s; tolerance 1 s\)",
+            "gti_overlap",
+        ),
+        store={"hdus": _values("EVENTS", "TIME", _shift(1e6))},
+    ),
+    Case(
+        "gti-empty",
+        _job,
+        BadObservationError,
+        _quality("the GTI table has no interval", "gti_valid"),
+        store={"hdus": _empty_gti},
+    ),
+    Case(
+        "gti-reversed",
+        _job,
+        BadObservationError,
+        _quality(r"1 of 1 \(100 %\) GTI intervals are non-finite or end before", "gti_valid"),
+        store={"hdus": _values("GTI", "STOP", _shift(-1e4))},
+    ),
+    Case(
+        "livetime-above-ontime",
+        _job,
+        BadObservationError,
+        _quality(
+            r"LIVETIME = 1e\+07 s exceeds ONTIME = 1687 s \(ratio 5928, tolerance 0\.001\)",
+            "livetime_ontime",
+        ),
+        store={"hdus": _events_header(LIVETIME=1e7, DEADC=None)},
+    ),
+    Case(
+        "deadc-contradicts-livetime",
+        _job,
+        BadObservationError,
+        _quality(r"DEADC = 0\.5, but LIVETIME / ONTIME = 1581\.74 / 1687 = 0\.937603", "deadc"),
+        store={"hdus": _events_header(DEADC=0.5)},
+    ),
+    Case(
+        "pointing-header-contradicts-obs-index",
+        _job,
+        BadObservationError,
+        _quality(
+            r"the events header points at RA 83\.633, Dec 23\.514 deg, the obs index at RA "
+            r"83\.633, Dec 21\.514 deg: 2 deg apart \(tolerance 0\.01 deg\)",
+            "pointing_index",
+        ),
+        store={"hdus": _events_header(DEC_PNT=23.514)},
+    ),
+    Case(
+        "aeff-all-zero",
+        _job,
+        BadObservationError,
+        _quality(r"aeff: all \d+ values the geometry uses are zero", "irf_all_zero"),
+        store={"hdus": _values("AEFF", "EFFAREA", _scale(0.0))},
+    ),
+    Case(
+        "aeff-negative",
+        _job,
+        BadObservationError,
+        _quality(r"aeff: \d+ of \d+ .* are negative \(down to -", "irf_negative"),
+        store={"hdus": _values("AEFF", "EFFAREA", _setitem((slice(None), slice(40, 50)), -1e5))},
+    ),
+    Case(
+        "aeff-nan-in-some-energy-bins",
+        _job,
+        BadObservationError,
+        _quality(r"aeff: 60 of \d+ \(.* %\) of the values the geometry uses are NaN", "irf_finite"),
+        store={"hdus": _values("AEFF", "EFFAREA", _setitem((slice(None), slice(40, 50)), np.nan))},
+    ),
+    Case(
+        "edisp-all-zero",
+        _job,
+        BadObservationError,
+        _quality(r"edisp: all \d+ values the geometry uses are zero", "irf_all_zero"),
+        store={"hdus": _values("EDISP", "MATRIX", _scale(0.0))},
+    ),
+    Case(
+        "edisp-not-normalisable",
+        _job,
+        BadObservationError,
+        _quality(
+            r"edisp: at .* nodes the geometry uses the probability integrates over migra to "
+            r"more than 1 \(up to",
+            "irf_normalisation",
+        ),
+        store={"hdus": _values("EDISP", "MATRIX", _scale(10.0))},
+    ),
+    Case(
+        "psf-all-zero",
+        _job,
+        BadObservationError,
+        _quality(r"psf: all \d+ values the geometry uses are zero", "irf_all_zero"),
+        store={"hdus": _values("PSF", "RPSF", _scale(0.0))},
+    ),
+    Case(
+        "bkg-negative",
+        _job,
+        BadObservationError,
+        _quality(r"bkg: \d+ of \d+ .* are negative", "irf_negative"),
+        store={"hdus": _values("BKG", "BKG", _setitem(slice(0, 10), -1e-3))},
+    ),
+    Case(
+        "bkg-all-zero",
+        _job,
+        BadObservationError,
+        _quality(r"bkg: all \d+ values the geometry uses are zero", "irf_all_zero"),
+        store={"hdus": _values("BKG", "BKG", _scale(0.0))},
+    ),
+    Case(
+        "bkg-nan-in-some-energy-bins",
+        _job,
+        BadObservationError,
+        _quality(r"bkg: \d+ of \d+ .* NaN or infinite", "irf_finite"),
+        store={"hdus": _values("BKG", "BKG", _setitem(slice(5, 7), np.nan))},
     ),
 ]
 
@@ -693,6 +925,25 @@ REGIONS = [
         ExclusionError,
         rf"{KEY}\.exclusion\.region_files\[0\]: region file '{{inputs}}/empty\.reg' contains no",
         prepare=_write_input("empty.reg", b"# Region file format: DS9\nfk5\n"),
+    ),
+    Case(
+        # a path to the wrong (text) file: refused, and its content is not echoed
+        "region-file-not-a-region-file",
+        _regions(files=["notes.txt"]),
+        ExclusionError,
+        rf"^(?!.*SECRET){KEY}\.exclusion\.region_files\[0\]: cannot parse region file "
+        rf"'{{inputs}}/notes\.txt' as ds9 regions: .*its content is not repeated here$",
+        prepare=_write_input("notes.txt", b"password: SECRET-1234\nSECRET line two\n"),
+    ),
+    Case(
+        "region-file-is-fits",
+        _regions(files=["image.fits"]),
+        ExclusionError,
+        rf"^(?!.*SIMPLE){KEY}\.exclusion\.region_files\[0\]: cannot read region file "
+        rf"'{{inputs}}/image\.fits': binary data, not a ds9 region file$",
+        prepare=_write_input(
+            "image.fits", fits.PrimaryHDU(np.zeros((4, 4))).header.tostring().encode()
+        ),
     ),
     Case(
         "region-file-binary",
@@ -842,6 +1093,32 @@ CONFIG_CASES = [
         rf"^{KEY}\.selection\.obs_ids: duplicate observation ids",
     ),
     Case(
+        "config-geometry-exceeds-memory",
+        _config("geom.binsz", "0.0001 deg"),
+        ConfigError,
+        rf"^{KEY}\.geom\.width / {KEY}\.geom\.binsz: '3 deg' at '0\.0001 deg' is 900,000,000 "
+        r"pixels x 5 energy planes, estimated [\d,]+ MB for the stacking and map jobs "
+        r"\(dl3flow\.resources\), more than this machine's [\d,]+ MB",
+    ),
+    Case(
+        "config-quality-unknown-check",
+        _config("quality", {"checks": {"livetime": "warn"}}),
+        ConfigError,
+        rf"^{KEY}\.quality\.checks: unknown key\(s\) 'livetime'",
+    ),
+    Case(
+        "config-quality-unknown-policy",
+        _config("quality", {"checks": {"irf_finite": "repair"}}),
+        ConfigError,
+        rf"^{KEY}\.quality\.checks\.irf_finite: expected one of reject, warn, ignore, got 'repair'",
+    ),
+    Case(
+        "config-quality-tolerance-wrong-unit",
+        _config("quality", {"time_tolerance": "1 deg"}),
+        ConfigError,
+        rf"^{KEY}\.quality\.time_tolerance: expected a time, got '1 deg'",
+    ),
+    Case(
         "config-edisp-not-boolean",
         _config("edisp", "yes"),
         ConfigError,
@@ -901,7 +1178,7 @@ WRITERS = [
     ),
 ]
 
-CASES = DL3 + INDEX + REGIONS + CATALOGS + CONFIG_CASES + WRITERS
+CASES = DL3 + QUALITY + INDEX + REGIONS + CATALOGS + CONFIG_CASES + WRITERS
 
 
 def _snapshot(directory: Path) -> dict[str, str]:
@@ -941,3 +1218,208 @@ def test_bad_input(case, request, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert _snapshot(inputs) == before, "an input was modified"
     assert _snapshot(out) == {}, "an output file was left behind"
+
+
+# ----------------------------------------------------------------------- outcomes, not errors
+
+
+def _skip_job(ctx, **quality):
+    """The per-observation job with on_bad_observation: skip (and a quality section)."""
+    config = copy.deepcopy(CONFIG)
+    if quality:
+        config["analyses"]["crab"]["quality"] = quality
+    cfg = analysis_config(config, "crab")
+    store = DataStore.from_dir(ctx.store)
+    obs_dir = ctx.out / "obs" / str(OBS)
+    result = reduce_to_files(
+        store.observation,
+        obs_id=OBS,
+        dataset_path=obs_dir / "dataset.fits",
+        status_path=obs_dir / "status.json",
+        on_bad_observation="skip",
+        geom=cfg.geom,
+        offset_max=cfg.offset_max.to_value("deg"),
+        quality=cfg.quality,
+    )
+    return result, obs_dir
+
+
+def _check_of(case: Case) -> str:
+    return re.search(r"check (\w+)", case.match).group(1)
+
+
+@pytest.mark.parametrize("case", QUALITY, ids=[case.id for case in QUALITY])
+def test_quality_rejection_row(case, hess_obs_copy, tmp_path):
+    """With on_bad_observation: skip the same input gives the rejection row, by check."""
+    from dl3flow.rejection import read_rejections, read_status, rejection_of, rejections_table
+
+    store = hess_obs_copy("store", **case.store)
+    ctx = SimpleNamespace(store=store, out=tmp_path / "results")
+    result, obs_dir = _skip_job(ctx)
+    check = _check_of(case)
+    assert isinstance(result, Rejection)
+    assert (result.stage, result.check, result.error) == ("quality", check, "QualityError")
+    assert read_status(obs_dir / "status.json") == result
+    written = read_dataset(obs_dir / "dataset.fits")
+    assert rejection_of(written.meta) == result
+    assert written.meta["REJCHECK"] == check and not written.mask_safe.any()
+    path = write_rejections([result], ctx.out / "tables" / "rejected_observations.ecsv")
+    assert list(rejections_table([result])["CHECK"]) == [check]
+    assert read_rejections(path) == [result]
+
+
+#: Defects a careful analyst keeps, with a warning: (id, corruption, quality section,
+#: check, message pattern, events dropped).
+WARNED = [
+    (
+        "events-energy-nan-two-events",
+        {"hdus": _values("EVENTS", "ENERGY", _setitem([5, 500], np.nan))},
+        {},
+        "events_energy",
+        r"^obs 23523: 2 of 7613 \(0\.0263 %\) events have a non-finite or non-positive "
+        r"ENERGY: dropped \(at most 0\.1 % may be\)$",
+        2,
+    ),
+    (
+        "events-time-outside-gti-three-events",
+        {"hdus": _values("EVENTS", "TIME", _setitem([0, 1, 2], 0.0))},
+        {},
+        "events_time",
+        r"^obs 23523: 3 of 7613 \(0\.0394 %\) events have a TIME not finite or outside the "
+        r"GTI and TSTART\.\.TSTOP: dropped \(at most 0\.1 % may be\)$",
+        3,
+    ),
+    (
+        "events-energy-nan-10-percent-policy-warn",
+        {"hdus": _values("EVENTS", "ENERGY", _setitem(slice(None, None, 10), np.nan))},
+        {"checks": {"events_energy": "warn"}},
+        "events_energy",
+        r"^obs 23523: 762 of 7613 \(10 %\) events have a non-finite or non-positive ENERGY: "
+        r"dropped$",
+        762,
+    ),
+    (
+        "pointing-header-contradicts-obs-index-policy-warn",
+        {"hdus": _events_header(DEC_PNT=21.534)},
+        {"checks": {"pointing_index": "warn"}},
+        "pointing_index",
+        r"^obs 23523: the events header points at RA 83\.633, Dec 21\.534 deg, the obs index "
+        r"at RA 83\.633, Dec 21\.514 deg: 0\.01956 deg apart \(tolerance 0\.01 deg\)$",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "quality", "check", "pattern", "n_dropped"),
+    [case[1:] for case in WARNED],
+    ids=[case[0] for case in WARNED],
+)
+def test_quality_warning_row(corrupt, quality, check, pattern, n_dropped, hess_obs_copy, tmp_path):
+    """The observation is kept; the warning is in its status (the QA table's row)."""
+    from dl3flow.rejection import notes_table, read_status, read_status_notes
+
+    ctx = SimpleNamespace(store=hess_obs_copy("store", **corrupt), out=tmp_path / "results")
+    result, obs_dir = _skip_job(ctx, **quality)
+    assert isinstance(result, MapDataset)
+    assert read_status(obs_dir / "status.json") is None
+    notes = read_status_notes(obs_dir / "status.json")
+    assert [note.check for note in notes] == [check]
+    assert re.search(pattern, notes[0].message), notes[0].message
+    assert list(notes_table(notes)["CHECK"]) == [check]
+    written = read_dataset(obs_dir / "dataset.fits")
+    assert written.meta["NEVDROP"] == n_dropped
+    assert written.meta["N_EVENTS"] == 7613 - n_dropped
+
+
+def test_nan_aeff_kept_by_policy_warn_is_set_to_zero_and_said(hess_obs_copy, tmp_path):
+    from dl3flow.rejection import read_status_notes
+
+    corrupt = {"hdus": _values("AEFF", "EFFAREA", _setitem((slice(None), slice(40, 50)), np.nan))}
+    ctx = SimpleNamespace(store=hess_obs_copy("store", **corrupt), out=tmp_path / "results")
+    result, obs_dir = _skip_job(ctx, checks={"irf_finite": "warn"})
+    notes = read_status_notes(obs_dir / "status.json")
+    assert [(n.check, n.message) for n in notes] == [
+        (
+            "irf_finite",
+            "obs 23523: aeff: 60 of 240 (25 %) of the values the geometry uses are NaN or "
+            "infinite: set to 0",
+        )
+    ]
+    assert np.isfinite(result.exposure).all()
+    assert read_dataset(obs_dir / "dataset.fits").meta["IRFNFIX"] == 60
+
+
+def test_status_file_carries_provenance(hess_obs_copy, tmp_path):
+    from dl3flow.provenance import read_provenance
+
+    store = DataStore.from_dir(hess_obs_copy("store"))
+    cfg = analysis_config(CONFIG, "crab")
+    obs_dir = tmp_path / "obs" / str(OBS)
+    reduce_to_files(
+        store.observation,
+        obs_id=OBS,
+        dataset_path=obs_dir / "dataset.fits",
+        status_path=obs_dir / "status.json",
+        provenance=lambda: Provenance.create(rule="reduce_observation", obs_ids=[OBS]),
+        geom=cfg.geom,
+        offset_max=cfg.offset_max.to_value("deg"),
+    )
+    prov = read_provenance(obs_dir / "status.json")
+    assert (prov.rule, list(prov.obs_ids)) == ("reduce_observation", [OBS])
+    assert prov.as_dict() == read_provenance(obs_dir / "dataset.fits").as_dict()
+
+
+def test_source_name_longer_than_a_plot_is_cut(tmp_path):
+    """A 100,000-character source name made a 1.1-million-pixel-wide PNG."""
+    from dl3flow.io import write_figure
+    from dl3flow.figure_text import LABEL_CHARS
+    from dl3flow.plotting_maps import plot_significance_map
+    from dl3flow.plotting_masks import plot_exclusion
+
+    name = "J0534+220 " + "x" * 100_000
+    sources = Table({"NAME": [name], "RA": [83.63], "DEC": [22.01]})
+    figures = {
+        "exclusion": plot_exclusion(np.ones(SKY.shape, bool), SKY, sources=sources, title=name),
+        "significance": plot_significance_map(
+            np.zeros(SKY.shape),
+            SKY,
+            sources=Table({"name": [name], "ra": [83.63], "dec": [22.01]}),
+            name=name,
+            caption=name,
+        ),
+    }
+    for kind, figure in figures.items():
+        texts = [t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text"))]
+        assert max(map(len, texts)) <= LABEL_CHARS["caption"] + 40, kind
+        assert any(
+            t.startswith("J0534+220 xxx") and t.endswith("\N{HORIZONTAL ELLIPSIS}") for t in texts
+        )
+        path = write_figure(figure, tmp_path / f"{kind}.png")
+        width, height = _png_size(path)
+        assert width < 1500 and height < 1500, (kind, width, height)  # about 1000 x 850
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_killed_simulation_leaves_no_temporary_store_after_resume(tmp_path):
+    """The demo store job removes what a SIGKILLed earlier attempt left beside it."""
+    from dl3flow.simulate import remove_stale_store_temporaries
+
+    resources = tmp_path / "resources"
+    store = resources / "demo-dl3"
+    stale = [resources / ".demo-dl3.tmp-a1b2c3", resources / ".demo-dl3.old-d4e5f6"]
+    for path in stale:
+        (path / "data").mkdir(parents=True)
+        (path / "data" / "half.fits.gz").write_bytes(b"\x1f\x8b half written")
+    other = resources / ".demo-dl3-other.tmp-zzz"  # another store's: not touched
+    other.mkdir()
+    store.mkdir()
+    (store / "obs-index.fits.gz").write_bytes(b"kept")
+    assert sorted(remove_stale_store_temporaries(store)) == sorted(stale)
+    assert sorted(p.name for p in resources.iterdir()) == [".demo-dl3-other.tmp-zzz", "demo-dl3"]
+    assert (store / "obs-index.fits.gz").read_bytes() == b"kept"
+    assert remove_stale_store_temporaries(resources / "absent" / "demo-dl3") == []

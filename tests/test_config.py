@@ -1,6 +1,7 @@
 """Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
+import re
 from pathlib import Path
 
 import astropy.units as u
@@ -17,6 +18,7 @@ from dl3flow.config import (
     check_exclusion_inputs,
     parse_quantity,
 )
+from dl3flow.quality import DEFAULT_POLICIES, POLICIES
 from dl3flow.selection import StringCut
 
 REPO = Path(__file__).resolve().parents[1]
@@ -658,7 +660,7 @@ def test_schema_every_key_has_description_and_default():
 def test_schema_defaults_match_config_module():
     analysis = _schema()["$defs"]["analysis"]["properties"]
     for key, value in DEFAULTS.items():
-        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background"):
+        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background", "quality"):
             props = analysis[key]["properties"]
             for sub, sub_default in value.items():
                 assert props[sub]["default"] == sub_default, f"{key}.{sub}"
@@ -673,6 +675,13 @@ def test_schema_defaults_match_config_module():
                     assert props[sub]["default"] == sub_default, f"{key}.{sub}"
         else:
             assert analysis[key]["default"] == value, key
+
+
+def test_schema_quality_check_defaults_are_the_module_defaults():
+    checks = _schema()["$defs"]["analysis"]["properties"]["quality"]["properties"]["checks"]
+    schema_defaults = {name: sub["default"] for name, sub in checks["properties"].items()}
+    assert schema_defaults == dict(DEFAULT_POLICIES)
+    assert all(sub["enum"] == list(POLICIES) for sub in checks["properties"].values())
 
 
 def test_schema_validates_shipped_configs_and_fills_defaults():
@@ -738,6 +747,26 @@ def test_cli_check_config_syntax_only(tmp_path, capsys):
     assert main(["check-config", "--syntax-only", str(crab), str(bad)]) == 1
     assert "error: analyses.crab.offset_max: expected an angle, got '2 TeV'" in (
         capsys.readouterr().err
+    )
+
+
+def test_cli_check_config_flags_unknown_top_level_keys_and_oversized_maps(tmp_path, capsys):
+    from dl3flow.cli import main
+
+    crab = REPO / "config/examples/hess-dr1-crab.yaml"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("on_bad_observations: skip\n")
+    assert main(["check-config", "--syntax-only", str(crab), str(typo)]) == 1
+    assert capsys.readouterr().err == (
+        "error: on_bad_observations: unknown key (did you mean 'on_bad_observation'?)\n"
+    )
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("analyses:\n  crab:\n    geom:\n      binsz: 0.00001 deg\n")
+    assert main(["check-config", "--syntax-only", str(crab), str(huge)]) == 1
+    assert re.match(
+        r"error: analyses\.crab\.geom\.width / analyses\.crab\.geom\.binsz: '5 deg' at "
+        r"'0\.00001 deg' is 250,000,000,000 pixels x \d+ energy planes, estimated [\d,]+ MB",
+        capsys.readouterr().err,
     )
 
 

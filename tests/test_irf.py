@@ -356,12 +356,14 @@ def test_aeff_converts_units(energy_unit, area_unit, factor):
     assert aeff.evaluate(energy_true=4.0, offset=1.0) == pytest.approx(plane(4.0, 1.0), rel=1e-13)
 
 
-def test_aeff_nan_in_table_gives_zero_near_it():
+def test_aeff_nan_in_table_stays_nan_near_it():
+    # validated, not repaired: gammapy turns it into 0, dl3flow keeps it visible
     data = plane(E_NODES[:, None], OFF_NODES[None, :])
     data[1, 2] = np.nan
     aeff = read_irf(aeff_hdu(data))
-    assert aeff.evaluate(energy_true=8.0, offset=1.5) == 0.0
+    assert np.isnan(aeff.evaluate(energy_true=8.0, offset=1.5))
     assert aeff.evaluate(energy_true=8.0, offset=0.5) == pytest.approx(plane(8.0, 0.5))
+    assert aeff.evaluate(energy_true=100.0, offset=1.5) == 0.0  # outside the edges: 0
 
 
 def test_irf_data_is_read_only_and_construction_copies():
@@ -421,7 +423,8 @@ def reference_kernel(edisp, offset, energy_true_edges, energy_edges):
     )
     width = np.diff(migra.edges)[None, :, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        normed = np.nan_to_num(values / np.sum(values * width, axis=1, keepdims=True))
+        total = np.sum(values * width, axis=1, keepdims=True)
+        normed = np.where(total == 0, 0.0, values / total)  # NaN (from the table) stays
     cumsum = np.concatenate([np.zeros_like(normed[:, :1]), np.cumsum(normed * width, axis=1)], 1)
     out = np.empty((len(offset), etrue.nbin, len(energy_edges) - 1))
     for j, e_true in enumerate(etrue.nodes):
@@ -459,6 +462,8 @@ def test_edisp_kernel_matches_reference_on_random_table(with_nan):
     kernel = edisp_kernel(edisp, offset=offset, energy_true_edges=e_true, energy_edges=e_reco)
     expected = reference_kernel(edisp, offset, e_true, e_reco)
     np.testing.assert_allclose(kernel, expected, rtol=1e-12, atol=1e-14)
+    # a NaN in the table is not turned into zero probabilities
+    assert np.isnan(kernel).any() == with_nan
 
 
 def test_edisp_kernel_single_offset_node():
@@ -549,9 +554,15 @@ def test_psf_3gauss_mixture_norms():
     np.testing.assert_allclose(psf.evaluate(energy_true=3.0, offset=0.7, rad=rad), expected)
 
 
-def test_psf_3gauss_zero_sigma_replaced_by_one():
-    psf = read_irf(psf_3gauss_hdu(SIGMA_2=0.0))
+def test_psf_3gauss_zero_sigma_replaced_by_one_and_recorded():
+    psf = read_irf(psf_3gauss_hdu(SIGMA_2=0.0), source="f.fits[PSF] (obs 1, psf)")
     np.testing.assert_array_equal(psf.sigma_2, 1.0)
+    # a repair is recorded (the DL3 validation reports it as check irf_repaired)
+    assert psf.repairs == (
+        "f.fits[PSF] (obs 1, psf): 6 of 6 SIGMA_2 values are 0 and were set to 1 deg "
+        "(gammapy's fix)",
+    )
+    assert read_irf(psf_3gauss_hdu()).repairs == ()
 
 
 def test_psf_parameters_extrapolate_without_masking():

@@ -85,6 +85,13 @@ def _set_header(**values):
     return mutate
 
 
+def _index_pointing(ra, dec):
+    def mutate(table):
+        table["RA_PNT"], table["DEC_PNT"] = ra, dec
+
+    return mutate
+
+
 def _empty_events(hdulist):
     events = hdulist["EVENTS"]
     hdulist["EVENTS"] = fits.BinTableHDU(events.data[:0], header=events.header, name="EVENTS")
@@ -117,10 +124,21 @@ FAILURES = [
     ),
     (
         "outside-geometry",
-        {"hdus": _set_header(RA_PNT=250.0, DEC_PNT=-40.0)},
+        {
+            "hdus": _set_header(RA_PNT=250.0, DEC_PNT=-40.0),
+            "obs_index": _index_pointing(250.0, -40.0),
+        },
         "reduce",
         "ReductionError",
         "pointing 250 -40 is outside the analysis geometry",
+    ),
+    (
+        "pointing-header-contradicts-index",
+        {"hdus": _set_header(RA_PNT=250.0, DEC_PNT=-40.0)},
+        "quality",
+        "QualityError",
+        r"events header points at RA 250, Dec -40 deg, the obs index at RA 83\.633, Dec "
+        r"21\.514 deg: 158\.2 deg apart \(tolerance 0\.01 deg\) \[check pointing_index\]",
     ),
 ]
 

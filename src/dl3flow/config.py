@@ -43,6 +43,8 @@ import numpy as np
 
 from .coords import wrap_longitude
 from .geom import FRAMES, PROJECTIONS, DatasetGeom, EnergyAxis, GeomError, SkyGeom
+from .quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
+from .resources import geometry_mem_mb, machine_mem_mb, n_pixels
 from .selection import StringCut
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ __all__ = [
     "FOV_ALIGNMENTS",
     "ON_BAD_OBSERVATION",
     "DEFAULTS",
+    "QualityPolicy",
     "ANALYSIS_NAME_PATTERN",
     "AUTO_CENTER",
     "AutoCenterConfig",
@@ -161,6 +164,16 @@ DEFAULTS = {
         "peaks": {"threshold": 5.0, "min_distance": "0.2 deg"},
     },
     "on_bad_observation": None,
+    "quality": {
+        "max_invalid_event_fraction": 0.001,
+        "time_tolerance": "1 s",
+        "livetime_tolerance": 0.001,
+        "deadc_tolerance": 0.01,
+        "pointing_tolerance": "0.01 deg",
+        "negative_tolerance": 0.05,
+        "normalisation_tolerance": 0.05,
+        "checks": {},  # every check not given: its default (dl3flow.quality.DEFAULT_POLICIES)
+    },
 }
 
 #: Defaults of one ``exclusion.catalogs`` entry (``kind`` and ``path`` are required).
@@ -515,6 +528,8 @@ class AnalysisConfig:
     on_bad_observation : {"skip", "fail"}
         An observation that cannot be reduced: left out and recorded in
         ``results/<name>/tables/rejected_observations.ecsv`` (skip), or an error (fail).
+    quality : `~dl3flow.quality.QualityPolicy`
+        Policies and tolerances of the DL3 validation of each observation.
     """
 
     name: str
@@ -533,6 +548,7 @@ class AnalysisConfig:
     maps: MapsConfig = field(default_factory=MapsConfig)
     on_bad_observation: str = "skip"
     auto_center: AutoCenterConfig | None = None
+    quality: QualityPolicy = field(default_factory=QualityPolicy)
 
     @property
     def geom(self) -> DatasetGeom:
@@ -888,6 +904,7 @@ def _geom(value, path: str) -> DatasetGeom:
         raise ConfigError(f"{path}.width: {value['width']!r} is narrower than one pixel ({binsz})")
     energy = _energy_axis(value["energy"], f"{path}.energy", name="energy")
     energy_true = _energy_axis(value["energy_true"], f"{path}.energy_true", name="energy_true")
+    _check_memory(value, path, width=width, binsz=binsz, n_energy=energy.nbin + energy_true.nbin)
     try:
         sky = SkyGeom.create(center=center, width=width, binsz=binsz, frame=frame, proj=proj)
         return DatasetGeom.create(
@@ -895,6 +912,21 @@ def _geom(value, path: str) -> DatasetGeom:
         )
     except GeomError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _check_memory(value, path: str, *, width, binsz, n_energy: int) -> None:
+    """Refuse a geometry whose analysis-wide jobs would need more than this machine has."""
+    widths = [float(w) for w in np.atleast_1d(u.Quantity(width).to_value(u.deg))]
+    n_pix = n_pixels(tuple(widths) if len(widths) == 2 else widths[0], float(binsz.value))
+    needed = geometry_mem_mb(n_pixels=n_pix, n_energy=n_energy)
+    available = machine_mem_mb()
+    if available is not None and needed > available:
+        raise ConfigError(
+            f"{path}.width / {path}.binsz: {value['width']!r} at {value['binsz']!r} is "
+            f"{n_pix:,} pixels x {n_energy} energy planes, estimated {needed:,} MB for the "
+            f"stacking and map jobs (dl3flow.resources), more than this machine's "
+            f"{available:,} MB: use a larger geom.binsz or a smaller geom.width"
+        )
 
 
 def _geom_center(value, path: str, *, frame: str):
@@ -1124,6 +1156,49 @@ def _background(value, path: str) -> BackgroundConfig:
         on_failure=on_failure,
         fov_alignment=alignment,
     )
+
+
+_QUALITY_NUMBERS = (
+    "max_invalid_event_fraction",
+    "livetime_tolerance",
+    "deadc_tolerance",
+    "negative_tolerance",
+    "normalisation_tolerance",
+)
+
+
+def _quality(value, path: str) -> QualityPolicy:
+    """The DL3 validation's policies (``quality.checks``) and tolerances."""
+    value = _mapping(value, path)
+    _no_unknown_keys(value, DEFAULTS["quality"], path)
+    checks = _mapping(value.get("checks") or {}, f"{path}.checks")
+    _no_unknown_keys(checks, DEFAULT_POLICIES, f"{path}.checks")
+    for check, policy in checks.items():
+        if policy not in POLICIES:
+            raise ConfigError(
+                f"{path}.checks.{check}: expected one of {', '.join(POLICIES)}, got {policy!r}"
+            )
+    numbers = {key: _number(value.get(key), f"{path}.{key}", minimum=0) for key in _QUALITY_NUMBERS}
+    if numbers["max_invalid_event_fraction"] > 1:
+        raise ConfigError(
+            f"{path}.max_invalid_event_fraction: a fraction within [0, 1], got "
+            f"{value['max_invalid_event_fraction']!r}"
+        )
+    time = _non_negative(value.get("time_tolerance"), kind="time", path=f"{path}.time_tolerance")
+    angle = _non_negative_angle(value.get("pointing_tolerance"), f"{path}.pointing_tolerance")
+    return QualityPolicy(
+        policies=dict(checks),
+        time_tolerance=float(time.to_value(u.s)),
+        pointing_tolerance=float(angle.to_value(u.deg)),
+        **numbers,
+    )
+
+
+def _non_negative(value, *, kind: str, path: str) -> u.Quantity:
+    quantity = parse_quantity(value, kind=kind, path=path)
+    if quantity.value < 0:
+        raise ConfigError(f"{path}: must be >= 0, got {value!r}")
+    return quantity
 
 
 def _ring(value, path: str, *, geom: DatasetGeom) -> RingConfig | None:
@@ -1379,4 +1454,5 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         maps=_maps(cfg["maps"], f"{path}.maps", geom=geom),
         on_bad_observation=on_bad,
         auto_center=auto_center,
+        quality=_quality(cfg["quality"] or {}, f"{path}.quality"),
     )

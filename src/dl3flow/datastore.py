@@ -953,6 +953,14 @@ class Observation:
             return float((value * u.Unit(column_unit)).to_value(unit))
         return float(value)
 
+    def index_quantity(self, name: str, unit: u.Unit | None = None) -> float | None:
+        """Value of obs-index column ``name`` as a float in ``unit`` (None if absent).
+
+        The column unit is honoured; ``unit=None`` gives the value as stored. The DL3
+        validation compares it with the events header (``dl3flow.quality_checks``).
+        """
+        return self._index_quantity(name, None if unit is None else u.Unit(unit))
+
     def _header_or_index(self, name: str, unit: u.Unit | None = None) -> float | None:
         value = self._events_header.get(name)
         if not _is_missing(value):

@@ -138,19 +138,28 @@ def _check_regions(regions, *, key: str, origin: str) -> list[SkyRegion]:
     return out
 
 
-def _parse_ds9(text: str, *, key: str, origin: str) -> list[SkyRegion]:
+def _parse_ds9(text: str, *, key: str, origin: str, echo: bool = True) -> list[SkyRegion]:
+    """Parse ds9 text; ``echo=False`` keeps the parser's message (which quotes the
+    text) out of the error, for a file that may not be a region file at all."""
     from regions import Regions
 
+    hidden = "its content is not repeated here"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             regions = Regions.parse(text, format="ds9")
         except Exception as exc:
-            raise ExclusionError(f"{key}: cannot parse {origin} as ds9 regions: {exc}") from exc
+            detail = str(exc) if echo else f"{type(exc).__name__}; {hidden}"
+            raise ExclusionError(f"{key}: cannot parse {origin} as ds9 regions: {detail}") from None
     problems = [str(w.message) for w in caught]
     if problems:
-        raise ExclusionError(f"{key}: cannot parse {origin} as ds9 regions: {problems[0]}")
+        detail = problems[0] if echo else f"{len(problems)} parser warning(s); {hidden}"
+        raise ExclusionError(f"{key}: cannot parse {origin} as ds9 regions: {detail}")
     return _check_regions(regions, key=key, origin=origin)
+
+
+#: A ds9 region file larger than this (bytes) is refused before it is read.
+MAX_REGION_FILE_BYTES = 10_000_000
 
 
 def parse_regions(strings: str | Iterable[str], *, key: str) -> list[SkyRegion]:
@@ -194,17 +203,34 @@ def read_region_file(path, *, key: str) -> list[SkyRegion]:
     Raises
     ------
     ExclusionError
-        If the file does not exist or holds no valid sky region; names ``key`` and
-        the path.
+        If the file does not exist, is larger than :data:`MAX_REGION_FILE_BYTES`, is
+        not text (binary, e.g. a FITS file), or holds no valid sky region; names
+        ``key`` and the path, never the file's content (a path to the wrong file
+        must not put that file into logs).
     """
     path = Path(path)
     if not path.is_file():
         raise ExclusionError(f"{key}: region file {str(path)!r} does not exist")
+    origin = f"region file {str(path)!r}"
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExclusionError(f"{key}: cannot read region file {str(path)!r}: {exc}") from exc
-    return _parse_ds9(text, key=key, origin=f"region file {str(path)!r}")
+        size = path.stat().st_size
+        if size > MAX_REGION_FILE_BYTES:
+            raise ExclusionError(
+                f"{key}: {origin} has {size:,} bytes, more than a ds9 region file "
+                f"({MAX_REGION_FILE_BYTES:,} at most): is it the right file?"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ExclusionError(f"{key}: cannot read {origin}: {exc}") from exc
+    if raw.startswith(b"SIMPLE  =") or b"\0" in raw:
+        raise ExclusionError(f"{key}: cannot read {origin}: binary data, not a ds9 region file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExclusionError(
+            f"{key}: cannot read {origin}: not UTF-8 text ({exc.reason})"
+        ) from None
+    return _parse_ds9(text, key=key, origin=origin, echo=False)
 
 
 def region_exclusion(geom: SkyGeom, regions: Iterable[SkyRegion]) -> np.ndarray:

@@ -21,6 +21,9 @@ __all__ = [
     "overlay_caption",
     "figure_overlays",
     "report_labels",
+    "short_label",
+    "LABEL_CHARS",
+    "CAPTION_LINE_CHARS",
 ]
 
 _SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
@@ -196,3 +199,28 @@ def report_labels(item: str):
         return {"title": REPORT_TITLES[key].format(**values)}
 
     return labels
+
+
+#: Longest label (characters) a plot shows: a source name, a title's name, a caption
+#: (wrapped into lines of :data:`CAPTION_LINE_CHARS`).
+LABEL_CHARS = {"source": 32, "title": 80, "caption": 300}
+CAPTION_LINE_CHARS = 100
+
+
+def short_label(text, *, kind: str = "source") -> str:
+    """``text`` cut to what a plot can show (:data:`LABEL_CHARS`), ending in an ellipsis.
+
+    A label a thousand times wider than the figure makes ``bbox_inches="tight"``
+    grow the PNG to match (a 100,000-character source name: a 1.1-million-pixel
+    image and 4.4 GB of memory); the tables keep the full text. A caption is also
+    wrapped into lines of at most :data:`CAPTION_LINE_CHARS` characters.
+    """
+    text = " ".join(str(text).split())
+    limit = LABEL_CHARS[kind]
+    if len(text) > limit:
+        text = text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    if kind == "caption":
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(text, CAPTION_LINE_CHARS)) or text
+    return text

@@ -35,11 +35,15 @@ interpolation on the nodes, with log-scaled coordinates for log axes
 (``log(clip(v, tiny32))``; the inverse sets results ``<= 2 tiny32`` to zero) and
 linear values otherwise. Length-1 axes are ignored. Coordinates beyond the
 outer nodes are linearly extrapolated, then the result is clipped at zero.
-Finally coordinates outside the axis *edges* (or non-finite) give 0, as do
-non-finite results. The energy dispersion only masks coordinates outside the
-edges in *both* ``energy_true`` and ``migra``, or outside ``offset`` (gammapy's
-``EnergyDispersion2D._mask_out_bounds``). Parametric PSFs interpolate their
-parameters with extrapolation and without any edge masking.
+Finally coordinates outside the axis *edges* (or non-finite) give 0. Unlike
+gammapy, a non-finite result inside the edges (a NaN or inf in the table) stays
+non-finite: DL3 content is validated, not repaired (``dl3flow.quality_checks``
+rejects NaN and clearly negative values where a geometry uses them, before any
+evaluation; the reduction refuses non-finite maps). The energy dispersion only
+masks coordinates outside the edges in *both* ``energy_true`` and ``migra``, or
+outside ``offset`` (gammapy's ``EnergyDispersion2D._mask_out_bounds``).
+Parametric PSFs interpolate their parameters with extrapolation and without any
+edge masking.
 
 Multilinear interpolation is a tensor product, so it can be evaluated axis by
 axis. The evaluators here first contract the axes whose coordinates are few
@@ -296,12 +300,13 @@ def _multilinear(values: np.ndarray, grids, coords) -> np.ndarray:
 
 
 def _finalize(values: np.ndarray, invalid, *, clip: bool = True) -> np.ndarray:
-    """gammapy ``IRF.evaluate`` tail: clip at 0; outside edges / non-finite -> 0."""
+    """gammapy ``IRF.evaluate`` tail: clip at 0 (extrapolation); outside edges -> 0.
+
+    Non-finite values inside the edges are kept (gammapy sets them to 0): they come
+    from a NaN or inf in the table, which must be seen, not hidden.
+    """
     if clip:
         np.clip(values, 0.0, np.inf, out=values)
-    finite = np.isfinite(values)
-    if not finite.all():
-        values[~finite] = 0.0
     if invalid is not None and invalid.any():
         np.copyto(values, 0.0, where=invalid)
     return values
@@ -782,6 +787,9 @@ class PSF3Gauss(_ParametricPSF):
         Amplitude parameters; the unit of ``scale`` cancels in the normalisation.
     meta : dict
         Header keywords.
+    repairs : tuple of str
+        What `read_irf` changed in the table (zero widths set to 1), reported by the
+        DL3 validation as check ``irf_repaired``.
     """
 
     axes: tuple[IrfAxis, ...]
@@ -792,6 +800,7 @@ class PSF3Gauss(_ParametricPSF):
     ampl_2: np.ndarray
     ampl_3: np.ndarray
     meta: dict = field(default_factory=dict)
+    repairs: tuple[str, ...] = ()
 
     parameters = ("sigma_1", "sigma_2", "sigma_3", "scale", "ampl_2", "ampl_3")
 
@@ -847,12 +856,16 @@ class PSFKing(_ParametricPSF):
         King width in deg (zeros replaced by 1 in the column unit on read, like gammapy).
     meta : dict
         Header keywords.
+    repairs : tuple of str
+        What `read_irf` changed in the table (zero widths set to 1), reported by the
+        DL3 validation as check ``irf_repaired``.
     """
 
     axes: tuple[IrfAxis, ...]
     gamma: np.ndarray
     sigma: np.ndarray
     meta: dict = field(default_factory=dict)
+    repairs: tuple[str, ...] = ()
 
     parameters = ("gamma", "sigma")
 
@@ -1275,7 +1288,8 @@ def edisp_kernel(
         values = _finalize(values, None)  # (n_pairs, n_m)
         with np.errstate(invalid="ignore", divide="ignore"):
             total = np.cumsum(values * width, axis=1).max(axis=1, keepdims=True)
-            normed = np.nan_to_num(values / total)
+            # a zero column stays zero (gammapy's nan_to_num of 0 / 0); NaN stays NaN
+            normed = np.where(total == 0, 0.0, values / total)
         cumsum = padded_cumsum(normed[:, :, None])  # (n_pairs, n_m + 3, 1)
         pairs = integral_at_pixels(cumsum, rows=et_rows)[:, :, 0]  # (n_pairs, n_e + 1)
         kernel[et_rows, :, pos_cols] = np.clip(np.diff(pairs, axis=1), 0.0, np.inf)
@@ -1338,8 +1352,10 @@ def psf_profile(psf, *, offset, energy_true, rad, rad_edges=None) -> np.ndarray:
         norm = np.where(norm > 0, norm, np.where(np.isnan(norm), norm, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         normed = np.divide(values, norm, out=values)
-    if np.any(norm == 0) or not np.all(np.isfinite(norm)):
-        normed = np.nan_to_num(normed)
+    if isinstance(psf, PSFTable):  # a NaN in the table stays NaN; 0 / 0 is 0
+        normed = np.where(norm == 0, 0.0, normed)
+    elif np.any(norm == 0) or not np.all(np.isfinite(norm)):
+        normed = np.nan_to_num(normed)  # the parametric models' own extrapolation
     with np.errstate(over="ignore"):
         normed *= _PER_DEG2_TO_PER_SR
     return normed
@@ -1493,7 +1509,7 @@ def _read_psf_table(table: _Table) -> PSFTable:
 def _read_parametric(table: _Table, columns: dict[str, tuple[str, str | None, str | None]]):
     axes = (table.energy_true_axis(), table.axis("THETA", "offset", "lin"))
     shape = tuple(a.nbin for a in axes)
-    params = {}
+    params, repairs = {}, []
     for name, (column, target, default) in columns.items():
         values, unit, _ = table.column(column)
         values = values.T
@@ -1503,12 +1519,18 @@ def _read_parametric(table: _Table, columns: dict[str, tuple[str, str | None, st
                 f"transposing the stored array), expected {shape} from the axes"
             )
         _check_finite(values, table.source, column)
-        if "sigma" in name:  # gammapy: "fixes some files where sigma is written as zero"
+        if "sigma" in name and np.any(values == 0):
+            # gammapy: "fixes some files where sigma is written as zero"; reported
+            n_zero = int(np.sum(values == 0))
+            repairs.append(
+                f"{table.source}: {n_zero} of {values.size} {column} values are 0 and were "
+                f"set to 1 {unit or ''} (gammapy's fix)".replace("  ", " ")
+            )
             values = np.where(values == 0, 1.0, values)
         if target is not None:
             values = values * table.factor(column, unit, target, default=default)
         params[name] = values
-    return axes, params
+    return axes, params, tuple(repairs)
 
 
 def _read_psf_3gauss(table: _Table) -> PSF3Gauss:
@@ -1520,14 +1542,14 @@ def _read_psf_3gauss(table: _Table) -> PSF3Gauss:
         "ampl_2": ("AMPL_2", "", ""),
         "ampl_3": ("AMPL_3", "", ""),
     }
-    axes, params = _read_parametric(table, columns)
-    return PSF3Gauss(axes=axes, meta=table.meta, **params)
+    axes, params, repairs = _read_parametric(table, columns)
+    return PSF3Gauss(axes=axes, meta=table.meta, repairs=repairs, **params)
 
 
 def _read_psf_king(table: _Table) -> PSFKing:
     columns = {"gamma": ("GAMMA", "", ""), "sigma": ("SIGMA", "deg", None)}
-    axes, params = _read_parametric(table, columns)
-    return PSFKing(axes=axes, meta=table.meta, **params)
+    axes, params, repairs = _read_parametric(table, columns)
+    return PSFKing(axes=axes, meta=table.meta, repairs=repairs, **params)
 
 
 def _background_data(table: _Table, axes):

@@ -17,7 +17,7 @@ from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from dl3flow.figure_text import OVERLAYS
+from dl3flow.figure_text import OVERLAYS, short_label
 from dl3flow.plotting_maps import add_legend, exposure_label, sky_figure
 from dl3flow.plotting_scales import linear_stretch, log_limits, plain_log_labels
 
@@ -52,7 +52,7 @@ def _fmt_energy(value: float) -> str:
 
 def _dataset_name(dataset) -> str:
     name = getattr(dataset, "name", None)
-    return f" \N{EM DASH} {name}" if name else ""
+    return f" \N{EM DASH} {short_label(name, kind='title')}" if name else ""
 
 
 def _safe_footprint(dataset) -> np.ndarray | None:
@@ -141,7 +141,7 @@ def plot_image(
     colorbar.set_label(label)
     add_legend(fig, legend_ax, handles)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -377,5 +377,5 @@ def plot_safe_energy(
         title += f"; {missing} obs without zenith"
     fig.suptitle(title, fontsize=10)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig

@@ -10,6 +10,8 @@ import numpy as np
 from astropy.table import Table
 from matplotlib.figure import Figure
 
+from dl3flow.figure_text import short_label
+
 __all__ = ["plot_background_norms"]
 
 _REQUIRED = ("obs_id", "norm", "norm_err", "status")
@@ -113,6 +115,6 @@ def plot_background_norms(results, *, title: str | None = None) -> Figure:
         if n and "method" in table.colnames:
             methods = sorted(set(np.asarray(table["method"]).astype(str)))
             title += f" (method: {', '.join(methods)})"
-    figure.suptitle(title)
+    figure.suptitle(short_label(title, kind="title"))
     figure.tight_layout()
     return figure

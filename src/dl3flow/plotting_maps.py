@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from dl3flow.figure_text import OVERLAYS
+from dl3flow.figure_text import OVERLAYS, short_label
 from dl3flow.plotting_scales import (
     Stretch,
     asinh_stretch,
@@ -79,7 +79,7 @@ def _band_text(energy_range) -> str:
 
 
 def _title(kind: str, name: str | None, energy_range, extra: str | None = None) -> str:
-    head = kind + (f" \N{EM DASH} {name}" if name else "")
+    head = kind + (f" \N{EM DASH} {short_label(name, kind='title')}" if name else "")
     parts = [p for p in (_band_text(energy_range), extra) if p]
     return head + ("\n" + ", ".join(parts) if parts else "")
 
@@ -218,7 +218,7 @@ def plot_sky_map(
     colorbar.set_label(label)
     add_legend(fig, legend_ax, handles)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -252,7 +252,7 @@ def _mark_sources(ax, sky, sources) -> int:
         ):
             right = xi > 0.7 * nx  # label towards the image centre, not off its edge
             ax.annotate(
-                str(label),
+                short_label(label),
                 (xi, yi),
                 xytext=(-LABEL_OFFSET if right else LABEL_OFFSET, LABEL_OFFSET),
                 textcoords="offset points",
@@ -515,7 +515,7 @@ def plot_significance_distribution(
     )
     ax.legend(loc="upper right", fontsize=8)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 
@@ -687,10 +687,11 @@ def plot_observation_qa(
         ax.set_xticklabels([str(obs_ids[i]) for i in ticks], rotation=90, fontsize=7)
         if step > 1:
             ax.set_xlabel(f"observation id ({len(obs_ids)}; one label per {step} observations)")
-    head = "Observation quality" + (f" \N{EM DASH} {name}" if name else "")
+    label = short_label(name, kind="title") if name else ""
+    head = "Observation quality" + (f" \N{EM DASH} {label}" if label else "")
     fig.suptitle(head)
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from dl3flow.figure_text import OVERLAYS
+from dl3flow.figure_text import OVERLAYS, short_label
 
 __all__ = ["plot_exclusion"]
 
@@ -128,7 +128,7 @@ def plot_exclusion(
             ax.text(
                 xi - offset if right else xi + offset,
                 yi + offset,
-                name,
+                short_label(name),
                 ha="right" if right else "left",
                 color=_SOURCE_COLOUR,
                 fontsize=7,
@@ -142,6 +142,7 @@ def plot_exclusion(
     ax.coords.grid(color="white", alpha=0.3, linestyle="dotted")
     if title is None:
         title = _KIND_TITLES.get(kind or "", "Exclusion mask")
+    title = short_label(title, kind="title")
     ax.set_title(f"{title}\n{excluded.sum()} pixels excluded ({100 * fraction:.1f} %)")
     handles = [
         Patch(
@@ -168,5 +169,5 @@ def plot_exclusion(
     if counts is None:
         colorbar.set_ticks([0, 1], labels=["excluded", "used"])
     if caption:
-        fig.supxlabel(caption, fontsize=7, color="0.35")
+        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig

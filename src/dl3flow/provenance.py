@@ -579,8 +579,10 @@ def read_provenance(path) -> Provenance:
     """Read the provenance of a product.
 
     Looks, in order, at: ``path`` itself if it is a ``.prov.json`` sidecar; the
-    ``PROVENAN`` keyword of the primary header if ``path`` is a FITS file; the
-    sidecar ``<path>.prov.json`` (also when ``path`` itself does not exist).
+    ``provenance`` object of another JSON file without a sidecar (a per-observation
+    ``status.json``); the ``PROVENAN`` keyword of the primary header if ``path`` is a
+    FITS file; the sidecar ``<path>.prov.json`` (also when ``path`` itself does not
+    exist).
 
     Raises
     ------
@@ -595,6 +597,8 @@ def read_provenance(path) -> Provenance:
         raise ProvenanceError(f"{path} does not exist")
     if path.name.endswith(SIDECAR_SUFFIX):
         return _read_sidecar(path)
+    if path.suffix == ".json" and not sidecar_path(path).is_file():
+        return _read_embedded(path)
     if _is_fits(path):
         from astropy.io import fits
 
@@ -613,6 +617,17 @@ def read_provenance(path) -> Provenance:
         return _read_sidecar(sidecar)
     where = "no PROVENAN keyword in its primary header and " if _is_fits(path) else ""
     raise ProvenanceError(f"{path}: no provenance record ({where}no sidecar {sidecar.name})")
+
+
+def _read_embedded(path: Path) -> Provenance:
+    """The ``provenance`` object of a JSON product (a per-observation status file)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProvenanceError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("provenance"), dict):
+        raise ProvenanceError(f"{path}: no provenance record (no 'provenance' object)")
+    return Provenance.from_dict(data["provenance"], source=f"{path} provenance")
 
 
 def _read_sidecar(path: Path) -> Provenance:

@@ -410,7 +410,9 @@ def reduce_observation(
     Parameters
     ----------
     observation : `dl3flow.datastore.Observation`
-        The observation (events, GTI, IRFs are read lazily from it).
+        The observation (events, GTI, IRFs are read lazily from it); in a workflow
+        a `dl3flow.quality_checks.ValidatedObservation`, whose ``quality_meta``
+        (events dropped, IRF values clipped) goes into the dataset's meta.
     geom : `~dl3flow.geom.DatasetGeom`
         The analysis geometry; the dataset lives on its cutout of width
         ``2 * offset_max`` around the pointing.
@@ -561,6 +563,8 @@ def reduce_observation(
         value = events.header.get(key)
         if value is not None:
             meta[key] = value
+    # a validated observation (dl3flow.quality_checks) records what it dropped or clipped
+    meta.update(getattr(observation, "quality_meta", {}))
     if alignment is not None:
         meta["FOVALIGN"] = alignment
     return MapDataset(

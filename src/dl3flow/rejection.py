@@ -14,10 +14,13 @@ on ``on_bad_observation``:
 
 The stages are, in order: ``open`` (the loader, e.g. ``DataStore.observation``),
 ``events``, ``gti``, ``irf`` (aeff, bkg, and edisp / psf when requested),
-``metadata`` (pointing, times, livetime) and ``reduce`` (the reduction itself:
-geometry overlap, positive livetime, non-empty event list, finite maps). Reading
-is lazy and cached per observation, so reading first costs nothing extra and tells
-which part of the data is bad.
+``metadata`` (pointing, times, livetime), ``quality`` (the DL3 validation,
+`dl3flow.quality_checks.validate_observation`: impossible content, by named check)
+and ``reduce`` (the reduction itself: geometry overlap, positive livetime, non-empty
+event list, finite maps). Reading is lazy and cached per observation, so reading
+first costs nothing extra and tells which part of the data is bad. A rejection by
+the validation carries the name of the check (:attr:`Rejection.check`) and, in its
+reason, the numbers found.
 
 In a workflow each observation job writes a small status file (:func:`write_status`,
 JSON: ``ok`` or the rejection); a collecting job gathers them
@@ -76,7 +79,7 @@ log = logging.getLogger(__name__)
 ON_BAD_OBSERVATION = ("fail", "skip")
 
 #: Stages of :func:`reduce_or_reject`, in order.
-STAGES = ("open", "events", "gti", "irf", "metadata", "reduce")
+STAGES = ("open", "events", "gti", "irf", "metadata", "quality", "reduce")
 
 _STATUS_FORMAT = 1
 
@@ -94,20 +97,26 @@ class Rejection:
         The error message; it names the observation and, where known, the file.
     error : str
         Exception class name, e.g. ``"CorruptFileError"``.
+    check : str
+        The validation check that rejected it (`dl3flow.quality.VALIDATION_CHECKS`),
+        ``""`` for a failure that is not a check's.
     """
 
     obs_id: int
     stage: str
     reason: str
     error: str
+    check: str = ""
 
     def __str__(self) -> str:
-        return f"obs {self.obs_id} ({self.stage}): {self.error}: {self.reason}"
+        check = f" [{self.check}]" if self.check else ""
+        return f"obs {self.obs_id} ({self.stage}{check}): {self.error}: {self.reason}"
 
     def as_dict(self) -> dict:
         return {
             "obs_id": self.obs_id,
             "stage": self.stage,
+            "check": self.check,
             "reason": self.reason,
             "error": self.error,
         }
@@ -115,13 +124,14 @@ class Rejection:
     def to_meta(self) -> dict:
         """FITS keywords flagging a product of this observation as rejected.
 
-        ``STATUS = 'REJECTED'``, ``REJSTAGE``, ``REJERROR``, ``REJREASN``
-        (read back by :func:`rejection_of`).
+        ``STATUS = 'REJECTED'``, ``REJSTAGE``, ``REJCHECK``, ``REJERROR``,
+        ``REJREASN`` (read back by :func:`rejection_of`).
         """
         return {
             "OBS_ID": self.obs_id,
             "STATUS": "REJECTED",
             "REJSTAGE": self.stage,
+            "REJCHECK": self.check,
             "REJERROR": self.error,
             "REJREASN": self.reason,
         }
@@ -143,6 +153,7 @@ def rejection_of(meta) -> Rejection | None:
             stage=str(meta["REJSTAGE"]),
             reason=str(meta["REJREASN"]),
             error=str(meta["REJERROR"]),
+            check=str(meta.get("REJCHECK", "")).strip(),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"a product flagged REJECTED lacks a field ({exc!r})") from None
@@ -237,6 +248,7 @@ def reduce_or_reject(
     fov_rotation_step: float = 1.0,
     fov_alignment: str = "auto",
     on_bad_observation: str = "skip",
+    quality=None,
 ):
     """Reduce one observation, or say precisely why it cannot be.
 
@@ -252,6 +264,9 @@ def reduce_or_reject(
     on_bad_observation : {"skip", "fail"}
         What a failure gives: a :class:`Rejection` (``"skip"``) or a
         :class:`BadObservationError` (``"fail"``).
+    quality : `~dl3flow.quality.QualityPolicy`, optional
+        Policies and tolerances of the DL3 validation (stage ``quality``); default:
+        every check with its default policy.
 
     Returns
     -------
@@ -265,6 +280,7 @@ def reduce_or_reject(
     ValueError
         If ``on_bad_observation`` is not ``"fail"`` or ``"skip"``.
     """
+    from .quality_checks import validate_observation
     from .reduce import reduce_observation
 
     _check_mode(on_bad_observation)
@@ -287,6 +303,10 @@ def reduce_or_reject(
         observation.pointing_radec  # noqa: B018
         observation.livetime  # noqa: B018
         observation.ontime  # noqa: B018
+        stage = "quality"
+        observation = validate_observation(
+            observation, geom=geom, offset_max=offset_max, edisp=edisp, psf=psf, policy=quality
+        )
         stage = "reduce"
         return reduce_observation(
             observation,
@@ -301,7 +321,11 @@ def reduce_or_reject(
         raise
     except Exception as exc:
         rejection = Rejection(
-            obs_id=obs_id, stage=stage, reason=_reason(obs_id, exc), error=type(exc).__name__
+            obs_id=obs_id,
+            stage=stage,
+            reason=_reason(obs_id, exc),
+            error=type(exc).__name__,
+            check=str(getattr(exc, "check", "") or ""),
         )
         if on_bad_observation == "fail":
             raise BadObservationError(rejection) from exc
@@ -313,13 +337,20 @@ def reduce_or_reject(
 
 
 def write_status(
-    path, *, obs_id: int, rejection: Rejection | None = None, notes: Iterable = ()
+    path,
+    *,
+    obs_id: int,
+    rejection: Rejection | None = None,
+    notes: Iterable = (),
+    provenance=None,
 ) -> Path:
     """Write the per-observation status file (JSON, atomically).
 
     ``{"obs_id": N, "status": "ok"}`` or ``{"obs_id": N, "status": "rejected",
-    "stage": ..., "reason": ..., "error": ...}``, with ``"warnings"``: the
-    `~dl3flow.quality.QualityNote` list ``notes`` as ``{"check", "message"}`` objects.
+    "stage": ..., "check": ..., "reason": ..., "error": ...}``, with ``"warnings"``: the
+    `~dl3flow.quality.QualityNote` list ``notes`` as ``{"check", "message"}`` objects,
+    and ``"provenance"``: the `~dl3flow.provenance.Provenance` record (or a dict) of
+    the job, as every product carries (`dl3flow.provenance.read_provenance` reads it).
 
     Raises
     ------
@@ -338,6 +369,10 @@ def write_status(
         if note.obs_id != int(obs_id):
             raise ValueError(f"status of obs {obs_id}: a warning is for obs {note.obs_id}")
     content["warnings"] = [{"check": n.check, "message": n.message} for n in notes]
+    if provenance is not None:
+        content["provenance"] = (
+            provenance.as_dict() if hasattr(provenance, "as_dict") else dict(provenance)
+        )
     text = json.dumps(content, indent=1, sort_keys=True) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
 
@@ -366,6 +401,7 @@ def _status_rejection(content, path: Path) -> Rejection | None:
                 stage=str(content["stage"]),
                 reason=str(content["reason"]),
                 error=str(content["error"]),
+                check=str(content.get("check", "")),
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"status file {path} lacks or mangles a field ({exc!r})") from None
@@ -437,7 +473,11 @@ def collect_notes(status_paths: Iterable) -> list:
 
 
 def rejections_table(rejections: Iterable[Rejection]):
-    """Rejections as an `~astropy.table.Table`: OBS_ID, STAGE, ERROR, REASON, by obs_id."""
+    """Rejections as an `~astropy.table.Table`: OBS_ID, STAGE, CHECK, ERROR, REASON, by obs_id.
+
+    ``CHECK`` is the validation check that rejected the observation (empty for
+    another failure).
+    """
     from astropy.table import Table
 
     rows = sorted(rejections, key=lambda r: r.obs_id)
@@ -445,10 +485,11 @@ def rejections_table(rejections: Iterable[Rejection]):
         {
             "OBS_ID": [r.obs_id for r in rows],
             "STAGE": [r.stage for r in rows],
+            "CHECK": [r.check for r in rows],
             "ERROR": [r.error for r in rows],
             "REASON": [r.reason for r in rows],
         },
-        dtype=[int, str, str, str],
+        dtype=[int, str, str, str, str],
     )
     table.meta["n_rejected"] = len(rows)
     table.meta["comments"] = ["observations left out of the analysis, and why"]
@@ -493,14 +534,19 @@ def read_rejections(path) -> list[Rejection]:
         If the file is missing, unreadable or lacks a column (the message names it).
     """
     table = _read_table(path, "rejection table", ("OBS_ID", "STAGE", "ERROR", "REASON"))
+    checks = [""] * len(table)  # tables written before the checks had no CHECK column
+    if "CHECK" in table.colnames:
+        column = table["CHECK"]  # ECSV reads an empty string back as masked
+        checks = column.filled("") if hasattr(column, "filled") else column
     return [
         Rejection(
             obs_id=int(row["OBS_ID"]),
             stage=str(row["STAGE"]),
             reason=str(row["REASON"]),
             error=str(row["ERROR"]),
+            check=str(check),
         )
-        for row in table
+        for row, check in zip(table, checks, strict=True)
     ]
 
 
@@ -589,7 +635,8 @@ def reduce_to_files(
     """The per-observation job: reduce, always write the dataset and the status.
 
     The dataset (with ``provenance`` in its primary header) is written first and
-    the status file last, so a status file means the job finished. A rejected
+    the status file (with the same record) last, so a status file means the job
+    finished. A rejected
     observation gets a flagged dataset with nothing to use (:func:`rejected_dataset`),
     so that both files are always there. The `~dl3flow.quality.ObservationWarning`
     raised on the way are logged and recorded in the status file
@@ -644,7 +691,9 @@ def reduce_to_files(
     dataset_path.parent.mkdir(parents=True, exist_ok=True)
     dataset.write(dataset_path, overwrite=True, provenance=provenance)
     rejection = result if isinstance(result, Rejection) else None
-    write_status(status_path, obs_id=obs_id, rejection=rejection, notes=notes)
+    write_status(
+        status_path, obs_id=obs_id, rejection=rejection, notes=notes, provenance=provenance
+    )
     return result
 
 

@@ -24,13 +24,16 @@ runtime request only as a limit, not as usage.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 __all__ = [
     "JOB_KINDS",
     "JobCost",
     "RULE_KINDS",
+    "geometry_mem_mb",
     "job_size",
+    "machine_mem_mb",
     "mem_mb",
     "n_pixels",
     "runtime",
@@ -200,3 +203,24 @@ def runtime(kind: str, *, n_pixels: int, n_energy: int, attempt: int = 1, n_obs:
     mvoxels = max(n_obs, 1) * n_pixels * n_energy / 1e6
     minutes = cost.base_minutes + cost.minutes_per_mvoxel * mvoxels
     return int(math.ceil(minutes)) * attempt
+
+
+def geometry_mem_mb(*, n_pixels: int, n_energy: int) -> int:
+    """Memory (MB) of the largest analysis-wide job on a geometry, at the first attempt.
+
+    The most of :func:`mem_mb` over the job kinds that work on the whole geometry
+    (stacking, maps, plots).
+    """
+    kinds = [kind for kind, cost in JOB_KINDS.items() if not cost.per_observation]
+    return max(mem_mb(kind, n_pixels=n_pixels, n_energy=n_energy) for kind in kinds)
+
+
+def machine_mem_mb() -> int | None:
+    """Physical memory of this machine in MB, None where the system does not say."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if pages <= 0 or size <= 0:
+        return None
+    return int(pages * size // 1_000_000)

@@ -70,6 +70,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ __all__ = [
     "SourceSpec",
     "default_demo_sky",
     "plan_observations",
+    "remove_stale_store_temporaries",
     "simulate_observation",
     "simulation_config_from_dict",
     "write_data_store",
@@ -1597,6 +1599,32 @@ def _store_matches(path: Path, config: SimulationConfig) -> bool:
     expected = json.loads(json.dumps(_manifest(config)))
     complete = (path / "obs-index.fits.gz").is_file() and (path / "hdu-index.fits.gz").is_file()
     return existing == expected and complete
+
+
+def remove_stale_store_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove what an interrupted :func:`write_data_store` of ``path`` left beside it.
+
+    :func:`write_data_store` builds the store in ``.<name>.tmp-*`` beside ``path`` and
+    moves an old store through ``.<name>.old-*``; a process killed with SIGKILL
+    cannot remove them. Call this only where no other process writes ``path`` (the
+    workflow job whose output it is: Snakemake locks its outputs); ``path`` itself
+    is never touched.
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+        The directories removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for kind in ("tmp", "old"):
+        for stale in sorted(path.parent.glob(f".{glob_escape(path.name)}.{kind}-*")):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+                removed.append(stale)
+    return removed
 
 
 def write_data_store(
