@@ -60,7 +60,9 @@ def angular_separation(lon1, lat1, lon2, lat2) -> np.ndarray:
 
     All arguments in deg; they broadcast.
     """
-    lon1, lat1, lon2, lat2 = (np.deg2rad(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    lon1, lat1, lon2, lat2 = (
+        np.deg2rad(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2)
+    )
     sdlon, cdlon = np.sin(lon2 - lon1), np.cos(lon2 - lon1)
     slat1, slat2 = np.sin(lat1), np.sin(lat2)
     clat1, clat2 = np.cos(lat1), np.cos(lat2)
@@ -98,7 +100,9 @@ class CircleRegion:
         for name in ("ra", "dec"):
             object.__setattr__(self, name, _angle(getattr(self, name), "deg", name))
         if not -90 <= self.dec <= 90:
-            raise OffRegionsError(f"region centre: dec must be within [-90, 90] deg, got {self.dec}")
+            raise OffRegionsError(
+                f"region centre: dec must be within [-90, 90] deg, got {self.dec}"
+            )
         if self.radius is not None:
             radius = _angle(self.radius, "deg", "radius")
             if not radius > 0:
@@ -366,7 +370,9 @@ class ReflectedRegionsFinder:
         """
         center = _check_center(region, center)
         if region.is_point:
-            raise OffRegionsError("ReflectedRegionsFinder needs an ON circle; use the wobble finder")
+            raise OffRegionsError(
+                "ReflectedRegionsFinder needs an ON circle; use the wobble finder"
+            )
         geom = reference_geom(region, center, self.binsz)
         cx, cy = _world2pix1(geom, *center)
         x0, y0, r0 = _sky_to_pixel(geom, region)
