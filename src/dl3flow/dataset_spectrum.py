@@ -348,10 +348,11 @@ class _MetaView:
 # ---------------------------------------------------------------------- gadf reading
 
 
-def _read_region_map(hdulist, name: str, path) -> np.ndarray:
+def _read_region_map(hdulist, name: str, path, *, matrix: bool = False) -> np.ndarray:
+    """The DATA column: ``(rows,)``, or ``(rows, n)`` for the edisp matrix."""
     hdu = _hdu(hdulist, name, path)
     data = np.asarray(hdu.data["DATA"])
-    return data.reshape(data.shape[0], -1) if data.ndim > 3 else data.reshape(-1)
+    return data.reshape(data.shape[0], -1) if matrix else data.reshape(-1)
 
 
 def _read_axis(hdulist, name: str, lo: str, hi: str, path) -> np.ndarray:
@@ -425,7 +426,7 @@ def _from_hdulist(hdulist, path) -> SpectrumDatasetOnOff:
         acceptance=_read_region_map(hdulist, "ACCEPTANCE", path),
         acceptance_off=_read_region_map(hdulist, "ACCEPTANCE_OFF", path),
         exposure=_read_region_map(hdulist, "EXPOSURE", path),
-        edisp=_read_region_map(hdulist, "EDISP", path),
+        edisp=_read_region_map(hdulist, "EDISP", path, matrix=True),
         edisp_exposure=_read_region_map(hdulist, "EDISP_EXPOSURE", path),
         mask_safe=_read_region_map(hdulist, "MASK_SAFE", path).astype(bool),
         livetime=livetime,

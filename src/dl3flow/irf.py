@@ -1184,9 +1184,10 @@ def is_point_like(irf) -> bool:
 
 def _nearest_index(grid: np.ndarray, x: np.ndarray) -> np.ndarray:
     """scipy ``RegularGridInterpolator(method="nearest")``: ties go to the lower node."""
-    idx, t = _index_weights(grid, x)
+    x = np.asarray(x, dtype=float)
+    idx, t = _index_weights(grid, np.atleast_1d(x))
     with np.errstate(invalid="ignore"):
-        return np.where(t <= 0.5, idx, idx + 1)
+        return np.where(t <= 0.5, idx, idx + 1).reshape(x.shape)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,277 @@
+"""1D ON/OFF spectra (issue 17): finders, RAD_MAX, extraction errors, container, stacking.
+
+Literal expected values of the finders come from gammapy 1.3's
+``ReflectedRegionsFinder`` / ``WobbleRegionsFinder`` on the same inputs; WStat
+significances from ``gammapy.stats.WStatCountsStatistic``.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dl3flow.dataset import DatasetError
+from dl3flow.dataset_spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
+from dl3flow.geom import EnergyAxis, SkyGeom
+from dl3flow.irf import EffectiveArea2D, IrfAxis, IrfError, RadMax2D, rad_max_from_irf
+from dl3flow.regions_off import (
+    CircleRegion,
+    OffRegionsError,
+    ReflectedRegionsFinder,
+    WobbleRegionsFinder,
+    angular_separation,
+)
+from dl3flow.spectrum import (
+    SpectrumError,
+    check_map_analysis,
+    check_on_region,
+    extract_spectrum,
+    spectrum_summary,
+    stack_spectra,
+)
+
+POINTING = (10.0, 0.0)
+ON = CircleRegion(10.0, 0.5, 0.1)
+
+
+def _exclusion_south():
+    """Exclusion: 0.2 deg disk at (10, -0.5) on a 1 deg CAR image with 0.02 deg pixels."""
+    geom = SkyGeom.create(center=(10.0, -0.5), width=1.0, binsz=0.02, proj="CAR")
+    lon, lat = geom.pixel_centers()
+    mask = angular_separation(lon, lat, 10.0, -0.5) >= 0.2
+    return mask, geom
+
+
+# ----------------------------------------------------------------------------- finders
+
+
+def test_reflected_regions_number_and_centres():
+    off = ReflectedRegionsFinder().run(ON, center=POINTING)
+    assert len(off) == 14
+    expected = [
+        (10.237428584, 0.440032698),
+        (10.388408278, 0.314865889),
+        (10.479631273, 0.141259717),
+    ]
+    got = [(r.ra, r.dec) for r in off.regions[:3]]
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    assert off.regions[0].radius == pytest.approx(0.10000004531814709, rel=1e-12)
+    # all at the ON offset from the pointing
+    offsets = [angular_separation(r.ra, r.dec, *POINTING) for r in off.regions]
+    np.testing.assert_allclose(offsets, 0.5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "n"), [({"min_distance": 0.5}, 5), ({"max_region_number": 2}, 2)]
+)
+def test_reflected_regions_min_distance_and_max_number(kwargs, n):
+    assert len(ReflectedRegionsFinder(**kwargs).run(ON, center=POINTING)) == n
+
+
+def test_reflected_regions_respect_exclusion():
+    exclusion = _exclusion_south()
+    off = ReflectedRegionsFinder().run(ON, center=POINTING, exclusion=exclusion)
+    assert len(off) == 12
+    for region in off.regions:  # no OFF circle reaches into the excluded disk
+        assert angular_separation(region.ra, region.dec, 10.0, -0.5) > 0.2 + 0.1 - 0.02
+
+
+def test_wobble_regions_centres_and_exclusion():
+    off = WobbleRegionsFinder(3).run(ON, center=POINTING)
+    np.testing.assert_allclose(
+        [(r.ra, r.dec) for r in off.regions], [(10.5, 0.0), (10.0, -0.5), (9.5, 0.0)], atol=1e-9
+    )
+    off = WobbleRegionsFinder(3).run(ON, center=POINTING, exclusion=_exclusion_south())
+    np.testing.assert_allclose(
+        [(r.ra, r.dec) for r in off.regions], [(10.5, 0), (9.5, 0)], atol=1e-9
+    )
+    point = WobbleRegionsFinder(3).run(CircleRegion(10.0, 0.5), center=POINTING)
+    assert all(r.is_point for r in point.regions) and len(point) == 3
+
+
+def test_wobble_overlapping_regions_give_none():
+    big = CircleRegion(10.0, 0.5, 0.45)
+    assert len(WobbleRegionsFinder(3).run(big, center=POINTING)) == 0
+
+
+def test_union_counts_an_event_once():
+    off = ReflectedRegionsFinder(min_distance=-0.05).run(ON, center=POINTING)  # overlapping
+    a, b = off.regions[0], off.regions[1]
+    assert angular_separation(a.ra, a.dec, b.ra, b.dec) < a.radius + b.radius
+    mid_ra, mid_dec = (a.ra + b.ra) / 2, (a.dec + b.dec) / 2
+    inside = off.contains(np.array([mid_ra, 10.0]), np.array([mid_dec, -2.0]))
+    assert inside.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"angle_increment": 0.0}, "angle_increment must be positive"),
+        ({"binsz": -1}, "binsz must be positive"),
+        ({"max_region_number": 0}, "max_region_number must be a positive integer"),
+        ({"min_distance": "1 m"}, "min_distance: expected an angle"),
+    ],
+)
+def test_reflected_finder_rejects_bad_options(kwargs, match):
+    with pytest.raises(OffRegionsError, match=match):
+        ReflectedRegionsFinder(**kwargs)
+
+
+def test_finder_errors():
+    with pytest.raises(OffRegionsError, match="n_off_regions must be a positive integer"):
+        WobbleRegionsFinder(0)
+    with pytest.raises(OffRegionsError, match="needs an ON circle"):
+        ReflectedRegionsFinder().run(CircleRegion(10, 0.5), center=POINTING)
+    with pytest.raises(OffRegionsError, match="radius must be positive"):
+        CircleRegion(10, 0.5, 0.0)
+    with pytest.raises(OffRegionsError, match="no extent"):
+        WobbleRegionsFinder(1).run(CircleRegion(10, 0.5), center=POINTING).contains([10], [0])
+
+
+# ---------------------------------------------------------------------------- RAD_MAX
+
+
+def _rad_max_table():
+    energy = IrfAxis.from_edges([0.1, 1.0, 10.0], name="energy", unit="TeV", interp="log")
+    offset = IrfAxis.from_edges([0.3, 0.5], name="offset", unit="deg", interp="lin")
+    return RadMax2D(axes=(energy, offset), data=[[0.2], [0.1]])
+
+
+def test_rad_max_radius_per_energy_bin():
+    rad_max = _rad_max_table()
+    values = rad_max.evaluate(energy=[0.2, 0.5, 2.0, 9.0, 20.0, 0.05], offset=0.4)
+    np.testing.assert_array_equal(values, [0.2, 0.2, 0.1, 0.1, 0.0, 0.0])
+    # outside the offset edges: 0 (gammapy's fill value)
+    assert rad_max.evaluate(energy=2.0, offset=0.6) == 0.0
+    assert not rad_max.is_fixed
+
+
+def _point_like_aeff(rad_max=0.1):
+    e = IrfAxis.from_edges([0.1, 100.0], name="energy_true", unit="TeV", interp="log")
+    o = IrfAxis.from_edges([0.0, 1.0], name="offset", unit="deg", interp="lin")
+    meta = {"HDUCLAS3": "POINT-LIKE", "RAD_MAX": rad_max}
+    return EffectiveArea2D(axes=(e, o), data=[[1e5]], meta=meta)
+
+
+def test_fixed_rad_max_from_header():
+    rad_max = rad_max_from_irf(_point_like_aeff(0.1), source="f.fits[AEFF]")
+    assert rad_max.is_fixed
+    np.testing.assert_array_equal(rad_max.evaluate(energy=[0.01, 1, 1e3], offset=5.0), 0.1)
+    with pytest.raises(IrfError, match=r"f.fits\[AEFF\]: RAD_MAX must be a positive number"):
+        rad_max_from_irf(_point_like_aeff("x"), source="f.fits[AEFF]")
+
+
+def test_on_region_checks():
+    fixed = rad_max_from_irf(_point_like_aeff(0.1))
+    check_on_region(CircleRegion(10, 0.5, 0.1), fixed, obs_id=7)  # compatible
+    with pytest.raises(SpectrumError, match=r"obs 7 \(f.fits\[AEFF\]\): ON circle radius 0.2"):
+        check_on_region(CircleRegion(10, 0.5, 0.2), fixed, obs_id=7, source="f.fits[AEFF]")
+    with pytest.raises(SpectrumError, match="obs 7: the RAD_MAX cut depends on energy"):
+        check_on_region(CircleRegion(10, 0.5, 0.1), _rad_max_table(), obs_id=7)
+    with pytest.raises(SpectrumError, match="obs 7: an ON point needs point-like IRFs"):
+        check_on_region(CircleRegion(10, 0.5), None, obs_id=7)
+
+
+def test_map_analysis_refused_on_point_like_irfs():
+    obs = SimpleNamespace(obs_id=3, aeff=_point_like_aeff())
+    assert "obs 3: point-like IRFs" in check_map_analysis(obs)
+    full = SimpleNamespace(obs_id=3, aeff=SimpleNamespace(meta={"HDUCLAS3": "FULL-ENCLOSURE"}))
+    assert check_map_analysis(full) is None
+
+
+def test_no_off_region_is_an_error_naming_the_observation():
+    obs = SimpleNamespace(
+        obs_id=42, rad_max=None, aeff=object(), edisp=object(), pointing_radec=(10.0, 0.5)
+    )
+    energy = EnergyAxis([1.0, 10.0])
+    with pytest.raises(SpectrumError, match="obs 42: no OFF region found"):
+        extract_spectrum(
+            obs,
+            on_region=ON,
+            energy=energy,
+            energy_true=EnergyAxis([1.0, 10.0], name="energy_true"),
+            finder=ReflectedRegionsFinder(),
+        )
+
+
+# --------------------------------------------------------------------- container/stack
+
+
+def _dataset(counts, off, n_regions, mask, name="1", livetime=100.0):
+    energy = EnergyAxis([1.0, 2.0, 4.0])
+    energy_true = EnergyAxis([0.5, 1.0, 2.0, 4.0, 8.0], name="energy_true")
+    edisp = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.0, 0.5]])
+    return SpectrumDatasetOnOff(
+        energy=energy,
+        energy_true=energy_true,
+        counts=counts,
+        counts_off=off,
+        acceptance=1.0,
+        acceptance_off=float(n_regions),
+        exposure=[1.0, 2.0, 3.0, 4.0],
+        edisp=edisp,
+        mask_safe=mask,
+        livetime=livetime,
+        on_region=ON,
+        name=name,
+        meta={"OBS_ID": int(name), "LIVETIME": livetime},
+    )
+
+
+def test_container_shape_error():
+    with pytest.raises(
+        DatasetError, match=r"counts has shape \(3,\), the energy axis needs \(2,\)"
+    ):
+        _dataset([1, 2, 3], [1, 2], 2, True)
+
+
+def test_write_read_round_trip(tmp_path):
+    ds = _dataset([3, 4], [10, 20], 4, [False, True])
+    path = tmp_path / "spectrum.fits"
+    ds.write(path)
+    back = read_spectrum_dataset(path)
+    np.testing.assert_array_equal(back.counts, [3, 4])
+    np.testing.assert_array_equal(back.counts_off, [10, 20])
+    np.testing.assert_array_equal(back.alpha, [0.25, 0.25])
+    np.testing.assert_array_equal(back.mask_safe, [False, True])
+    np.testing.assert_array_equal(back.edisp, ds.edisp)
+    np.testing.assert_array_equal(back.energy_true.edges, ds.energy_true.edges)
+    assert back.on_region.radius == pytest.approx(0.1, rel=1e-9)
+    with pytest.raises(FileExistsError, match="exists"):
+        ds.write(path)
+    with pytest.raises(DatasetError, match="no such file"):
+        read_spectrum_dataset(tmp_path / "missing.fits")
+
+
+def test_stacking_sums_in_the_safe_range_and_recomputes_alpha():
+    a = _dataset([1, 2], [10, 0], 10, [True, True], name="1")  # alpha 0.1
+    b = _dataset([5, 7], [40, 30], 5, [False, True], name="2")  # alpha 0.2
+    st = stack_spectra([a, b])
+    np.testing.assert_array_equal(st.counts, [1, 9])
+    np.testing.assert_array_equal(st.counts_off, [10, 30])
+    # bin 1: (0.1 * 0 + 0.2 * 30) / 30; bin 0: only a
+    np.testing.assert_allclose(st.alpha, [0.1, 0.2])
+    np.testing.assert_array_equal(st.mask_safe, [True, True])
+    assert st.livetime == 200.0
+    assert st.meta["OBS_IDS"] == [1, 2]
+
+
+def test_stacking_zero_off_bin_uses_the_average_alpha():
+    a = _dataset([1, 2], [10, 0], 10, [True, True], name="1")
+    st = stack_spectra([a])
+    # no OFF counts in bin 1: alpha = total(alpha * off) / total(off) = 0.1
+    np.testing.assert_allclose(st.alpha, [0.1, 0.1])
+    with pytest.raises(SpectrumError, match="no spectrum datasets"):
+        stack_spectra([])
+
+
+def test_summary_wstat_numbers():
+    ds = _dataset([10, 0], [20, 0], 10, [True, False])
+    row = spectrum_summary(ds)
+    assert (row["n_on"], row["n_off"]) == (10, 20)
+    assert row["alpha"] == pytest.approx(0.1)
+    assert row["excess"] == pytest.approx(8.0)
+    assert row["significance"] == pytest.approx(3.685032231942029, rel=1e-10)
+    assert (row["energy_min"], row["energy_max"]) == (1.0, 2.0)
+    low = spectrum_summary(_dataset([5, 0], [50, 10], 5, [True, False]))
+    assert low["significance"] == pytest.approx(-1.6247398755677305, rel=1e-10)
