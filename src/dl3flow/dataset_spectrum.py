@@ -241,15 +241,14 @@ def _bands_hdu(name: str, axes) -> fits.BinTableHDU:
 def _region_hdu(name: str, geom: SkyGeom, pixels: np.ndarray, points: bool) -> fits.BinTableHDU:
     """The ``*_REGION`` table: pixel circles (or points) in ``geom``'s WCS."""
     n = len(pixels)
-    shape = np.array(["point" if points else "circle"] * n)
+    text = "point" if points else "circle"
     columns = [
-        fits.Column(name="SHAPE", format="6A", array=shape),
+        fits.Column(name="SHAPE", format=f"{len(text)}A", array=np.array([text] * n)),
         fits.Column(name="X", format="D", unit="pix", array=pixels[:, 0]),
         fits.Column(name="Y", format="D", unit="pix", array=pixels[:, 1]),
+        fits.Column(name="R", format="D", unit="pix", array=pixels[:, 2]),
+        fits.Column(name="ROTANG", format="D", unit="deg", array=np.zeros(n)),
     ]
-    if not points:
-        columns.append(fits.Column(name="R", format="D", unit="pix", array=pixels[:, 2]))
-    columns.append(fits.Column(name="ROTANG", format="D", unit="deg", array=np.zeros(n)))
     hdu = _table_hdu(columns, name=f"{name}_REGION")
     for card in geom.to_header().cards:
         hdu.header[card.keyword] = (card.value, card.comment)
@@ -273,7 +272,13 @@ def _region_map_hdus(name, data, axes, unit, fmt, region_hdu) -> list:
     array = data.reshape(rows, *data.shape[1:], 1, 1)
     columns = [
         fits.Column(name="CHANNEL", format="I", array=np.arange(rows, dtype=np.int16)),
-        fits.Column(name="DATA", format=f"{per_row}{fmt}", unit=unit, dim=dim, array=array),
+        fits.Column(
+            name="DATA",
+            format=f"{per_row}{fmt}" if per_row > 1 else fmt,
+            unit=unit,
+            dim=dim,
+            array=array,
+        ),
     ]
     hdu = _table_hdu(columns, name=name)
     hdu.header["TUNIT2"] = unit
@@ -321,7 +326,9 @@ def _to_hdulist(ds: SpectrumDatasetOnOff) -> fits.HDUList:
     hdus = [primary]
     hdus += _region_map_hdus("COUNTS", ds.counts.astype(np.float32), e, "", "E", on)
     hdus += _region_map_hdus("EXPOSURE", ds.exposure, et, "m2 s", "D", on)
-    hdus[-1].header["LIVETIME"] = ds.livetime  # gammapy keeps it in the exposure meta
+    background_region = on.copy()  # gammapy writes the (absent) background's region too
+    background_region.name = "BACKGROUND_REGION"
+    hdus.append(background_region)
     hdus += _region_map_hdus("EDISP", ds.edisp, (ds.energy, ds.energy_true), "", "D", on)
     squashed = EnergyAxis(ds.energy.edges[[0, -1]], name="energy")
     hdus += _region_map_hdus(
@@ -415,8 +422,7 @@ def _from_hdulist(hdulist, path) -> SpectrumDatasetOnOff:
     on, _ = _read_regions(hdulist, "COUNTS", path)
     off, off_geom = _read_regions(hdulist, "COUNTS_OFF", path)
     off_regions = OffRegions(tuple(off), off_geom) if off_geom is not None else None
-    exposure_header = hdulist["EXPOSURE"].header
-    livetime = float(exposure_header.get("LIVETIME", meta.get("LIVETIME", 0.0)))
+    livetime = float(meta.get("LIVETIME", 0.0))
     gti = _read_gti(hdulist["GTI"]) if "GTI" in hdulist else None
     return SpectrumDatasetOnOff(
         energy=energy,
