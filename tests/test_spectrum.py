@@ -275,3 +275,61 @@ def test_summary_wstat_numbers():
     assert (row["energy_min"], row["energy_max"]) == (1.0, 2.0)
     low = spectrum_summary(_dataset([5, 0], [50, 10], 5, [True, False]))
     assert low["significance"] == pytest.approx(-1.6247398755677305, rel=1e-10)
+
+
+def _rad_max_hdu(**header):
+    from astropy.io import fits
+
+    cols = [
+        fits.Column(name="ENERG_LO", format="2E", unit="TeV", array=[[0.1, 1.0]]),
+        fits.Column(name="ENERG_HI", format="2E", unit="TeV", array=[[1.0, 10.0]]),
+        fits.Column(name="THETA_LO", format="1E", unit="deg", array=[[0.3]]),
+        fits.Column(name="THETA_HI", format="1E", unit="deg", array=[[0.5]]),
+        fits.Column(name="RAD_MAX", format="2E", unit="arcmin", dim="(2,1)", array=[[[12.0, 6.0]]]),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols, name="RAD_MAX")
+    hdu.header.update(header)
+    return hdu
+
+
+def test_read_rad_max_2d_table():
+    from dl3flow.irf import read_irf
+
+    hdu = _rad_max_hdu(HDUCLAS1="RESPONSE", HDUCLAS2="RAD_MAX", HDUCLAS4="RAD_MAX_2D")
+    rad_max = read_irf(hdu, hdu_class="rad_max_2d", source="m.fits[RAD_MAX]")
+    assert isinstance(rad_max, RadMax2D)
+    np.testing.assert_allclose(rad_max.evaluate(energy=[0.5, 5.0], offset=0.4), [0.2, 0.1])
+    assert type(read_irf(hdu)) is RadMax2D  # from the header alone
+    with pytest.raises(IrfError, match=r"m.fits\[RAD_MAX\]: the HDU index says HDU class"):
+        read_irf(
+            _rad_max_hdu(HDUCLAS2="EFF_AREA"), hdu_class="rad_max_2d", source="m.fits[RAD_MAX]"
+        )
+
+
+def test_ogip_files(tmp_path):
+    from astropy.io import fits
+
+    ds = _dataset([3, 4], [10, 20], 4, [False, True])
+    names = ds.write_ogip(tmp_path / "pha_obs1.fits")
+    assert sorted(p.name for p in names.values()) == [
+        "pha_obs1.fits",
+        "pha_obs1_arf.fits",
+        "pha_obs1_bkg.fits",
+        "pha_obs1_rmf.fits",
+    ]
+    with fits.open(names["pha"]) as pha:
+        spectrum = pha["SPECTRUM"]
+        assert spectrum.header["BACKFILE"] == "pha_obs1_bkg.fits"
+        assert spectrum.header["EXPOSURE"] == 100.0
+        np.testing.assert_array_equal(spectrum.data["COUNTS"], [3, 4])
+        np.testing.assert_array_equal(spectrum.data["QUALITY"], [True, False])
+    with fits.open(names["bkg"]) as bkg:
+        np.testing.assert_array_equal(bkg["SPECTRUM"].data["BACKSCAL"], [4.0, 4.0])
+    with fits.open(names["arf"]) as arf:
+        np.testing.assert_allclose(arf["SPECRESP"].data["SPECRESP"], [0.01, 0.02, 0.03, 0.04])
+    with fits.open(names["rmf"]) as rmf:
+        row = rmf["MATRIX"].data[1]  # true bin 1: 0.5, 0.5 in channels 0 and 1
+        assert (row["N_GRP"], list(row["F_CHAN"]), list(row["N_CHAN"])) == (1, [0], [2])
+        np.testing.assert_allclose(row["MATRIX"], [0.5, 0.5])
+    with pytest.raises(FileExistsError, match="pha_obs1.fits"):
+        ds.write_ogip(tmp_path / "pha_obs1.fits")

@@ -207,7 +207,7 @@ def test_magic_rad_max_wobble(magic):
 
 
 def test_gammapy_reads_dl3flow_files(crab, magic, tmp_path):
-    for gp, ours in (crab[0], magic[0]):
+    for _gp, ours in (crab[0], magic[0]):
         path = tmp_path / f"spectrum_{ours.name}.fits"
         ours.write(path)
         back = GpSpectrum.read(path, format="gadf")
