@@ -333,3 +333,58 @@ def test_ogip_files(tmp_path):
         np.testing.assert_allclose(row["MATRIX"], [0.5, 0.5])
     with pytest.raises(FileExistsError, match="pha_obs1.fits"):
         ds.write_ogip(tmp_path / "pha_obs1.fits")
+
+
+# A per-observation spectrum job: read the observation, extract, write (gadf and OGIP).
+# It must import what the map jobs may (tests/test_job_imports.py). (The summary
+# table is a job over all observations: its WStat statistics use scipy.special.)
+SPECTRUM_JOB = """
+import json, sys
+import numpy as np
+from dl3flow.datastore import DataStore
+from dl3flow.geom import EnergyAxis, SkyGeom
+from dl3flow.regions_off import CircleRegion, ReflectedRegionsFinder
+from dl3flow.spectrum import extract_spectrum
+
+store = DataStore.from_dir(sys.argv[1])
+obs = store.observation(int(store.obs_ids[0]))
+ra, dec = obs.pointing_radec
+on = CircleRegion(ra, dec + 0.5, 0.1)
+sky = SkyGeom.create(center=(ra, dec + 0.5), width=2.0, binsz=0.05, proj="CAR")
+mask = np.ones(sky.shape, dtype=bool)
+mask[:5, :5] = False
+ds = extract_spectrum(
+    obs, on_region=on, energy=EnergyAxis.from_bounds(0.5, 20, 4),
+    energy_true=EnergyAxis.from_bounds(0.3, 30, 6, name="energy_true"),
+    finder=ReflectedRegionsFinder(), exclusion=(mask, sky), containment_correction=True,
+    safe_mask_methods=["aeff-default"],
+)
+ds.write(sys.argv[2] + "/spectrum.fits")
+ds.write_ogip(sys.argv[2] + "/ogip/pha.fits")
+forbidden = json.loads(sys.argv[3])
+bad = sorted({p for p in forbidden for m in sys.modules if m == p or m.startswith(p + ".")})
+print(json.dumps({"bad": bad, "n_off_regions": ds.n_off_regions}))
+"""
+
+
+def test_spectrum_job_stays_light(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from test_job_imports import FORBIDDEN
+
+    from dl3flow.simulate import SimulationConfig, write_data_store
+
+    store = write_data_store(SimulationConfig(n_obs=1, livetime=120.0), tmp_path / "store")
+    result = subprocess.run(
+        [sys.executable, "-c", SPECTRUM_JOB, str(store), str(tmp_path), json.dumps(FORBIDDEN)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["bad"] == [], report
+    assert report["n_off_regions"] > 0

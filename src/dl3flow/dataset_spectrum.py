@@ -249,20 +249,23 @@ def _region_hdu(name: str, geom: SkyGeom, pixels: np.ndarray, points: bool) -> f
         fits.Column(name="R", format="D", unit="pix", array=pixels[:, 2]),
         fits.Column(name="ROTANG", format="D", unit="deg", array=np.zeros(n)),
     ]
-    hdu = _table_hdu(columns, name=f"{name}_REGION")
+    extname = f"{name}_REGION" if name else "REGION"
+    hdu = _table_hdu(columns, name=extname)
     for card in geom.to_header().cards:
         hdu.header[card.keyword] = (card.value, card.comment)
     ny, nx = geom.shape
     hdu.header["WCSSHAPE"] = f"({nx},{ny})"
-    hdu.name = f"{name}_REGION"
+    hdu.name = extname
     return hdu
 
 
-def _region_map_hdus(name, data, axes, unit, fmt, region_hdu) -> list:
+def _region_map_hdus(name, data, axes, unit, fmt, region) -> list:
     """A gammapy ``RegionNDMap.to_hdulist(format="gadf")``: map, bands, region tables.
 
     ``data`` has the numpy shape of the map without its two spatial axes, the last
-    axis (the table rows) first, e.g. ``(n_true, n_reco)`` for the edisp.
+    axis (the table rows) first, e.g. ``(n_true, n_reco)`` for the edisp. ``region``
+    makes the region table for an HDU name (rebuilt each time: copying an HDU
+    imports astropy.table).
     """
     data = np.asarray(data)
     rows = data.shape[0]
@@ -284,9 +287,7 @@ def _region_map_hdus(name, data, axes, unit, fmt, region_hdu) -> list:
     hdu.header["TUNIT2"] = unit
     _axes_header(hdu.header, axes)
     hdu.name = name
-    region = region_hdu.copy()
-    region.name = f"{name}_REGION"
-    return [hdu, _bands_hdu(name, axes), region]
+    return [hdu, _bands_hdu(name, axes), region(name)]
 
 
 def _on_geom(region: CircleRegion) -> SkyGeom:
@@ -299,36 +300,40 @@ def _on_geom(region: CircleRegion) -> SkyGeom:
     )
 
 
-def _on_region_hdu(region: CircleRegion) -> fits.BinTableHDU:
+def _on_region_hdu(region: CircleRegion, name: str = "ON") -> fits.BinTableHDU:
+    """The ``{name}_REGION`` table of the ON region in its ``RegionGeom`` WCS."""
     from .regions_off import _sky_to_pixel
 
     geom = _on_geom(region)
     pixels = np.array([_sky_to_pixel(geom, region)])
-    return _region_hdu("ON", geom, pixels, region.is_point)
+    return _region_hdu(name, geom, pixels, region.is_point)
 
 
-def _off_region_hdu(ds: SpectrumDatasetOnOff) -> fits.BinTableHDU:
+def _off_region_hdu(ds: SpectrumDatasetOnOff, name: str = "OFF") -> fits.BinTableHDU:
     """OFF regions in their reference WCS; an empty table (ON WCS) without any."""
     off = ds.off_regions
     if off is None or len(off) == 0:
-        return _region_hdu("OFF", _on_geom(ds.on_region), np.zeros((0, 3)), False)
+        return _region_hdu(name, _on_geom(ds.on_region), np.zeros((0, 3)), False)
     points = any(r.is_point for r in off.regions)
-    return _region_hdu("OFF", off.geom, np.asarray(off.pixels), points)
+    return _region_hdu(name, off.geom, np.asarray(off.pixels), points)
 
 
 def _to_hdulist(ds: SpectrumDatasetOnOff) -> fits.HDUList:
     meta = dict(ds.meta)
     meta.setdefault("LIVETIME", ds.livetime)
     primary, *meta_table = _primary_and_meta_table(_MetaView(ds.name, meta))
-    on = _on_region_hdu(ds.on_region)
-    off = _off_region_hdu(ds)
+
+    def on(name):
+        return _on_region_hdu(ds.on_region, name)
+
+    def off(name):
+        return _off_region_hdu(ds, name)
+
     e, et = (ds.energy,), (ds.energy_true,)
     hdus = [primary]
     hdus += _region_map_hdus("COUNTS", ds.counts.astype(np.float32), e, "", "E", on)
     hdus += _region_map_hdus("EXPOSURE", ds.exposure, et, "m2 s", "D", on)
-    background_region = on.copy()  # gammapy writes the (absent) background's region too
-    background_region.name = "BACKGROUND_REGION"
-    hdus.append(background_region)
+    hdus.append(on("BACKGROUND"))  # gammapy writes the (absent) background's region too
     hdus += _region_map_hdus("EDISP", ds.edisp, (ds.energy, ds.energy_true), "", "D", on)
     squashed = EnergyAxis(ds.energy.edges[[0, -1]], name="energy")
     hdus += _region_map_hdus(

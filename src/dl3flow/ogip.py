@@ -105,9 +105,7 @@ def _spectrum_hdu(ds, names: dict[str, Path], *, background: bool) -> fits.BinTa
 def _pha_hdulist(ds, names, *, background: bool) -> fits.HDUList:
     from .dataset_spectrum import _off_region_hdu, _on_region_hdu
 
-    region = _off_region_hdu(ds) if background else _on_region_hdu(ds.on_region)
-    region = region.copy()
-    region.name = "REGION"
+    region = _off_region_hdu(ds, "") if background else _on_region_hdu(ds.on_region, "")
     hdus = [fits.PrimaryHDU(), _spectrum_hdu(ds, names, background=background)]
     hdus += [_ebounds_hdu(ds.energy), region]
     if not background and ds.gti is not None:
@@ -160,7 +158,7 @@ def _rmf_hdulist(ds) -> fits.HDUList:
         fits.Column(name="N_CHAN", format="PI()", array=np.array(n_chan, dtype=object)),
         fits.Column(name="MATRIX", format="PE()", array=np.array(values, dtype=object)),
     ]
-    hdu = fits.BinTableHDU.from_columns(columns, name="MATRIX")
+    hdu = _table_hdu(columns, name="MATRIX")
     for key, value in {
         "CHANTYPE": "PHA",
         "HDUCLASS": "OGIP",

@@ -44,7 +44,6 @@ from .safe_mask import (
     energy_mask,
     energy_range_aeff_default,
 )
-from .stats import wstat_significance
 
 __all__ = [
     "SPECTRUM_SAFE_METHODS",
@@ -483,6 +482,8 @@ def spectrum_summary(dataset: SpectrumDatasetOnOff) -> dict:
     alpha = n_bkg / n_off if n_off > 0 else float("nan")
     significance = float("nan")
     if n_off > 0:
+        from .stats import wstat_significance  # scipy.special, at module level there
+
         significance = float(wstat_significance(n_on, n_off, alpha))
     erange = dataset.safe_energy_range or (float("nan"), float("nan"))
     return {
