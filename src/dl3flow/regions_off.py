@@ -214,14 +214,8 @@ def excluded_pixels(
     if arrays is None:
         return np.zeros(0), np.zeros(0)
     mask, geom = arrays
-    ny, nx = reference.shape
-    py, px = np.mgrid[0:ny, 0:nx].astype(float)
-    if annulus is not None:
-        cx, cy, distance, reach = annulus
-        rho = np.hypot(px - cx, py - cy)
-        near = np.abs(rho - distance) <= reach + 1
-        px, py = px[near], py[near]
-    lon, lat = reference.pix2world(px.ravel(), py.ravel())
+    px, py = _candidate_pixels(reference, annulus)
+    lon, lat = reference.pix2world(px, py)
     if geom.frame != reference.frame:
         from astropy.coordinates import SkyCoord
 
@@ -234,7 +228,24 @@ def excluded_pixels(
         inside &= (ix >= 0) & (ix < mask.shape[1]) & (iy >= 0) & (iy < mask.shape[0])
     excluded = np.zeros(ix.shape, dtype=bool)
     excluded[inside] = ~mask[iy[inside].astype(int), ix[inside].astype(int)]
-    return px.ravel()[excluded], py.ravel()[excluded]
+    return px[excluded], py[excluded]
+
+
+def _candidate_pixels(reference: SkyGeom, annulus) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of all reference pixels, or of those in the annulus (see `excluded_pixels`)."""
+    ny, nx = reference.shape
+    if annulus is None:
+        py, px = np.mgrid[0:ny, 0:nx]
+        return px.ravel().astype(float), py.ravel().astype(float)
+    cx, cy, distance, reach = annulus
+    outer = distance + reach + 1
+    x_lo, x_hi = max(0, int(np.floor(cx - outer))), min(nx, int(np.ceil(cx + outer)) + 1)
+    y_lo, y_hi = max(0, int(np.floor(cy - outer))), min(ny, int(np.ceil(cy + outer)) + 1)
+    xs = np.arange(x_lo, x_hi, dtype=float)[None, :]
+    ys = np.arange(y_lo, y_hi, dtype=float)[:, None]
+    near = np.abs(np.hypot(xs - cx, ys - cy) - distance) <= reach + 1
+    iy, ix = np.nonzero(near)
+    return (ix + x_lo).astype(float), (iy + y_lo).astype(float)
 
 
 def _hits(x: float, y: float, r: float, ex: np.ndarray, ey: np.ndarray) -> bool:
