@@ -234,3 +234,25 @@ def test_dl3flow_reads_gammapy_files(crab, tmp_path):
     assert back.n_off_regions == ours.n_off_regions
     for a, b in zip(back.off_regions.regions, ours.off_regions.regions, strict=True):
         assert (a.ra, a.dec, a.radius) == pytest.approx((b.ra, b.dec, b.radius), abs=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["table", "3gauss", "king"])
+def test_psf_containment(kind, hess_dr1):
+    """`psf_containment` against gammapy's ``PSF.containment`` for each PSF class."""
+    from test_irf_vs_gammapy import parametric_hdu, read_both
+
+    from dl3flow.irf import psf_containment
+
+    if kind == "table":
+        ours = DataStore.from_dir(hess_dr1).observation(23523).psf
+        theirs = GpDataStore.from_dir(hess_dr1).obs(23523).psf
+    else:
+        ours, theirs = read_both(*parametric_hdu(kind))
+    energy_true = np.geomspace(0.05, 90, 41)
+    for rad in (0.05, 0.11, 0.3):
+        for offset in (0.2, 0.5, 1.3):
+            values = psf_containment(ours, rad=rad, offset=offset, energy_true=energy_true)
+            expected = theirs.containment(
+                rad=rad * u.deg, offset=offset * u.deg, energy_true=energy_true * u.TeV
+            )
+            np.testing.assert_allclose(values, np.asarray(expected), rtol=1e-10, atol=1e-12)
