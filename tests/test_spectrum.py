@@ -388,3 +388,26 @@ def test_spectrum_job_stays_light(tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["bad"] == [], report
     assert report["n_off_regions"] > 0
+
+
+def test_rejected_spectrum_is_flagged_and_left_out_of_the_stack(tmp_path):
+    from dl3flow.rejection import Rejection, rejection_of
+    from dl3flow.spectrum import rejected_spectrum
+
+    rejection = Rejection(obs_id=9, stage="reduce", reason="obs 9: no OFF region", error="E")
+    bad = rejected_spectrum(
+        rejection,
+        on_region=ON,
+        energy=EnergyAxis([1.0, 2.0, 4.0]),
+        energy_true=EnergyAxis([0.5, 1.0, 2.0, 4.0, 8.0], name="energy_true"),
+    )
+    bad.write(tmp_path / "spectrum.fits")
+    back = read_spectrum_dataset(tmp_path / "spectrum.fits")
+    assert rejection_of(back.meta) == rejection
+    assert not back.mask_safe.any()
+    assert spectrum_summary(back)["status"].startswith("obs 9 (reduce)")
+    good = _dataset([1, 2], [10, 0], 10, [True, True], name="1")
+    st = stack_spectra([bad, good])
+    assert st.meta["OBS_IDS"] == [1] and "STATUS" not in st.meta
+    with pytest.raises(SpectrumError, match="all rejected"):
+        stack_spectra([bad])

@@ -38,6 +38,7 @@ from .regions_off import (
     _sky_to_pixel,
     angular_separation,
 )
+from .rejection import Rejection, rejection_of
 from .safe_mask import (
     aeff_max_threshold,
     edisp_bias_threshold,
@@ -51,6 +52,7 @@ __all__ = [
     "check_map_analysis",
     "check_on_region",
     "extract_spectrum",
+    "rejected_spectrum",
     "spectrum_summary",
     "stack_spectra",
 ]
@@ -360,6 +362,34 @@ def extract_spectrum(
     )
 
 
+def rejected_spectrum(
+    rejection: Rejection, *, on_region: CircleRegion, energy: EnergyAxis, energy_true: EnergyAxis
+) -> SpectrumDatasetOnOff:
+    """The spectrum written for a rejected observation: flagged, with nothing to use.
+
+    Zero counts, exposure and acceptance_off, an all-False safe mask and
+    ``STATUS = 'REJECTED'`` with stage, error and reason in the meta
+    (`~dl3flow.rejection.Rejection.to_meta`), as `dl3flow.rejection.rejected_dataset`
+    for the maps; `stack_spectra` and `spectrum_summary` read the flag.
+    """
+    zeros = np.zeros(energy.nbin)
+    return SpectrumDatasetOnOff(
+        energy=energy,
+        energy_true=energy_true,
+        counts=zeros,
+        counts_off=zeros,
+        acceptance=np.ones(energy.nbin),
+        acceptance_off=zeros,
+        exposure=np.zeros(energy_true.nbin),
+        edisp=np.zeros((energy_true.nbin, energy.nbin)),
+        mask_safe=np.zeros(energy.nbin, dtype=bool),
+        livetime=0.0,
+        on_region=on_region,
+        name=str(rejection.obs_id),
+        meta=rejection.to_meta(),
+    )
+
+
 # -------------------------------------------------------------------------- stacking
 
 
@@ -393,7 +423,7 @@ def _masked_sums(datasets: Sequence[SpectrumDatasetOnOff]) -> _Sums:
 
 def _check_stackable(datasets: Sequence[SpectrumDatasetOnOff]) -> None:
     if not datasets:
-        raise SpectrumError("no spectrum datasets to stack")
+        raise SpectrumError("no spectrum datasets to stack (none given, or all rejected)")
     first = datasets[0]
     for ds in datasets[1:]:
         for attr in ("energy", "energy_true"):
@@ -409,6 +439,7 @@ def stack_spectra(
 ) -> SpectrumDatasetOnOff:
     """Stack ON/OFF spectra as gammapy's ``Datasets.stack_reduce``.
 
+    Datasets flagged ``STATUS = 'REJECTED'`` (`rejected_spectrum`) are left out.
     Every dataset contributes only inside its safe mask: counts, counts_off and
     acceptance are summed; ``alpha * counts_off`` is summed and the stacked
     ``acceptance_off = acceptance * counts_off / sum(alpha * counts_off)``, i.e. the
@@ -421,9 +452,9 @@ def stack_spectra(
     Raises
     ------
     SpectrumError
-        No dataset, or differing energy axes.
+        No dataset that is not rejected, or differing energy axes.
     """
-    datasets = list(datasets)
+    datasets = [ds for ds in datasets if rejection_of(ds.meta) is None]
     _check_stackable(datasets)
     sums = _masked_sums(datasets)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -470,9 +501,10 @@ def spectrum_summary(dataset: SpectrumDatasetOnOff) -> dict:
     Returns
     -------
     dict
-        ``name``, ``n_on``, ``n_off``, ``alpha`` (``sum(alpha n_off) / sum(n_off)``,
-        NaN without OFF counts), ``excess``, ``significance`` (WStat / Li & Ma
-        ``sqrt(TS)`` with sign), ``livetime`` (s), ``n_off_regions``,
+        ``name``, ``status`` (``"ok"`` or the rejection, `dl3flow.rejection`), ``n_on``,
+        ``n_off``, ``alpha`` (``sum(alpha n_off) / sum(n_off)``, NaN without OFF counts),
+        ``excess``, ``significance`` (WStat / Li & Ma ``sqrt(TS)`` with sign),
+        ``livetime`` (s), ``n_off_regions``,
         ``energy_min`` / ``energy_max`` (TeV, NaN without safe bin).
     """
     mask = dataset.mask_safe
@@ -486,8 +518,10 @@ def spectrum_summary(dataset: SpectrumDatasetOnOff) -> dict:
 
         significance = float(wstat_significance(n_on, n_off, alpha))
     erange = dataset.safe_energy_range or (float("nan"), float("nan"))
+    rejection = rejection_of(dataset.meta)
     return {
         "name": dataset.name,
+        "status": "ok" if rejection is None else str(rejection),
         "n_on": int(round(n_on)),
         "n_off": int(round(n_off)),
         "alpha": alpha,
