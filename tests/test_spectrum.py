@@ -411,3 +411,43 @@ def test_rejected_spectrum_is_flagged_and_left_out_of_the_stack(tmp_path):
     assert st.meta["OBS_IDS"] == [1] and "STATUS" not in st.meta
     with pytest.raises(SpectrumError, match="all rejected"):
         stack_spectra([bad])
+
+
+def _point_like(rad_max):
+    def mutate(hdulist):
+        header = hdulist["AEFF"].header
+        header["HDUCLAS3"] = "POINT-LIKE"
+        header["RAD_MAX"] = rad_max
+
+    return mutate
+
+
+def test_point_like_copy_of_a_real_run(hess_obs_copy):
+    """A point-like AEFF with a fixed RAD_MAX: the observation's cut, the map refusal and
+    the radius check name the file and the observation."""
+    from dl3flow.datastore import DataStore
+
+    store = DataStore.from_dir(hess_obs_copy(hdus=_point_like(0.11)))
+    obs = store.observation(23523)
+    assert obs.rad_max.is_fixed and obs.rad_max.evaluate(energy=1.0, offset=0.5) == 0.11
+    assert "obs 23523: point-like IRFs" in check_map_analysis(obs)
+    axes = {
+        "energy": EnergyAxis.from_bounds(0.5, 40, 10),
+        "energy_true": EnergyAxis.from_bounds(0.1, 100, 20, name="energy_true"),
+    }
+    with pytest.raises(SpectrumError, match=r"obs 23523 \(.*023523.fits.gz\[aeff\].*0.2 deg"):
+        extract_spectrum(
+            obs, on_region=CircleRegion(83.633, 22.014, 0.2), finder=WobbleRegionsFinder(3), **axes
+        )
+    ds = extract_spectrum(
+        obs, on_region=CircleRegion(83.633, 22.014, 0.11), finder=WobbleRegionsFinder(3), **axes
+    )
+    assert ds.n_off_regions == 3 and ds.counts.sum() > 0
+    with pytest.raises(SpectrumError, match="obs 23523: containment correction is not possible"):
+        extract_spectrum(
+            obs,
+            on_region=CircleRegion(83.633, 22.014, 0.11),
+            finder=WobbleRegionsFinder(3),
+            containment_correction=True,
+            **axes,
+        )
