@@ -13,7 +13,7 @@ observation, and reports:
 - peak memory (max_rss, MB) per job, per rule, from the per-rule benchmark TSVs;
 - DAG-building time: ``snakemake -n`` on the finished run (every file up to date,
   the checkpoint resolved, so the DAG holds all N-dependent jobs) and
-  ``snakemake -n --forcerun reduce_observation`` (the DAG of a re-run of every
+  ``snakemake -n --forcerun reduce_observations`` (the DAG of a re-run of every
   per-observation job and what follows), each the best of ``--repeat`` runs; and
   ``snakemake --list-rules`` (start-up and parsing, no DAG), so that
   ``dry run - list-rules`` is the DAG building alone. Start-up includes loading the
@@ -147,7 +147,7 @@ def measure_dag(workdir: Path, common: tuple[str, ...], repeat: int) -> dict:
 
     parse, _ = best("--list-rules")
     uptodate, _ = best("-n")
-    rerun, out_rerun = best("-n", "--forcerun", "reduce_observation")
+    rerun, out_rerun = best("-n", "--forcerun", "reduce_observations")
     return {
         "startup_parse_s": round(parse, 2),
         "dag_dry_run_uptodate_s": round(uptodate, 2),

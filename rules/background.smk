@@ -1,31 +1,48 @@
 # Background correction: FoV normalisation per observation outside the final
-# exclusion mask (always writes its dataset and a status: an observation that is
+# exclusion mask, in batch jobs published by rule obs_dataset_bkg
+# (always writes its dataset and a status: an observation that is
 # skipped or failed is recorded, and dropped ones are left out of the stack by
-# rule stack_datasets), the per-observation norm table, and the ring background.
+# rule stack_datasets), the per-observation norm table, and the ring background with
+# its excess, WStat significance and flux maps (one job: both need the ring).
 
 
-rule normalize_background:
+rule normalize_backgrounds:
     input:
-        dataset=OBS_DATASET,
-        mask_safe=OBS_SAFE_MASK,
+        datasets=batch_inputs(OBS_DATASET),
+        masks_safe=batch_inputs(OBS_SAFE_MASK),
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
-        dataset=OBS_BKG_DATASET,
-        status="results/{analysis}/obs/{obs_id}/background_norm.ecsv",
+        directory(batch_dir("background")),
     log:
-        "logs/{analysis}/normalize_background/{obs_id}.log",
+        "logs/{analysis}/normalize_backgrounds/{batch}.log",
     benchmark:
-        f"{BENCHMARKS}/{{analysis}}/normalize_background/{{obs_id}}.tsv"
+        f"{BENCHMARKS}/{{analysis}}/normalize_backgrounds/{{batch}}.tsv"
     conda:
         "../envs/dl3flow.yaml"
     threads: 1
     resources:
-        mem_mb=job_mem_mb("normalize_background"),
-        runtime=job_runtime("normalize_background"),
+        mem_mb=job_mem_mb("normalize_backgrounds"),
+        runtime=job_runtime("normalize_backgrounds"),
     params:
+        obs_ids=batch_obs_ids,
         background=lambda wildcards: analysis_section(wildcards).get("background"),
     script:
-        "../scripts/normalize_background.py"
+        "../scripts/normalize_backgrounds.py"
+
+
+rule obs_dataset_bkg:
+    input:
+        batch=batch_of("background"),
+    output:
+        dataset=OBS_BKG_DATASET,
+        status=OBS_BKG_STATUS,
+    log:
+        "logs/{analysis}/obs_dataset_bkg/{obs_id}.log",
+    localrule: True
+    conda:
+        "../envs/dl3flow.yaml"
+    shell:
+        PUBLISH
 
 
 rule background_norms_table:
@@ -51,7 +68,8 @@ rule ring_background:
         dataset="results/{analysis}/stacked/dataset.fits",
         exclusion="results/{analysis}/masks/exclusion.fits",
     output:
-        "results/{analysis}/stacked/ring.fits",
+        ring="results/{analysis}/stacked/ring.fits",
+        maps="results/{analysis}/stacked/maps_ring.fits",
     log:
         "logs/{analysis}/ring_background.log",
     benchmark:
@@ -63,5 +81,6 @@ rule ring_background:
         runtime=job_runtime("ring_background"),
     params:
         ring=lambda wildcards: analysis_section(wildcards).get("ring"),
+        maps=maps_section,
     script:
         "../scripts/ring_background.py"

@@ -31,6 +31,19 @@ OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"
 OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
 OBS_SAFE_MASK = "results/{analysis}/obs/{obs_id}/mask_safe.fits"
 OBS_BKG_DATASET = "results/{analysis}/obs/{obs_id}/dataset_bkg.fits"
+OBS_BKG_STATUS = "results/{analysis}/obs/{obs_id}/background_norm.ecsv"
+# The per-observation steps run as batch jobs of up to `observations_per_job`
+# observations (a job's start costs more than reducing one observation): each writes
+# its observations' products under results/{analysis}/batches/{step}/{batch}/{obs_id}/,
+# and cheap per-observation rules publish them (hard links) as the declared per-
+# observation targets above, which every later step reads.
+OBS_BATCH = "results/{analysis}/batches/{step}/{batch}"
+
+
+def batch_dir(step):
+    """The batch directory pattern of a step (a rule's `directory()` output)."""
+    return OBS_BATCH.replace("{step}", step)
+
 
 # Parse every analysis up front: a bad quantity, region string, missing region file
 # or catalog column fails here, naming its key, before any job runs. (Files that a
@@ -57,6 +70,7 @@ wildcard_constraints:
     analysis=ANALYSIS_NAME_PATTERN,
     obs_id=r"\d+",
     mask="|".join(EXCLUSION_MASKS),
+    batch=r"\d+",
 
 
 def analysis_section(wildcards):
@@ -96,20 +110,16 @@ def _data_store(directory):
     return _DATA_STORES[directory]
 
 
-def observation_inputs(wildcards):
-    """Index files plus the observation's files that exist (changes re-run its jobs).
+def _observation_files(analysis, obs_id):
+    """The observation's DL3 files that exist (changes re-run its batch).
 
     Paths are resolved by dl3flow's DataStore (BASE_DIR / FILE_DIR / FILE_NAME), as
     the job resolves them. A file that is missing (or a broken link) is left out:
     the job then rejects the observation with that reason, and the rest runs.
     """
-    directory = str(ANALYSIS_CONFIGS[wildcards.analysis].data_store)
-    inputs = data_store_index(wildcards)
-    files = _data_store(directory).observation_files(int(wildcards.obs_id))
-    inputs["files"] = [
-        _as_configured(path, directory) for path in files if path.is_file()
-    ]
-    return inputs
+    directory = str(ANALYSIS_CONFIGS[analysis].data_store)
+    files = _data_store(directory).observation_files(obs_id)
+    return [_as_configured(path, directory) for path in files if path.is_file()]
 
 
 def _as_configured(path, directory):
@@ -150,6 +160,89 @@ def selected_obs_ids(analysis):
     return [int(obs_id) for obs_id in selected["OBS_ID"]]
 
 
+def observation_batches(analysis):
+    """Batch name -> observation ids of the per-observation batch jobs of an analysis."""
+    from dl3flow.workflow_support import observation_batches as split
+
+    batches = split(
+        selected_obs_ids(analysis), max_per_job=config["observations_per_job"]
+    )
+    return {f"{index:03d}": obs_ids for index, obs_ids in enumerate(batches, 1)}
+
+
+def batch_obs_ids(wildcards):
+    """The observations of a batch job (its `obs_ids` param)."""
+    return observation_batches(wildcards.analysis)[wildcards.batch]
+
+
+def batch_directories(step):
+    """Input function: the batch directories of `step`, one per batch of the analysis."""
+
+    def directories(wildcards):
+        return expand(
+            OBS_BATCH,
+            analysis=wildcards.analysis,
+            step=step,
+            batch=observation_batches(wildcards.analysis),
+        )
+
+    return directories
+
+
+def batch_of(step):
+    """Input function: the batch directory of `step` that holds this observation."""
+
+    def directory(wildcards):
+        obs_id = int(wildcards.obs_id)
+        for batch, obs_ids in observation_batches(wildcards.analysis).items():
+            if obs_id in obs_ids:
+                return OBS_BATCH.format(
+                    analysis=wildcards.analysis, step=step, batch=batch
+                )
+        raise WorkflowError(
+            f"observation {obs_id} is not selected by analysis {wildcards.analysis} "
+            f"(results/{wildcards.analysis}/observations.ecsv)"
+        )
+
+    return directory
+
+
+# Publish a batch job's products of one observation as its declared targets: a hard
+# link (a copy where the file system has none), touched so that it is newer than the
+# batch directory; a provenance sidecar goes along.
+PUBLISH = (
+    "exec 2> {log:q}; for out in {output:q}; do"
+    ' src={input.batch:q}/{wildcards.obs_id}/"$(basename "$out")";'
+    ' for suffix in "" .prov.json; do'
+    ' if [ -z "$suffix" ] || [ -e "$src$suffix" ]; then'
+    ' ln -f "$src$suffix" "$out$suffix" 2>/dev/null || cp "$src$suffix" "$out$suffix";'
+    ' touch "$out$suffix"; fi; done; done'
+)
+
+
+def batch_inputs(pattern):
+    """Input function: `pattern`'s per-observation files of a batch's observations."""
+
+    def inputs(wildcards):
+        return expand(
+            pattern, analysis=wildcards.analysis, obs_id=batch_obs_ids(wildcards)
+        )
+
+    return inputs
+
+
+def batch_observation_inputs(wildcards):
+    """Index files plus the DL3 files of a batch's observations that exist."""
+    # a file of one observation changes: its batch is re-reduced (and only its batch)
+    inputs = data_store_index(wildcards)
+    inputs["files"] = [
+        path
+        for obs_id in batch_obs_ids(wildcards)
+        for path in _observation_files(wildcards.analysis, obs_id)
+    ]
+    return inputs
+
+
 def obs_statuses(wildcards):
     """Reduction status files of the selected observations."""
     return _per_observation(OBS_STATUS, wildcards)
@@ -180,9 +273,7 @@ def obs_bkg_datasets(wildcards):
 
 def obs_bkg_status(wildcards):
     """Background-normalisation status tables of the selected observations."""
-    return _per_observation(
-        "results/{analysis}/obs/{obs_id}/background_norm.ecsv", wildcards
-    )
+    return _per_observation(OBS_BKG_STATUS, wildcards)
 
 
 def exclusion_region_files(wildcards):
@@ -352,7 +443,10 @@ def job_runtime(rule_name):
 
     def runtime(wildcards, input, attempt):
         size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)
-        n_obs = len(input.datasets) if "datasets" in input.keys() else 1
+        if "batch" in wildcards.keys():
+            n_obs = len(batch_obs_ids(wildcards))
+        else:
+            n_obs = len(input.datasets) if "datasets" in input.keys() else 1
         return resources.runtime(rule_name, **size, attempt=attempt, n_obs=n_obs)
 
     return runtime

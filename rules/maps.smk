@@ -37,27 +37,6 @@ use rule excess_maps as excess_maps_bands with:
         per_band=True,
 
 
-rule excess_maps_ring:
-    input:
-        ring="results/{analysis}/stacked/ring.fits",
-        dataset="results/{analysis}/stacked/dataset.fits",
-    output:
-        "results/{analysis}/stacked/maps_ring.fits",
-    log:
-        "logs/{analysis}/excess_maps_ring.log",
-    benchmark:
-        f"{BENCHMARKS}/{{analysis}}/excess_maps_ring.tsv"
-    conda:
-        "../envs/dl3flow.yaml"
-    resources:
-        mem_mb=job_mem_mb("excess_maps_ring"),
-        runtime=job_runtime("excess_maps_ring"),
-    params:
-        maps=maps_section,
-    script:
-        "../scripts/excess_maps_ring.py"
-
-
 rule find_peaks:
     input:
         "results/{analysis}/stacked/maps.fits",

@@ -1,7 +1,8 @@
 # Per-observation reduction: counts, exposure, background, edisp, psf on a cutout.
-# One job per observation, independent of the others (groupable on a cluster).
-# params list exactly the config keys the script uses, so that changing other
-# sections (e.g. safe_mask) does not re-run it.
+# Batch jobs of up to `observations_per_job` observations (rules/common.smk), each
+# observation independent of the others; rule obs_dataset publishes an observation's
+# dataset and status as its declared targets. params list exactly the config keys
+# the script uses, so that changing other sections (e.g. safe_mask) does not re-run it.
 #
 # A bad observation must not break the run (on_bad_observation: skip), and follows
 # one protocol through every step: its dataset is still written, flagged (STATUS =
@@ -12,24 +13,24 @@
 # on_bad_observation: fail the job fails with an error naming the observation.
 
 
-rule reduce_observation:
+rule reduce_observations:
     input:
         unpack(geometry_inputs),
-        unpack(observation_inputs),
+        unpack(batch_observation_inputs),
     output:
-        dataset=OBS_DATASET,
-        status=OBS_STATUS,
+        directory(batch_dir("reduce")),
     log:
-        "logs/{analysis}/reduce_observation/{obs_id}.log",
+        "logs/{analysis}/reduce_observations/{batch}.log",
     benchmark:
-        f"{BENCHMARKS}/{{analysis}}/reduce_observation/{{obs_id}}.tsv"
+        f"{BENCHMARKS}/{{analysis}}/reduce_observations/{{batch}}.tsv"
     conda:
         "../envs/dl3flow.yaml"
     threads: 1
     resources:
-        mem_mb=job_mem_mb("reduce_observation"),
-        runtime=job_runtime("reduce_observation"),
+        mem_mb=job_mem_mb("reduce_observations"),
+        runtime=job_runtime("reduce_observations"),
     params:
+        obs_ids=batch_obs_ids,
         geom=lambda wildcards: analysis_section(wildcards)["geom"],
         offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
         irfs=lambda wildcards: [
@@ -42,7 +43,22 @@ rule reduce_observation:
             wildcards.analysis
         ].background.fov_alignment,
     script:
-        "../scripts/reduce_observation.py"
+        "../scripts/reduce_observations.py"
+
+
+rule obs_dataset:
+    input:
+        batch=batch_of("reduce"),
+    output:
+        dataset=OBS_DATASET,
+        status=OBS_STATUS,
+    log:
+        "logs/{analysis}/obs_dataset/{obs_id}.log",
+    localrule: True
+    conda:
+        "../envs/dl3flow.yaml"
+    shell:
+        PUBLISH
 
 
 rule rejected_observations:

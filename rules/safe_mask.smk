@@ -1,28 +1,44 @@
 # Safe data range per observation (its own file target, so that changing the
-# `safe_mask` settings re-runs only the masks and what depends on them).
+# `safe_mask` settings re-runs only the masks and what depends on them), in batch
+# jobs as the reduction (the same batches), published by rule obs_safe_mask.
 
 
-rule make_safe_mask:
+rule make_safe_masks:
     input:
-        # the reduced dataset holds all it needs (no second read of the DL3 file)
-        dataset=OBS_DATASET,
+        # the reduced datasets hold all it needs (no second read of the DL3 files)
+        datasets=batch_inputs(OBS_DATASET),
     output:
-        OBS_SAFE_MASK,
+        directory(batch_dir("safe_mask")),
     log:
-        "logs/{analysis}/make_safe_mask/{obs_id}.log",
+        "logs/{analysis}/make_safe_masks/{batch}.log",
     benchmark:
-        f"{BENCHMARKS}/{{analysis}}/make_safe_mask/{{obs_id}}.tsv"
+        f"{BENCHMARKS}/{{analysis}}/make_safe_masks/{{batch}}.tsv"
     conda:
         "../envs/dl3flow.yaml"
     threads: 1
     resources:
-        mem_mb=job_mem_mb("make_safe_mask"),
-        runtime=job_runtime("make_safe_mask"),
+        mem_mb=job_mem_mb("make_safe_masks"),
+        runtime=job_runtime("make_safe_masks"),
     params:
+        obs_ids=batch_obs_ids,
         safe_mask=lambda wildcards: analysis_section(wildcards).get("safe_mask"),
         offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
     script:
-        "../scripts/make_safe_mask.py"
+        "../scripts/make_safe_masks.py"
+
+
+rule obs_safe_mask:
+    input:
+        batch=batch_of("safe_mask"),
+    output:
+        OBS_SAFE_MASK,
+    log:
+        "logs/{analysis}/obs_safe_mask/{obs_id}.log",
+    localrule: True
+    conda:
+        "../envs/dl3flow.yaml"
+    shell:
+        PUBLISH
 
 
 rule safe_energy_table:

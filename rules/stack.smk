@@ -7,7 +7,6 @@ rule stack_datasets:
     input:
         unpack(geometry_inputs),
         datasets=obs_bkg_datasets,
-        norms="results/{analysis}/tables/background_norms.ecsv",
     output:
         "results/{analysis}/stacked/dataset.fits",
     log:

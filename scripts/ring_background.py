@@ -1,9 +1,14 @@
-"""Ring-background on-off dataset of the stacked dataset (outside the final exclusion)."""
+"""Ring-background on-off dataset of the stacked dataset and its maps (WStat / Li & Ma).
+
+The on-off dataset (outside the final exclusion) and its excess, significance and
+flux maps in one job: the maps need nothing else, and a job's start costs more.
+"""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.background import ring_background
 from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
+from dl3flow.products import ring_excess_maps
 from dl3flow.steps import read_exclusion
 from dl3flow.workflow_support import script_job, script_provenance
 
@@ -12,17 +17,26 @@ with script_job(snakemake) as log:
     if cfg.ring is None:
         raise ValueError(f"analyses.{cfg.name}.ring: not configured (null)")
     exclusion = read_exclusion(snakemake.input.exclusion)
+    dataset = read_dataset(snakemake.input.dataset)
     onoff = ring_background(
-        read_dataset(snakemake.input.dataset),
-        exclusion.mask,
-        exclusion_geom=exclusion.geom,
-        **cfg.ring.as_kwargs(),
+        dataset, exclusion.mask, exclusion_geom=exclusion.geom, **cfg.ring.as_kwargs()
     )
-    onoff.write(snakemake.output[0], provenance=script_provenance(snakemake))
+    onoff.write(snakemake.output.ring, provenance=script_provenance(snakemake))
     log.info(
         "wrote %s (%d bands; %d on counts, %d off counts)",
-        snakemake.output[0],
+        snakemake.output.ring,
         onoff.geom.energy.nbin,
         onoff.counts.sum(),
         onoff.counts_off.sum(),
     )
+    # ring off counts are correlated once, by the ring (correlate_off=False)
+    maps = ring_excess_maps(onoff, dataset, **cfg.maps.as_kwargs())
+    provenance = script_provenance(
+        snakemake,
+        obs_ids=dataset.meta.get("OBS_IDS") or (),
+        parameters={**cfg.maps.as_kwargs(), "correlate_off": False},
+    )
+    maps.write(snakemake.output.maps, meta={"ANALYSIS": cfg.name}, provenance=provenance)
+    significance = maps.image("sqrt_ts")
+    peak = max(significance[significance == significance], default=float("nan"))
+    log.info("wrote %s (max significance, WStat: %.2f)", snakemake.output.maps, peak)

@@ -12,9 +12,8 @@ with script_job(snakemake) as log:
     provenance = script_provenance(snakemake, obs_ids=stacked.meta["OBS_IDS"])
     stacked.write(snakemake.output[0], provenance=provenance)
     log.info(
-        "wrote %s (%d counts; %d observation(s) dropped, see %s)",
+        "wrote %s (%d counts; %d observation(s) dropped, see tables/background_norms.ecsv)",
         snakemake.output[0],
         stacked.counts.sum(),
         stacked.meta["NDROPPED"],
-        snakemake.input.norms,
     )

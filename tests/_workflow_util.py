@@ -48,10 +48,19 @@ def output_of(result: subprocess.CompletedProcess, tail: int = 6000) -> str:
     return (result.stdout + result.stderr)[-tail:]
 
 
-def product_files(workdir: Path) -> list[str]:
-    """Every file under results/ (relative paths, sorted)."""
+def product_files(workdir: Path, *, batches: bool = False) -> list[str]:
+    """Every file under results/ (relative paths, sorted).
+
+    Without ``batches``, the batch jobs' working directories (results/<analysis>/
+    batches/, published as the per-observation products) are left out: they depend
+    on ``observations_per_job``, the products do not.
+    """
     results = workdir / "results"
-    return sorted(str(p.relative_to(workdir)) for p in results.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(workdir))
+        for p in results.rglob("*")
+        if p.is_file() and (batches or p.relative_to(results).parts[1:2] != ("batches",))
+    )
 
 
 def data_checksums(workdir: Path) -> dict[str, str]:
@@ -67,4 +76,11 @@ def data_checksums(workdir: Path) -> dict[str, str]:
 
 def temporary_files(workdir: Path) -> list[str]:
     """Leftovers of interrupted atomic writes (``.<name>.<random>.tmp<suffix>``)."""
-    return [p for p in product_files(workdir) if ".tmp" in Path(p).name]
+    return [p for p in product_files(workdir, batches=True) if ".tmp" in Path(p).name]
+
+
+def step_log(workdir: Path, analysis: str, rule: str) -> str:
+    """The logs of a per-observation step's batch jobs (logs/<analysis>/<rule>/*.log), joined."""
+    logs = sorted((workdir / "logs" / analysis / rule).glob("*.log"))
+    assert logs, f"no logs of rule {rule} in {workdir / 'logs' / analysis}"
+    return "\n".join(path.read_text() for path in logs)

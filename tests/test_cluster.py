@@ -105,7 +105,7 @@ def test_profile_is_valid_yaml(profile):
     if profile == "slurm":
         assert settings["executor"] == "slurm"
         groups = settings["groups"]
-        assert groups["reduce_observation"] == groups["make_safe_mask"]
+        assert {"reduce_observations", "make_safe_masks", "normalize_backgrounds"} <= set(groups)
         assert set(groups.values()) == set(settings["group-components"])
 
 
@@ -261,7 +261,7 @@ def test_slurm_demo_matches_local(tmp_path):
     sbatch_calls = [line for line in log.splitlines() if line.startswith("sbatch call:")]
     submitted = [line for line in log.splitlines() if "has been submitted with SLURM jobid" in line]
     assert sbatch_calls and len(submitted) == len(sbatch_calls), log[-5000:]
-    assert any("group_per_observation" in line for line in submitted), submitted
+    assert any("group_reduce_batches" in line for line in submitted), submitted
     print("\n".join(submitted))
 
     expected, got = product_checksums(local / "results"), product_checksums(slurm / "results")

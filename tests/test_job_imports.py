@@ -146,7 +146,7 @@ with script_job(job):
     assert not isinstance(result, Rejection), result
 """
 
-# scripts/make_safe_mask.py, with the default methods [aeff-default, offset-max]
+# scripts/make_safe_masks.py, with the default methods [aeff-default, offset-max]
 SAFE_MASK_IMPORTS = """
 from dl3flow.dataset import read_dataset
 from dl3flow.rejection import rejection_of
@@ -165,7 +165,7 @@ with script_job(job):
     write_safe_mask(safe, args["mask_safe"], provenance=script_provenance(job))
 """
 
-# scripts/normalize_background.py with method: scale, up to the dataset (its ECSV
+# scripts/normalize_backgrounds.py with method: scale, up to the dataset (its ECSV
 # status table needs astropy.table; the exclusion's SOURCES table is not read)
 NORMALIZE_IMPORTS = """
 from dl3flow.background import results_table
@@ -187,9 +187,9 @@ with script_job(job):
 """
 
 JOBS = {
-    "reduce_observation": (REDUCE_IMPORTS, REDUCE_CALLS),
-    "make_safe_mask": (SAFE_MASK_IMPORTS, SAFE_MASK_CALLS),
-    "normalize_background": (NORMALIZE_IMPORTS, NORMALIZE_CALLS),
+    "reduce_observations": (REDUCE_IMPORTS, REDUCE_CALLS),
+    "make_safe_masks": (SAFE_MASK_IMPORTS, SAFE_MASK_CALLS),
+    "normalize_backgrounds": (NORMALIZE_IMPORTS, NORMALIZE_CALLS),
 }
 
 

@@ -88,7 +88,7 @@ def test_provenance_cli_shows_how_the_stack_was_made(run_a):
 
     # a per-observation dataset: its DL3 files and the reduction parameters
     obs = read_provenance(run_a / "results/demo/obs/2/dataset.fits")
-    assert obs.rule == "reduce_observation" and obs.obs_ids == (2,)
+    assert obs.rule == "reduce_observations" and obs.obs_ids == (2,)
     assert obs.config_hash == record.config_hash
     assert [item.path for item in obs.inputs] == [
         "resources/demo-dl3/obs-index.fits.gz",
@@ -134,13 +134,16 @@ def test_two_runs_give_identical_data(run_a, run_b):
 def test_resume_after_sigkill(tmp_path_factory, run_a):
     workdir = copy_workflow(tmp_path_factory.mktemp("killed") / "workflow")
     obs_dir = workdir / "results" / "demo" / "obs"
+    batches = workdir / "results" / "demo" / "batches" / "reduce"
+    # batches of 2 observations: the kill leaves some published, some not begun
+    kill_args = ("--config", "observations_per_job=2")
 
     def reduced():
         return sorted(int(p.parent.name) for p in obs_dir.glob("*/status.json"))
 
     log = open(workdir / "killed-run.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        snakemake_command(workdir, "--cores", 1),
+        snakemake_command(workdir, "--cores", 1, *kill_args),
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -159,17 +162,18 @@ def test_resume_after_sigkill(tmp_path_factory, run_a):
     done = reduced()
     assert 2 <= len(done) < N_OBS, done
     assert not (workdir / "results" / "demo" / "stacked" / "dataset.fits").exists()
-    # a partial write of a killed job, as SIGKILL during a write leaves it
+    # a partial write of a killed job, as SIGKILL during a write leaves it, in the
+    # batch of an observation not yet published
     pending = sorted(set(range(1, N_OBS + 1)) - set(done))[0]
-    leftover = obs_dir / str(pending) / ".dataset.fits.k1ll3d.tmp.fits"
+    batch = f"{(pending - 1) // 2 + 1:03d}"
+    leftover = batches / batch / str(pending) / ".dataset.fits.k1ll3d.tmp.fits"
     leftover.parent.mkdir(parents=True, exist_ok=True)
     leftover.write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
 
-    assert run_snakemake(workdir, "--unlock").returncode == 0  # the killed run's lock
-    resumed = run_snakemake(workdir, "--cores", 2, "--rerun-incomplete")
+    assert run_snakemake(workdir, "--unlock", *kill_args).returncode == 0  # the killed lock
+    resumed = run_snakemake(workdir, "--cores", 2, "--rerun-incomplete", *kill_args)
     assert resumed.returncode == 0, output_of(resumed)
-    log_text = (workdir / "logs" / "demo" / "reduce_observation" / f"{pending}.log").read_text()
-    assert f"removed {leftover.relative_to(workdir)}" in log_text
+    assert not leftover.exists()  # the batch was made again from scratch
 
     assert not temporary_files(workdir)
     assert product_files(workdir) == product_files(run_a)

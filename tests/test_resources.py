@@ -34,7 +34,7 @@ def test_n_pixels_errors(width, binsz):
         ("reduce", 200 * 200, 23, 1, 400),  # 300 + 44.2 MB -> 400
         ("reduce", 200 * 200, 23, 2, 800),
         ("reduce", 1000 * 1000, 50, 1, 2700),  # 300 + 2400 MB
-        ("reduce_observation", 200 * 200, 23, 3, 1200),  # a rule name
+        ("reduce_observations", 200 * 200, 23, 3, 1200),  # a rule name
         ("table", 10**8, 100, 1, 500),  # no size dependence
     ],
 )
@@ -46,7 +46,7 @@ def test_mem_mb(kind, n_pix, n_energy, attempt, expected):
     ("kind", "n_pix", "n_energy", "attempt", "n_obs", "expected"),
     [
         ("reduce", 200 * 200, 23, 1, 1, 6),
-        ("reduce", 200 * 200, 23, 1, 500, 6),  # per observation: n_obs ignored
+        ("reduce", 200 * 200, 23, 1, 16, 7),  # a batch of 16: 5 + 0.1 * 16 * 0.92
         ("reduce", 200 * 200, 23, 2, 1, 12),
         ("stack", 250 * 250, 31, 1, 100, 15),  # 5 + 0.05 * 100 * 1.9375
         ("stack", 250 * 250, 31, 1, 1000, 102),
@@ -109,6 +109,6 @@ def test_job_size_from_analysis():
     analysis = analysis_config(DEMO_LIKE, "a")
     assert analysis.offset_max == 2 * u.deg
     # per observation: the 4 deg cutout, clipped to the 3 deg height of the geometry
-    assert job_size(analysis, "reduce_observation") == {"n_pixels": 200 * 150, "n_energy": 23}
+    assert job_size(analysis, "reduce_observations") == {"n_pixels": 200 * 150, "n_energy": 23}
     assert job_size(analysis, "stack") == {"n_pixels": 250 * 150, "n_energy": 23}
     assert resources.mem_mb("stack", **job_size(analysis, "stack_datasets")) == 500

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _workflow_util import copy_workflow
+from _workflow_util import copy_workflow, step_log
 
 REPO = Path(__file__).resolve().parents[1]
 CRAB = "config/examples/hess-dr1-crab.yaml"
@@ -43,7 +43,6 @@ COMMON_JOBS = {
     "ring_background": 1,
     # final maps, peaks, their plots and the report pages (rules/maps.smk, report.smk)
     "excess_maps": 1,
-    "excess_maps_ring": 1,
     "find_peaks": 1,
     "plot_maps": 1,
     "plot_maps_ring": 1,
@@ -236,8 +235,11 @@ def _check_products(workdir, analysis, obs_ids=None, *, first_pass=False):
     for obs_id in selected["OBS_ID"]:
         for name in ("dataset.fits", "mask_safe.fits", "dataset_bkg.fits"):
             assert (results / "obs" / str(obs_id) / name).is_file()
-        assert (workdir / "logs" / analysis / "reduce_observation" / f"{obs_id}.log").is_file()
-        assert (workdir / "logs" / analysis / "normalize_background" / f"{obs_id}.log").is_file()
+    reduce_log = step_log(workdir, analysis, "reduce_observations")
+    background_log = step_log(workdir, analysis, "normalize_backgrounds")
+    for obs_id in selected["OBS_ID"]:
+        assert f"reducing observation {obs_id} of" in reduce_log
+        assert f"obs {obs_id}: " in background_log
     stacked = read_dataset(results / "stacked" / "dataset.fits")
     assert stacked.counts.sum() > 0
     table = Table.read(results / "tables" / "safe_energy.ecsv")
@@ -338,8 +340,9 @@ def test_run_demo(demo_run, tmp_path):
     changed = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml")
     assert changed.returncode == 0, changed.stdout + changed.stderr
     counts = job_counts(changed.stdout + changed.stderr)
-    assert "reduce_observation" not in counts, counts
-    assert counts["make_safe_mask"] == 6 and counts["stack_datasets"] == 1, counts
+    assert "reduce_observations" not in counts and "obs_dataset" not in counts, counts
+    assert counts["make_safe_masks"] == 1 and counts["obs_safe_mask"] == 6, counts
+    assert counts["stack_datasets"] == 1, counts
     # ... and the exclusion masks from regions and catalogs do not depend on them
     assert "exclusion_initial" not in counts, counts
     rerun = snakemake(workdir, "--cores", 2, "--configfile", "safe.yaml")
@@ -349,15 +352,18 @@ def test_run_demo(demo_run, tmp_path):
     # ... while a reduction setting does re-run it
     (workdir / "geom.yaml").write_text("analyses:\n  demo:\n    fov_rotation_step: 2 deg\n")
     reduce = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml", "geom.yaml")
-    assert job_counts(reduce.stdout + reduce.stderr)["reduce_observation"] == 6
+    counts = job_counts(reduce.stdout + reduce.stderr)
+    assert counts["reduce_observations"] == 1 and counts["obs_dataset"] == 6, counts
 
     # a dataset deleted by hand is a declared product: the next run simply re-makes it
-    # and what depends on it (through the first pass, every normalisation)
+    # (published again from its batch, not reduced again) and what depends on it
+    # (through the first pass, every normalisation)
     (workdir / "results/demo/obs/2/dataset.fits").unlink()
     again = snakemake(workdir, "-n", "--cores", 2, "--configfile", "safe.yaml")
     assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
     counts = job_counts(again.stdout + again.stderr)
-    assert counts["reduce_observation"] == 1 and counts["make_safe_mask"] == 1, counts
+    assert "reduce_observations" not in counts and counts["obs_dataset"] == 1, counts
+    assert counts["make_safe_masks"] == 1, counts
     assert counts["stack_datasets"] == 1 and "simulate_data_store" not in counts, counts
 
 

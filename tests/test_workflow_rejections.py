@@ -13,7 +13,14 @@ import json
 
 import pytest
 import yaml
-from _workflow_util import REPO, copy_workflow, output_of, run_snakemake, temporary_files
+from _workflow_util import (
+    REPO,
+    copy_workflow,
+    output_of,
+    run_snakemake,
+    step_log,
+    temporary_files,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -111,8 +118,8 @@ def test_skip_completes_without_the_bad_observation(skip_run):
     output = result.stdout + result.stderr
     assert f"demo: 1 of {N_OBS} observation(s) rejected:" in output
     assert f"obs {BAD_OBS} (irf): MissingHDUError: HDU 'aeff'" in output
-    log = (workdir / "logs" / "demo" / "reduce_observation" / f"{BAD_OBS}.log").read_text()
-    assert "rejected (on_bad_observation: skip)" in log
+    log = step_log(workdir, "demo", "reduce_observations")
+    assert f"obs {BAD_OBS} rejected (on_bad_observation: skip)" in log
 
 
 def test_skip_rerun_has_nothing_to_do(skip_run):
@@ -146,8 +153,7 @@ def test_fail_stops_naming_the_observation(tmp_path_factory, bad_store):
     obs = workdir / "results" / "demo" / "obs"
     assert not (obs / str(BAD_OBS)).exists() or not any((obs / str(BAD_OBS)).iterdir())
     assert not (workdir / target).exists()
-    log = (workdir / "logs" / "demo" / "reduce_observation" / f"{BAD_OBS}.log").read_text()
-    assert "BadObservationError" in log
+    assert "BadObservationError" in step_log(workdir, "demo", "reduce_observations")
     # the good observations that were reduced before the stop are complete
     for status in obs.glob("*/status.json"):
         assert json.loads(status.read_text())["status"] == "ok"

@@ -81,15 +81,15 @@ JOB_KINDS: dict[str, JobCost] = {
 RULE_KINDS: dict[str, str] = {
     "simulate_data_store": "table",
     "select_observations": "table",
-    "reduce_observation": "reduce",
-    "make_safe_mask": "safe_mask",
+    "reduce_observations": "reduce",
+    "make_safe_masks": "safe_mask",
     "safe_energy_table": "table",
     "exclusion_initial": "maps",
     "stack_initial": "stack",
     "significance_initial": "maps",
     "exclusion_significance": "maps",
     "exclusion_final": "maps",
-    "normalize_background": "background",
+    "normalize_backgrounds": "background",
     "background_norms_table": "table",
     "ring_background": "maps",
     "stack_datasets": "stack",
@@ -101,7 +101,6 @@ RULE_KINDS: dict[str, str] = {
     "report_table": "table",
     "excess_maps": "maps",
     "excess_maps_bands": "maps",
-    "excess_maps_ring": "maps",
     "find_peaks": "maps",
     "plot_maps": "plot",
     "plot_maps_ring": "plot",
@@ -185,8 +184,8 @@ def mem_mb(kind: str, *, n_pixels: int, n_energy: int, attempt: int = 1) -> int:
 def runtime(kind: str, *, n_pixels: int, n_energy: int, attempt: int = 1, n_obs: int = 1) -> int:
     """Runtime request in whole minutes, times ``attempt``.
 
-    ``n_obs`` is the number of observations an analysis-wide job reads (stacking);
-    per-observation jobs ignore it.
+    ``n_obs`` is the number of observations the job works on: those a stacking job
+    reads, those of a batch of per-observation jobs (each on its own cutout).
 
     Examples
     --------
@@ -197,6 +196,6 @@ def runtime(kind: str, *, n_pixels: int, n_energy: int, attempt: int = 1, n_obs:
     """
     _check(n_pixels, n_energy, attempt, n_obs)
     cost = _cost(kind)
-    repeats = 1 if cost.per_observation else max(n_obs, 1)
-    minutes = cost.base_minutes + cost.minutes_per_mvoxel * repeats * n_pixels * n_energy / 1e6
+    mvoxels = max(n_obs, 1) * n_pixels * n_energy / 1e6
+    minutes = cost.base_minutes + cost.minutes_per_mvoxel * mvoxels
     return int(math.ceil(minutes)) * attempt

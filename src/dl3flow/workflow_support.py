@@ -31,6 +31,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .io import script_logging
@@ -50,6 +51,10 @@ __all__ = [
     "WARNINGS_TABLE",
     "choose_center",
     "job_config",
+    "observation_batches",
+    "batch_observations",
+    "BatchObservation",
+    "matching_inputs",
 ]
 
 #: The simulated demo data store and its source catalog and region file, written by
@@ -167,6 +172,117 @@ def script_provenance(
         analysis=None if analysis is None else str(analysis),
         checksum_cache=checksum_cache,
     )
+
+
+def observation_batches(obs_ids: Iterable[int], *, max_per_job: int) -> list[list[int]]:
+    """Split observations into the batches of the per-observation jobs.
+
+    ``ceil(n / max_per_job)`` batches of consecutive observations (in the order
+    given), as equal in size as they can be (the first ones one larger). The split
+    depends only on the observations and ``max_per_job``, never on the cores of a
+    run, so that a run resumed with other ``--cores`` finds its batches done.
+
+    Parameters
+    ----------
+    obs_ids : iterable of int
+        The selected observations, in the order of the selection table.
+    max_per_job : int
+        At most this many observations per job (>= 1).
+
+    Returns
+    -------
+    list of list of int
+        Empty for no observations.
+
+    Raises
+    ------
+    ValueError
+        If ``max_per_job`` < 1.
+    """
+    if max_per_job < 1:
+        raise ValueError(f"observations per job must be >= 1, got {max_per_job}")
+    obs_ids = [int(obs_id) for obs_id in obs_ids]
+    n_batches = -(-len(obs_ids) // max_per_job)
+    if n_batches == 0:
+        return []
+    size, extra = divmod(len(obs_ids), n_batches)
+    batches, start = [], 0
+    for index in range(n_batches):
+        stop = start + size + (index < extra)
+        batches.append(obs_ids[start:stop])
+        start = stop
+    return batches
+
+
+@dataclass(frozen=True)
+class BatchObservation:
+    """One observation of a batch job: its id, its output directory and its inputs.
+
+    Attributes
+    ----------
+    obs_id : int
+    directory : `~pathlib.Path`
+        ``<batch output directory>/<obs_id>``: where the job writes its products
+        (published to ``results/<analysis>/obs/<obs_id>/`` by the per-observation
+        rules).
+    inputs : dict
+        Input name -> this observation's path(s) of that input (lists of the batch
+        are aligned with ``params.obs_ids``; other inputs are shared).
+    """
+
+    obs_id: int
+    directory: Path
+    inputs: dict
+
+    def provenance(self, snakemake, *, inputs: Iterable | None = None) -> Provenance:
+        """The provenance of this observation's products (its inputs, its obs id)."""
+        if inputs is None:
+            inputs = _files(list(self.inputs.values()))
+        return script_provenance(
+            snakemake, inputs=inputs, obs_ids=[self.obs_id], parameters={"obs_ids": [self.obs_id]}
+        )
+
+
+def batch_observations(snakemake, *, per_observation: Iterable[str] = ()):
+    """The observations of a batch job, one `BatchObservation` each, in order.
+
+    The job's ``params.obs_ids`` lists the observations; its first output is the
+    batch directory. Inputs named in ``per_observation`` are lists aligned with
+    ``obs_ids`` (one path per observation); every other named input is shared.
+
+    Raises
+    ------
+    ValueError
+        If a per-observation input does not have one path per observation.
+    """
+    obs_ids = [int(obs_id) for obs_id in _params(snakemake)["obs_ids"]]
+    directory = Path(_files(snakemake.output)[0])
+    named = {str(key): value for key, value in snakemake.input.items()}
+    for name in per_observation:
+        if len(_files(named[name])) != len(obs_ids):
+            raise ValueError(
+                f"rule {snakemake.rule}: input {name!r} has {len(_files(named[name]))} "
+                f"paths for {len(obs_ids)} observations"
+            )
+    out = []
+    for index, obs_id in enumerate(obs_ids):
+        inputs = {
+            name: (_files(value)[index] if name in per_observation else value)
+            for name, value in named.items()
+        }
+        out.append(BatchObservation(obs_id, directory / str(obs_id), inputs))
+    return out
+
+
+def matching_inputs(files: Iterable, inputs: Iterable) -> list[str]:
+    """The job inputs that name one of ``files`` (as the job got them, in their order).
+
+    A batch job's inputs hold the files of all its observations, named as the
+    workflow names them (relative, unresolved); this picks one observation's, by the
+    file each path resolves to. Files that are not inputs (missing ones) are left out.
+    """
+    wanted = {os.path.realpath(path) for path in files}
+    return [path for path in _files(list(inputs)) if os.path.realpath(path) in wanted]
 
 
 def remove_stale_temporaries(paths: Iterable) -> list[Path]:

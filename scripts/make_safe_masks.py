@@ -1,0 +1,43 @@
+"""Safe data-range masks of a batch of observations (the analysis' safe_mask methods).
+
+Everything comes from the reduced datasets (their maps, pointing and the aeff's
+default range in their meta): the DL3 files are not read again. A rejected
+observation gets a flagged all-False mask.
+"""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.rejection import rejection_of
+from dl3flow.safe_mask import (
+    DatasetObservation,
+    make_safe_mask,
+    rejected_safe_mask,
+    write_safe_mask,
+)
+from dl3flow.workflow_support import batch_observations, script_job
+
+with script_job(snakemake) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    for obs in batch_observations(snakemake, per_observation=["datasets"]):
+        dataset = read_dataset(obs.inputs["datasets"])
+        rejection = rejection_of(dataset.meta)
+        if rejection is not None:  # all-False, flagged
+            log.warning("obs %d rejected by the reduction: %s", obs.obs_id, rejection)
+            safe = rejected_safe_mask(dataset, rejection, methods=cfg.safe_mask.methods)
+        else:
+            observation = DatasetObservation.from_dataset(dataset)
+            safe = make_safe_mask(dataset, observation, **cfg.safe_mask.as_kwargs())
+        for method, result in safe.details.items():
+            log.info(
+                "obs %d %s: %s - %s TeV (%s)",
+                obs.obs_id,
+                method,
+                result.energy_min,
+                result.energy_max,
+                result.note,
+            )
+        obs.directory.mkdir(parents=True, exist_ok=True)
+        path = obs.directory / "mask_safe.fits"
+        write_safe_mask(safe, path, provenance=obs.provenance(snakemake))
+        log.info("obs %d: %d of %d bins safe", obs.obs_id, safe.mask.sum(), safe.mask.size)

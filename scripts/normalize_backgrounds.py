@@ -1,0 +1,26 @@
+"""FoV background normalisation of a batch of observations outside the final exclusion."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.background import results_table
+from dl3flow.config import analysis_config
+from dl3flow.dataset import read_dataset
+from dl3flow.io import write_table
+from dl3flow.safe_mask import read_safe_mask, with_safe_mask
+from dl3flow.steps import describe_norm, normalise_observation, read_exclusion
+from dl3flow.workflow_support import batch_observations, script_job
+
+with script_job(snakemake) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    exclusion = read_exclusion(snakemake.input.exclusion, sources=False)  # mask + geometry
+    for obs in batch_observations(snakemake, per_observation=["datasets", "masks_safe"]):
+        dataset = read_dataset(obs.inputs["datasets"])
+        dataset = with_safe_mask(dataset, read_safe_mask(obs.inputs["masks_safe"]))
+        out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
+        (log.info if res.ok else log.warning)("obs %d: %s", obs.obs_id, describe_norm(res))
+        # always both outputs: a dropped observation is recorded, not missing
+        provenance = obs.provenance(snakemake)
+        obs.directory.mkdir(parents=True, exist_ok=True)
+        status = obs.directory / "background_norm.ecsv"
+        write_table(results_table([res]), status, format="ascii.ecsv")
+        provenance.to_sidecar(status)
+        out.write(obs.directory / "dataset_bkg.fits", provenance=provenance)
