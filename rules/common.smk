@@ -32,6 +32,8 @@ OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
 OBS_SAFE_MASK = "results/{analysis}/obs/{obs_id}/mask_safe.fits"
 OBS_BKG_DATASET = "results/{analysis}/obs/{obs_id}/dataset_bkg.fits"
 OBS_BKG_STATUS = "results/{analysis}/obs/{obs_id}/background_norm.ecsv"
+# Per-observation 1D ON/OFF spectrum (analyses with a `spectrum` section, rules/spectrum.smk).
+OBS_SPECTRUM = "results/{analysis}/obs/{obs_id}/spectrum.fits"
 # The per-observation steps run as batch jobs of up to `observations_per_job`
 # observations (a job's start costs more than reducing one observation): each writes
 # its observations' products under results/{analysis}/batches/{step}/{batch}/{obs_id}/,
@@ -339,6 +341,7 @@ def all_targets():
         if ANALYSIS_CONFIGS[analysis].ring is not None:
             targets.append(f"results/{analysis}/stacked/ring.fits")
         targets += maps_targets(analysis)  # rules/maps.smk
+        targets += spectrum_targets(analysis)  # rules/spectrum.smk
         targets += report_targets(analysis)  # rules/report.smk
     return targets
 
@@ -354,6 +357,8 @@ def observation_products(wildcards):
         obs_ids = selected_obs_ids(analysis)
         for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
             targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
+        if ANALYSIS_CONFIGS[analysis].spectrum is not None:
+            targets += expand(OBS_SPECTRUM, analysis=analysis, obs_id=obs_ids)
     return targets
 
 

@@ -38,7 +38,7 @@ from .regions_off import (
     _sky_to_pixel,
     angular_separation,
 )
-from .rejection import Rejection, rejection_of
+from .rejection import BadObservationError, Rejection, _check_mode, _reason, rejection_of
 from .safe_mask import (
     aeff_max_threshold,
     edisp_bias_threshold,
@@ -52,8 +52,10 @@ __all__ = [
     "check_map_analysis",
     "check_on_region",
     "extract_spectrum",
+    "extract_spectrum_to_file",
     "rejected_spectrum",
     "spectrum_summary",
+    "spectrum_table",
     "stack_spectra",
 ]
 
@@ -390,6 +392,76 @@ def rejected_spectrum(
     )
 
 
+def extract_spectrum_to_file(
+    observation_loader,
+    *,
+    obs_id: int,
+    path,
+    on_region: CircleRegion,
+    energy: EnergyAxis,
+    energy_true: EnergyAxis,
+    provenance=None,
+    on_bad_observation: str = "skip",
+    **extract_kwargs,
+):
+    """The per-observation spectrum job: extract, and always write the dataset.
+
+    A failure (unreadable file, no OFF region, an ON region that does not fit the
+    IRFs, ...) gives, with ``on_bad_observation="skip"``, a flagged dataset
+    (`rejected_spectrum`: STATUS REJECTED with stage ``spectrum``, error and reason),
+    as `dl3flow.rejection.reduce_to_files` does for the maps.
+
+    Parameters
+    ----------
+    observation_loader : callable
+        ``observation_loader(obs_id)`` returns a `~dl3flow.datastore.Observation`.
+    obs_id : int
+    path : str or `~pathlib.Path`
+        The spectrum file (gadf SpectrumDatasetOnOff layout).
+    on_region, energy, energy_true, **extract_kwargs
+        As for `extract_spectrum`.
+    provenance : `~dl3flow.provenance.Provenance`, dict or callable, optional
+        Recorded in the primary header; a callable is called after the extraction.
+    on_bad_observation : {"skip", "fail"}
+
+    Returns
+    -------
+    SpectrumDatasetOnOff or `~dl3flow.rejection.Rejection`
+
+    Raises
+    ------
+    BadObservationError
+        With ``on_bad_observation="fail"`` (no file is written then).
+    """
+    from pathlib import Path
+
+    _check_mode(on_bad_observation)
+    obs_id = int(obs_id)
+    axes = {"on_region": on_region, "energy": energy, "energy_true": energy_true}
+    try:
+        result = extract_spectrum(observation_loader(obs_id), **axes, **extract_kwargs)
+        dataset = result
+    except MemoryError:
+        raise
+    except Exception as exc:
+        result = Rejection(
+            obs_id=obs_id, stage="spectrum", reason=_reason(obs_id, exc), error=type(exc).__name__
+        )
+        if on_bad_observation == "fail":
+            raise BadObservationError(result) from exc
+        dataset = rejected_spectrum(result, **axes)
+    if callable(provenance):
+        try:
+            provenance = provenance()
+        except OSError as exc:  # hashing an input of a rejected observation
+            if not isinstance(result, Rejection):
+                raise
+            provenance = {"PROVERR": f"provenance not recorded: {exc}"[:68]}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    dataset.write(path, overwrite=True, provenance=provenance)
+    return result
+
+
 # -------------------------------------------------------------------------- stacking
 
 
@@ -447,7 +519,9 @@ def stack_spectra(
     counts it is the average alpha over all bins (gammapy's rule). Exposure and edisp
     exposure are summed for datasets with any safe bin; edisp is their
     exposure-weighted mean (per reco bin, safe datasets only). Safe masks are ORed,
-    GTIs merged, livetimes summed (datasets with a safe bin).
+    GTIs merged, livetimes summed (datasets with a safe bin). The ON and OFF regions
+    are the first dataset's, as in gammapy (its region geometry, so that gammapy's
+    ``SpectrumDatasetOnOff.read`` opens the stack).
 
     Raises
     ------
@@ -485,7 +559,7 @@ def stack_spectra(
         mask_safe=sums.mask,
         livetime=livetime,
         on_region=first.on_region,
-        off_regions=None,
+        off_regions=first.off_regions,  # gammapy: the stack keeps the first one's geometry
         name=name,
         meta=meta,
         gti=gti,
@@ -532,3 +606,30 @@ def spectrum_summary(dataset: SpectrumDatasetOnOff) -> dict:
         "energy_min": erange[0],
         "energy_max": erange[1],
     }
+
+
+def spectrum_table(datasets: Iterable[SpectrumDatasetOnOff], stacked: SpectrumDatasetOnOff):
+    """``tables/spectrum_runs.ecsv``: one `spectrum_summary` row per dataset, then the stack.
+
+    Rejected observations keep their row (status says why, zero counts); the last
+    row is ``stacked`` (its ``n_off_regions``: the total of the observations used).
+    Column units: livetime s, energy_min/energy_max TeV.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+    """
+    from astropy.table import Table
+
+    datasets = list(datasets)
+    rows = [spectrum_summary(ds) for ds in datasets]
+    used = [row["n_off_regions"] for row in rows if row["status"] == "ok"]
+    rows.append({**spectrum_summary(stacked), "n_off_regions": sum(used)})
+    table = Table(rows=[list(row.values()) for row in rows], names=list(rows[0]))
+    table["livetime"].unit = "s"
+    table["energy_min"].unit = table["energy_max"].unit = "TeV"
+    table.meta["comments"] = [
+        "1D ON/OFF spectra in the safe energy range: one row per observation, then the stack",
+        "significance: WStat (Li & Ma) sqrt(TS) with the sign of the excess",
+    ]
+    return table
