@@ -325,6 +325,10 @@ def all_targets():
     """Final products of every analysis to run."""
     targets = []
     for analysis in ANALYSES:
+        targets += spectrum_targets(analysis)  # rules/spectrum.smk
+        if not ANALYSIS_CONFIGS[analysis].maps_enabled:  # spectrum only
+            targets.append(f"results/{analysis}/observations.ecsv")
+            continue
         targets += [
             f"results/{analysis}/observations.ecsv",
             REJECTIONS_TABLE.format(analysis=analysis),
@@ -341,7 +345,6 @@ def all_targets():
         if ANALYSIS_CONFIGS[analysis].ring is not None:
             targets.append(f"results/{analysis}/stacked/ring.fits")
         targets += maps_targets(analysis)  # rules/maps.smk
-        targets += spectrum_targets(analysis)  # rules/spectrum.smk
         targets += report_targets(analysis)  # rules/report.smk
     return targets
 
@@ -355,8 +358,9 @@ def observation_products(wildcards):
     targets = []
     for analysis in ANALYSES:
         obs_ids = selected_obs_ids(analysis)
-        for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
-            targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
+        if ANALYSIS_CONFIGS[analysis].maps_enabled:
+            for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
+                targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
         if ANALYSIS_CONFIGS[analysis].spectrum is not None:
             targets += expand(OBS_SPECTRUM, analysis=analysis, obs_id=obs_ids)
     return targets

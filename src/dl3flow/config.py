@@ -159,6 +159,7 @@ DEFAULTS = {
         "peaks": {"threshold": 5.0, "min_distance": "0.2 deg"},
     },
     "on_bad_observation": None,
+    "maps_enabled": True,
     "spectrum": None,
 }
 
@@ -667,6 +668,10 @@ class AnalysisConfig:
         ``results/<name>/tables/rejected_observations.ecsv`` (skip), or an error (fail).
     spectrum : `SpectrumConfig` or None
         The 1D ON/OFF spectrum; None: none.
+    maps_enabled : bool
+        Whether the map part runs (reduction, masks, background, stack, maps, plots);
+        False for a spectrum-only analysis (point-like IRFs cannot make maps): then
+        ``geom`` serves only the exclusion mask of the spectrum.
     """
 
     name: str
@@ -686,6 +691,7 @@ class AnalysisConfig:
     on_bad_observation: str = "skip"
     auto_center: AutoCenterConfig | None = None
     spectrum: SpectrumConfig | None = None
+    maps_enabled: bool = True
 
     @property
     def geom(self) -> DatasetGeom:
@@ -1619,6 +1625,13 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
     offset_max = _positive(cfg["offset_max"], kind="angle", path=f"{path}.offset_max")
     auto_center = _auto_center(cfg["geom"], f"{path}.geom", geom=geom, offset_max=offset_max)
     step = _positive(cfg["fov_rotation_step"], kind="angle", path=f"{path}.fov_rotation_step")
+    spectrum = _spectrum(cfg["spectrum"], f"{path}.spectrum")
+    maps_enabled = _bool(cfg["maps_enabled"], f"{path}.maps_enabled")
+    if not maps_enabled and spectrum is None:
+        raise ConfigError(
+            f"{path}.maps_enabled: false, and there is no 'spectrum' section: "
+            "the analysis would make nothing"
+        )
     return AnalysisConfig(
         name=name,
         data_store=Path(data_store),
@@ -1641,5 +1654,6 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         maps=_maps(cfg["maps"], f"{path}.maps", geom=geom),
         on_bad_observation=on_bad,
         auto_center=auto_center,
-        spectrum=_spectrum(cfg["spectrum"], f"{path}.spectrum"),
+        spectrum=spectrum,
+        maps_enabled=maps_enabled,
     )
