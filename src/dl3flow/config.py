@@ -1428,10 +1428,10 @@ def _finder(value, path: str) -> FinderConfig:
     if method == "wobble":
         n = _int(value["n_off_regions"], f"{path}.n_off_regions", minimum=1)
         return FinderConfig(method="wobble", n_off_regions=n, binsz=binsz)
-    angles = {
-        key: _non_negative_angle(value[key], f"{path}.{key}")
-        for key in ("min_distance", "min_distance_input", "angle_increment")
-    }
+    angles = {}
+    for key in ("min_distance", "min_distance_input", "angle_increment"):
+        _non_negative_angle(value[key], f"{path}.{key}")  # checked as an angle ...
+        angles[key] = u.Quantity(value[key]).to(u.rad)  # ... kept in rad ("0.1 rad": 0.1)
     if not angles["angle_increment"].value > 0:
         raise ConfigError(
             f"{path}.angle_increment: must be positive, got {value['angle_increment']!r}"
