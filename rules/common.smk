@@ -459,3 +459,47 @@ def job_runtime(rule_name):
         return resources.runtime(rule_name, **size, attempt=attempt, n_obs=n_obs)
 
     return runtime
+
+
+# 1D spectra (rules/spectrum.smk): products and input functions; OBS_SPECTRUM above.
+STACKED_SPECTRUM = "results/{analysis}/spectrum/stacked.fits"
+# OGIP (XSPEC, Sherpa, 3ML): the PHA file and its ARF, RMF and BKG files beside it
+OGIP_SPECTRUM = {
+    kind: f"results/{{analysis}}/spectrum/ogip/stacked{suffix}.fits"
+    for kind, suffix in (("pha", ""), ("arf", "_arf"), ("rmf", "_rmf"), ("bkg", "_bkg"))
+}
+SPECTRUM_TABLE = "results/{analysis}/tables/spectrum_runs.ecsv"
+
+
+def spectrum_params(wildcards):
+    """The parsed spectrum options (plain values): a change re-extracts the spectra."""
+    return ANALYSIS_CONFIGS[wildcards.analysis].spectrum.as_params()
+
+
+def spectrum_exclusion(wildcards):
+    """The final exclusion mask, unless the spectrum's exclusion is `none`."""
+    if ANALYSIS_CONFIGS[wildcards.analysis].spectrum.exclusion == "none":
+        return {}
+    return {"exclusion": f"results/{wildcards.analysis}/masks/exclusion.fits"}
+
+
+def obs_spectra(wildcards):
+    """The per-observation spectra of the selected observations."""
+    return _per_observation(OBS_SPECTRUM, wildcards)
+
+
+def spectrum_targets(analysis):
+    """The final spectrum products of an analysis (none without a `spectrum` section).
+
+    (The per-observation spectra are in observation_products.)
+    """
+    spectrum = ANALYSIS_CONFIGS[analysis].spectrum
+    if spectrum is None:
+        return []
+    targets = [
+        STACKED_SPECTRUM.format(analysis=analysis),
+        SPECTRUM_TABLE.format(analysis=analysis),
+    ]
+    if spectrum.ogip:
+        targets += [path.format(analysis=analysis) for path in OGIP_SPECTRUM.values()]
+    return targets
