@@ -469,6 +469,12 @@ OGIP_SPECTRUM = {
     for kind, suffix in (("pha", ""), ("arf", "_arf"), ("rmf", "_rmf"), ("bkg", "_bkg"))
 }
 SPECTRUM_TABLE = "results/{analysis}/tables/spectrum_runs.ecsv"
+SPECTRUM_PLOTS = (
+    "theta2",
+    "spectrum_excess",
+    "cumulative_significance",
+    "spectrum_regions",
+)
 
 
 def spectrum_params(wildcards):
@@ -481,6 +487,17 @@ def spectrum_exclusion(wildcards):
     if ANALYSIS_CONFIGS[wildcards.analysis].spectrum.exclusion == "none":
         return {}
     return {"exclusion": f"results/{wildcards.analysis}/masks/exclusion.fits"}
+
+
+def spectrum_plot_inputs(wildcards):
+    """Index and DL3 files of the selected observations, and the exclusion mask if used."""
+    inputs = data_store_index(wildcards) | spectrum_exclusion(wildcards)
+    inputs["files"] = [
+        path
+        for obs_id in selected_obs_ids(wildcards.analysis)
+        for path in _observation_files(wildcards.analysis, obs_id)
+    ]
+    return inputs
 
 
 def obs_spectra(wildcards):
@@ -500,6 +517,7 @@ def spectrum_targets(analysis):
         STACKED_SPECTRUM.format(analysis=analysis),
         SPECTRUM_TABLE.format(analysis=analysis),
     ]
+    targets += [f"results/{analysis}/plots/{name}.png" for name in SPECTRUM_PLOTS]
     if spectrum.ogip:
         targets += [path.format(analysis=analysis) for path in OGIP_SPECTRUM.values()]
     return targets

@@ -96,3 +96,33 @@ rule spectrum_table:
         runtime=job_runtime("spectrum_table"),
     script:
         "../scripts/spectrum_table.py"
+
+
+# The spectrum plots, in one job (reads the events of the selected observations for
+# the theta² distribution and the counts image).
+rule plot_spectrum:
+    input:
+        unpack(spectrum_plot_inputs),
+        spectra=obs_spectra,
+        stacked=STACKED_SPECTRUM,
+    output:
+        **{
+            name: report(
+                f"results/{{analysis}}/plots/{name}.png",
+                caption=f"../report/{name}.rst",
+                category="Spectrum",
+                subcategory="{analysis}",
+            )
+            for name in SPECTRUM_PLOTS
+        },
+    log:
+        "logs/{analysis}/plot_spectrum.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_spectrum.tsv"
+    conda:
+        "../envs/dl3flow.yaml"
+    resources:
+        mem_mb=job_mem_mb("plot_spectrum"),
+        runtime=job_runtime("plot_spectrum"),
+    script:
+        "../scripts/plot_spectrum.py"

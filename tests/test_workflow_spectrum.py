@@ -55,6 +55,7 @@ def crab_run(tmp_path_factory, hess_dr1):
         hess_dr1,
         f"{results}/tables/spectrum_runs.ecsv",
         f"{results}/spectrum/ogip/stacked.fits",
+        f"{results}/plots/theta2.png",
     )
 
 
@@ -130,6 +131,17 @@ def test_crab_ogip_files(crab_run):
         assert read_provenance(ogip / f"{name}.fits").rule == "ogip_spectrum"
 
 
+@pytest.mark.parametrize(
+    ("run", "analysis"), [("crab_run", "crab-spectrum"), ("magic_run", "magic-crab")]
+)
+def test_spectrum_plots(request, run, analysis):
+    workdir = request.getfixturevalue(run)
+    for name in ("theta2", "spectrum_excess", "cumulative_significance", "spectrum_regions"):
+        path = workdir / f"results/{analysis}/plots/{name}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+        assert read_provenance(path).rule == "plot_spectrum"
+
+
 def test_crab_spectrum_only_targets(crab_run):
     """Asked for the spectrum products, the run did not make the maps."""
     files = product_files(crab_run)
@@ -150,4 +162,11 @@ def test_magic_run_makes_no_map_product(magic_run):
     files = product_files(magic_run)
     assert "results/magic-crab/observations.ecsv" in files
     assert not [f for f in files if "/obs/" in f and not f.endswith("spectrum.fits")]
-    assert not [f for f in files if "/stacked/" in f or "/masks/" in f or "/plots/" in f]
+    assert not [f for f in files if "/stacked/" in f or "/masks/" in f]
+    plots = {f.rsplit("/", 1)[1] for f in files if "/plots/" in f and f.endswith(".png")}
+    assert plots == {
+        "theta2.png",
+        "spectrum_excess.png",
+        "cumulative_significance.png",
+        "spectrum_regions.png",
+    }
