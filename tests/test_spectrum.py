@@ -26,6 +26,7 @@ from dl3flow.spectrum import (
     check_map_analysis,
     check_on_region,
     extract_spectrum,
+    extract_spectrum_to_file,
     spectrum_summary,
     stack_spectra,
 )
@@ -451,3 +452,80 @@ def test_point_like_copy_of_a_real_run(hess_obs_copy):
             containment_correction=True,
             **axes,
         )
+
+
+# ------------------------------------------------------------ per-observation job
+
+
+def _extract_kwargs():
+    return {
+        "on_region": CircleRegion(83.633, 22.014, 0.11),
+        "energy": EnergyAxis.from_bounds(0.5, 40, 10),
+        "energy_true": EnergyAxis.from_bounds(0.1, 100, 20, name="energy_true"),
+        "finder": WobbleRegionsFinder(3),
+    }
+
+
+def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
+    from dl3flow.rejection import rejection_of
+
+    def loader(obs_id):
+        raise OSError(f"obs {obs_id}: cannot open hess_{obs_id}.fits.gz")
+
+    path = tmp_path / "obs" / "spectrum.fits"
+    result = extract_spectrum_to_file(
+        loader, obs_id=5, path=path, provenance=lambda: {"CONFHASH": "abc"}, **_extract_kwargs()
+    )
+    assert (result.obs_id, result.stage, result.error) == (5, "spectrum", "OSError")
+    back = read_spectrum_dataset(path)
+    assert rejection_of(back.meta) == result
+    assert not back.mask_safe.any() and back.counts.sum() == 0
+    assert "cannot open hess_5.fits.gz" in spectrum_summary(back)["status"]
+
+
+def test_extract_spectrum_to_file_fail_raises_and_writes_nothing(tmp_path):
+    from dl3flow.rejection import BadObservationError
+
+    def loader(obs_id):
+        raise ValueError("broken")
+
+    path = tmp_path / "spectrum.fits"
+    with pytest.raises(BadObservationError, match="observation 5: spectrum failed: ValueError"):
+        extract_spectrum_to_file(
+            loader, obs_id=5, path=path, on_bad_observation="fail", **_extract_kwargs()
+        )
+    assert not path.exists()
+    with pytest.raises(ValueError, match="on_bad_observation must be one of"):
+        extract_spectrum_to_file(
+            loader, obs_id=5, path=path, on_bad_observation="drop", **_extract_kwargs()
+        )
+
+
+def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
+    from dl3flow.datastore import DataStore
+    from dl3flow.provenance import read_provenance
+    from dl3flow.rejection import reduce_or_reject
+
+    store = DataStore.from_dir(hess_obs_copy(hdus=_point_like(0.11)))
+    path = tmp_path / "spectrum.fits"
+    calls = []
+
+    def provenance():
+        calls.append(path.exists())  # called after the extraction, before the write
+        from dl3flow.provenance import Provenance
+
+        return Provenance.create(rule="extract_spectra", obs_ids=[23523])
+
+    ds = extract_spectrum_to_file(
+        store.observation, obs_id=23523, path=path, provenance=provenance, **_extract_kwargs()
+    )
+    assert calls == [False] and ds.n_off_regions == 3
+    back = read_spectrum_dataset(path)
+    np.testing.assert_array_equal(back.counts, ds.counts)
+    assert read_provenance(path).obs_ids == (23523,)
+    # the map reduction refuses the same point-like observation, saying why
+    rejection = reduce_or_reject(
+        store.observation, obs_id=23523, geom=SimpleNamespace(), offset_max=2.5
+    )
+    assert rejection.stage == "irf" and "point-like IRFs" in rejection.reason
+    assert "no sky map can be made" in rejection.reason
