@@ -223,6 +223,20 @@ def test_gammapy_reads_dl3flow_files(crab, magic, tmp_path):
         np.testing.assert_allclose(kernel, ours.edisp, rtol=1e-6, atol=1e-12)
 
 
+def test_gammapy_reads_the_stacked_spectrum(crab, magic, tmp_path):
+    """The stack keeps the first dataset's OFF regions (as gammapy's stacking keeps its
+    geometry): without them gammapy's reader cannot build the OFF region geometry."""
+    for pairs in (crab, magic):
+        gp_stacked = Datasets([gp for gp, _ in pairs]).stack_reduce()
+        stacked = stack_spectra([ours for _, ours in pairs])
+        assert stacked.n_off_regions == pairs[0][1].n_off_regions
+        path = tmp_path / f"stacked_{len(pairs)}.fits"
+        stacked.write(path)
+        back = GpSpectrum.read(path, format="gadf")
+        _compare(back, stacked, what="stacked, read by gammapy")
+        _compare(gp_stacked, read_spectrum_dataset(path), what="stacked, read back")
+
+
 def test_dl3flow_reads_gammapy_files(crab, tmp_path):
     gp, ours = crab[0]
     path = tmp_path / "gp.fits"
