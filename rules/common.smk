@@ -426,12 +426,18 @@ REPORT_TABLES = {
         WARNINGS_TABLE,
     ],
     "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
+    # analyses with a spectrum only (spectrum_targets)
+    "spectrum_runs": ["results/{analysis}/tables/spectrum_runs.ecsv"],
 }
 
 
 def report_targets(analysis):
-    """Report pages of an analysis."""
-    return [f"results/{analysis}/report/{name}.html" for name in REPORT_TABLES]
+    """Report pages of the map part of an analysis."""
+    return [
+        f"results/{analysis}/report/{name}.html"
+        for name in REPORT_TABLES
+        if name != "spectrum_runs"
+    ]
 
 
 # Resource requests (dl3flow.resources): grow with the geometry size and with `attempt`.
@@ -518,6 +524,7 @@ def spectrum_targets(analysis):
         SPECTRUM_TABLE.format(analysis=analysis),
     ]
     targets += [f"results/{analysis}/plots/{name}.png" for name in SPECTRUM_PLOTS]
+    targets.append(f"results/{analysis}/report/spectrum_runs.html")
     if spectrum.ogip:
         targets += [path.format(analysis=analysis) for path in OGIP_SPECTRUM.values()]
     return targets

@@ -25,8 +25,15 @@ with script_job(snakemake) as log:
         title = f"{analysis}: observations"
     else:
         table = Table.read(snakemake.input[0], format="ascii.ecsv")
-        tables = {"Background normalisation per observation": table}
-        title = f"{analysis}: FoV background normalisation"
+        heading, what = {
+            "background_norms": (
+                "Background normalisation per observation",
+                "FoV background normalisation",
+            ),
+            "spectrum_runs": ("ON/OFF spectrum per observation, then stacked", "1D spectra"),
+        }[snakemake.params.kind]
+        tables = {heading: table}
+        title = f"{analysis}: {what}"
     page = tables_html(tables, title=title, note=f"from {', '.join(snakemake.input)}")
     atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     log.info("wrote %s", snakemake.output[0])

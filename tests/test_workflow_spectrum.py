@@ -163,6 +163,8 @@ def test_magic_run_makes_no_map_product(magic_run):
     assert "results/magic-crab/observations.ecsv" in files
     assert not [f for f in files if "/obs/" in f and not f.endswith("spectrum.fits")]
     assert not [f for f in files if "/stacked/" in f or "/masks/" in f]
+    assert "results/magic-crab/report/spectrum_runs.html" in files
+    assert "5029747" in (magic_run / "results/magic-crab/report/spectrum_runs.html").read_text()
     plots = {f.rsplit("/", 1)[1] for f in files if "/plots/" in f and f.endswith(".png")}
     assert plots == {
         "theta2.png",
