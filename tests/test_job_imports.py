@@ -1,8 +1,8 @@
 """The per-observation workflow jobs import only what they need (issue 14).
 
 Every Snakemake job is a new Python process, and a per-observation job (rules
-reduce_observation, make_safe_mask, normalize_background, extract_spectra) computes for ~0.1 s: its
-imports must stay light. Each test runs, in a fresh interpreter, the imports of a
+reduce_observation, make_safe_mask, normalize_background, extract_spectra) computes
+for ~0.1 s: its imports must stay light. Each test runs, in a fresh interpreter, the imports of a
 job's script and the calls it makes, on a one-observation simulated store (RADEC
 bkg_3d), then checks ``sys.modules``.
 """
