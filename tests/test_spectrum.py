@@ -529,3 +529,24 @@ def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
     )
     assert rejection.stage == "irf" and "point-like IRFs" in rejection.reason
     assert "no sky map can be made" in rejection.reason
+
+
+def test_spectrum_table_rows_rejected_and_stacked():
+    from dl3flow.rejection import Rejection
+    from dl3flow.spectrum import rejected_spectrum, spectrum_table
+
+    good = _dataset([3, 4], [10, 20], 4, [True, True], name="1")
+    bad = rejected_spectrum(
+        Rejection(obs_id=2, stage="spectrum", reason="obs 2: no OFF region", error="SpectrumError"),
+        on_region=good.on_region,
+        energy=good.energy,
+        energy_true=good.energy_true,
+    )
+    table = spectrum_table([good, bad], stack_spectra([good, bad]))
+    assert list(table["name"]) == ["1", "2", "stacked"]
+    assert table["status"][0] == "ok" and table["status"][2] == "ok"
+    assert "no OFF region" in table["status"][1]
+    assert list(table["n_on"]) == [7, 0, 7] and list(table["n_off"]) == [30, 0, 30]
+    assert table["alpha"][2] == pytest.approx(0.25) and table["excess"][2] == pytest.approx(-0.5)
+    assert list(table["n_off_regions"]) == [good.n_off_regions, 0, good.n_off_regions]
+    assert table["livetime"].unit == "s" and table["energy_min"].unit == "TeV"
