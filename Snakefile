@@ -60,6 +60,7 @@ include: "rules/background.smk"
 include: "rules/stack.smk"
 include: "rules/plots.smk"
 include: "rules/maps.smk"
+include: "rules/spectrum.smk"
 include: "rules/report.smk"
 
 

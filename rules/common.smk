@@ -34,6 +34,8 @@ OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
 OBS_SAFE_MASK = "results/{analysis}/obs/{obs_id}/mask_safe.fits"
 OBS_BKG_DATASET = "results/{analysis}/obs/{obs_id}/dataset_bkg.fits"
 OBS_BKG_STATUS = "results/{analysis}/obs/{obs_id}/background_norm.ecsv"
+# Per-observation 1D ON/OFF spectrum (analyses with a `spectrum` section, rules/spectrum.smk).
+OBS_SPECTRUM = "results/{analysis}/obs/{obs_id}/spectrum.fits"
 # The per-observation steps run as batch jobs of up to `observations_per_job`
 # observations (a job's start costs more than reducing one observation): each writes
 # its observations' products under results/{analysis}/batches/{step}/{batch}/{obs_id}/,
@@ -336,6 +338,10 @@ def all_targets():
     """Final products of every analysis to run."""
     targets = []
     for analysis in ANALYSES:
+        targets += spectrum_targets(analysis)  # rules/spectrum.smk
+        if not ANALYSIS_CONFIGS[analysis].maps_enabled:  # spectrum only
+            targets.append(f"results/{analysis}/observations.ecsv")
+            continue
         targets += [
             f"results/{analysis}/observations.ecsv",
             REJECTIONS_TABLE.format(analysis=analysis),
@@ -365,8 +371,11 @@ def observation_products(wildcards):
     targets = []
     for analysis in ANALYSES:
         obs_ids = selected_obs_ids(analysis)
-        for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
-            targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
+        if ANALYSIS_CONFIGS[analysis].maps_enabled:
+            for pattern in (OBS_DATASET, OBS_SAFE_MASK, OBS_BKG_DATASET):
+                targets += expand(pattern, analysis=analysis, obs_id=obs_ids)
+        if ANALYSIS_CONFIGS[analysis].spectrum is not None:
+            targets += expand(OBS_SPECTRUM, analysis=analysis, obs_id=obs_ids)
     return targets
 
 
@@ -434,12 +443,14 @@ REPORT_TABLES = {
     "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
     "peaks": ["results/{analysis}/tables/peaks.ecsv"],
     "safe_energy": ["results/{analysis}/tables/safe_energy.ecsv"],
+    # analyses with a spectrum only (spectrum_targets)
+    "spectrum_runs": ["results/{analysis}/tables/spectrum_runs.ecsv"],
 }
 
 
 def report_targets(analysis):
-    """Report pages of an analysis: its summary (front page) and its tables."""
-    pages = ["summary", *REPORT_TABLES]
+    """Report pages of the map part of an analysis: its summary (front page), its tables."""
+    pages = ["summary", *(name for name in REPORT_TABLES if name != "spectrum_runs")]
     return [f"results/{analysis}/report/{name}.html" for name in pages]
 
 
@@ -468,3 +479,66 @@ def job_runtime(rule_name):
         return resources.runtime(rule_name, **size, attempt=attempt, n_obs=n_obs)
 
     return runtime
+
+
+# 1D spectra (rules/spectrum.smk): products and input functions; OBS_SPECTRUM above.
+STACKED_SPECTRUM = "results/{analysis}/spectrum/stacked.fits"
+# OGIP (XSPEC, Sherpa, 3ML): the PHA file and its ARF, RMF and BKG files beside it
+OGIP_SPECTRUM = {
+    kind: f"results/{{analysis}}/spectrum/ogip/stacked{suffix}.fits"
+    for kind, suffix in (("pha", ""), ("arf", "_arf"), ("rmf", "_rmf"), ("bkg", "_bkg"))
+}
+SPECTRUM_TABLE = "results/{analysis}/tables/spectrum_runs.ecsv"
+SPECTRUM_PLOTS = (
+    "theta2",
+    "spectrum_excess",
+    "cumulative_significance",
+    "spectrum_regions",
+)
+
+
+def spectrum_params(wildcards):
+    """The parsed spectrum options (plain values): a change re-extracts the spectra."""
+    return ANALYSIS_CONFIGS[wildcards.analysis].spectrum.as_params()
+
+
+def spectrum_exclusion(wildcards):
+    """The final exclusion mask, unless the spectrum's exclusion is `none`."""
+    if ANALYSIS_CONFIGS[wildcards.analysis].spectrum.exclusion == "none":
+        return {}
+    return {"exclusion": f"results/{wildcards.analysis}/masks/exclusion.fits"}
+
+
+def spectrum_plot_inputs(wildcards):
+    """Index and DL3 files of the selected observations, and the exclusion mask if used."""
+    inputs = data_store_index(wildcards) | spectrum_exclusion(wildcards)
+    inputs["files"] = [
+        path
+        for obs_id in selected_obs_ids(wildcards.analysis)
+        for path in _observation_files(wildcards.analysis, obs_id)
+    ]
+    return inputs
+
+
+def obs_spectra(wildcards):
+    """The per-observation spectra of the selected observations."""
+    return _per_observation(OBS_SPECTRUM, wildcards)
+
+
+def spectrum_targets(analysis):
+    """The final spectrum products of an analysis (none without a `spectrum` section).
+
+    (The per-observation spectra are in observation_products.)
+    """
+    spectrum = ANALYSIS_CONFIGS[analysis].spectrum
+    if spectrum is None:
+        return []
+    targets = [
+        STACKED_SPECTRUM.format(analysis=analysis),
+        SPECTRUM_TABLE.format(analysis=analysis),
+    ]
+    targets += [f"results/{analysis}/plots/{name}.png" for name in SPECTRUM_PLOTS]
+    targets.append(f"results/{analysis}/report/spectrum_runs.html")
+    if spectrum.ogip:
+        targets += [path.format(analysis=analysis) for path in OGIP_SPECTRUM.values()]
+    return targets

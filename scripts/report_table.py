@@ -15,6 +15,7 @@ PAGES = {
     "background_norms": ("FoV background normalisation", "Background normalisation"),
     "peaks": ("significance peaks", "Peaks of the significance map (highest first)"),
     "safe_energy": ("safe energy thresholds", "Safe energy range per observation"),
+    "spectrum_runs": ("1D spectra", "ON/OFF spectrum per observation, then stacked"),
 }
 
 with script_job(snakemake) as log:

@@ -594,6 +594,8 @@ SHIPPED = [
     "config/examples/hess-dr1-crab.yaml",
     "config/examples/hess-dr1-pks2155.yaml",
     "config/examples/hess-dr1-msh1552.yaml",
+    "config/examples/hess-dr1-crab-spectrum.yaml",
+    "config/examples/magic-crab-rad-max.yaml",
 ]
 
 

@@ -761,7 +761,7 @@ ERROR_CASES = {
     "not a table": (fits.PrimaryHDU(), "not a FITS binary table"),
     "no HDUCLAS4": (table_hdu([column("A", [1.0])]), "missing HDUCLAS4"),
     "unknown HDUCLAS4": (
-        table_hdu([column("A", [1.0])], HDUCLAS4="RAD_MAX_2D"),
+        table_hdu([column("A", [1.0])], HDUCLAS4="PSF_GTPSF"),
         "unknown HDUCLAS4",
     ),
     "missing data column": (drop_column(aeff_hdu(), "EFFAREA"), "missing column 'EFFAREA'"),
@@ -955,8 +955,9 @@ DISPATCH_MISMATCH = [
     ("psf_3gauss", "psf_king", "RESPONSE", "RPSF", "PSF_KING", "HDUCLAS4 is 'PSF_KING'"),
     ("psf_3gauss", "psf_king", "RESPONSE", "RPSF", "KING", "HDUCLAS4 is 'KING'"),
     ("bkg_3d", "bkg_2d", "RESPONSE", "BKG", "2D", "HDUCLAS4 is '2D'.*'BKG_3D' or '3D'"),
+    ("rad_max_2d", "aeff", "RESPONSE", "EFF_AREA", None, "HDUCLAS2 is 'EFF_AREA'.*'RAD_MAX'"),
     # not an IRF class dl3flow reads
-    ("rad_max_2d", "aeff", None, None, None, "unsupported HDU class 'rad_max_2d'"),
+    ("psf_gtpsf", "aeff", None, None, None, "unsupported HDU class 'psf_gtpsf'"),
     ("events", "events", "EVENTS", None, None, "unsupported HDU class 'events'"),
 ]
 

@@ -1,8 +1,8 @@
 """The per-observation workflow jobs import only what they need (issue 14).
 
 Every Snakemake job is a new Python process, and a per-observation job (rules
-reduce_observation, make_safe_mask, normalize_background) computes for ~0.1 s: its
-imports must stay light. Each test runs, in a fresh interpreter, the imports of a
+reduce_observation, make_safe_mask, normalize_background, extract_spectra) computes
+for ~0.1 s: its imports must stay light. Each test runs, in a fresh interpreter, the imports of a
 job's script and the calls it makes, on a one-observation simulated store (RADEC
 bkg_3d), then checks ``sys.modules``.
 """
@@ -186,10 +186,37 @@ with script_job(job):
     out.write(args["dataset_bkg"], provenance=script_provenance(job))
 """
 
+# scripts/extract_spectra.py with reflected regions and aeff-default (aeff-max solves
+# for its threshold with scipy.optimize, as gammapy: an analysis that asks for it pays)
+SPECTRUM_IMPORTS = """
+from dl3flow.datastore import DataStore
+from dl3flow.rejection import Rejection
+from dl3flow.spectrum import extract_spectrum_to_file
+from dl3flow.steps import read_exclusion
+from dl3flow.workflow_support import batch_observations, matching_inputs
+"""
+
+SPECTRUM_CALLS = """
+store = DataStore.from_files(obs_index=args["obs_index"], hdu_index=args["hdu_index"])
+with script_job(job):
+    exclusion = read_exclusion(args["exclusion"], sources=False)
+    result = extract_spectrum_to_file(
+        store.observation,
+        obs_id=1,
+        path=args["root"] + "/spectrum.fits",
+        provenance=lambda: script_provenance(job),
+        on_bad_observation="fail",
+        exclusion=exclusion,
+        **cfg.spectrum.extract_kwargs(),
+    )
+    assert result.n_off_regions > 0 and result.counts.sum() > 0
+"""
+
 JOBS = {
     "reduce_observations": (REDUCE_IMPORTS, REDUCE_CALLS),
     "make_safe_masks": (SAFE_MASK_IMPORTS, SAFE_MASK_CALLS),
     "normalize_backgrounds": (NORMALIZE_IMPORTS, NORMALIZE_CALLS),
+    "extract_spectra": (SPECTRUM_IMPORTS, SPECTRUM_CALLS),
 }
 
 
@@ -215,6 +242,12 @@ def tiny_job(tmp_path_factory):
                 },
                 "offset_max": "1.5 deg",
                 "background": {"method": "scale"},
+                "spectrum": {
+                    "on_region": "icrs;circle(60,-25,0.1)",
+                    "energy": {"min": "0.5 TeV", "max": "20 TeV", "nbin": 4, "per_decade": False},
+                    "energy_true": {"min": "0.3 TeV", "max": "30 TeV", "nbin": 6},
+                    "safe_mask": {"methods": ["aeff-default"]},
+                },
             }
         }
     }

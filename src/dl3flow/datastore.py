@@ -94,6 +94,7 @@ IRF_HDU_CLASSES = {
     "edisp": ("edisp_2d",),
     "psf": ("psf_table", "psf_3gauss", "psf_king"),
     "bkg": ("bkg_2d", "bkg_3d"),
+    "rad_max": ("rad_max_2d",),
 }
 """HDU_CLASS values accepted for each IRF HDU_TYPE (GADF / gammapy ``VALID_HDU_CLASS``)."""
 
@@ -1061,6 +1062,30 @@ class Observation:
     def bkg(self):
         """Background model (``dl3flow.irf`` object), or None if the HDU index has none."""
         return self._irf("bkg")
+
+    @cached_property
+    def rad_max(self):
+        """Directional cut of point-like IRFs (`~dl3flow.irf.RadMax2D`).
+
+        The ``rad_max`` HDU if the HDU index has one; else, for a point-like
+        effective area (``HDUCLAS3 = POINT-LIKE``), its fixed ``RAD_MAX`` keyword (as
+        gammapy's ``Observation.rad_max``); None for full-enclosure IRFs.
+
+        Raises
+        ------
+        IrfError
+            A point-like effective area without ``RAD_MAX`` keyword nor ``rad_max`` HDU.
+        """
+        table = self._irf("rad_max")
+        if table is not None:
+            return table
+        from dl3flow.irf import is_point_like, rad_max_from_irf
+
+        aeff = self.aeff
+        if aeff is None or not is_point_like(aeff):
+            return None
+        location = self._store._find_location(self.obs_id, "aeff")
+        return rad_max_from_irf(aeff, source=location.source)
 
     @cached_property
     def bkg_fov_alignment(self) -> str | None:

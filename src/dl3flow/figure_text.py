@@ -160,6 +160,11 @@ REPORT_TITLES = {
     "table_background_norms": "Table: background normalisation",
     "table_peaks": "Table: significance peaks",
     "table_safe_energy": "Table: safe energy thresholds",
+    "table_spectrum_runs": "Table: 1D spectrum per observation and stacked",
+    "theta2": "Spectrum: theta-squared distribution, ON and scaled OFF",
+    "spectrum_excess": "Spectrum: excess and significance per energy bin",
+    "cumulative_significance": "Spectrum: significance and excess vs livetime",
+    "spectrum_regions": "Spectrum: ON and OFF regions on the counts image",
 }
 
 

@@ -78,7 +78,11 @@ __all__ = [
     "PSF3Gauss",
     "PSFKing",
     "PSFTable",
+    "RadMax2D",
     "edisp_kernel",
+    "is_point_like",
+    "psf_containment",
+    "rad_max_from_irf",
     "psf_profile",
     "read_irf",
 ]
@@ -1181,6 +1185,174 @@ class Background3D(_BackgroundBase):
 
 
 # --------------------------------------------------------------------------------------
+# Point-like IRFs: RAD_MAX (gammapy RadMax2D)
+# --------------------------------------------------------------------------------------
+
+
+def is_point_like(irf) -> bool:
+    """True if the IRF header says ``HDUCLAS3 = POINT-LIKE`` (gammapy ``is_pointlike``)."""
+    value = getattr(irf, "meta", {}).get("HDUCLAS3")
+    return value is not None and str(value).strip().upper() == "POINT-LIKE"
+
+
+def _nearest_index(grid: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """scipy ``RegularGridInterpolator(method="nearest")``: ties go to the lower node."""
+    x = np.asarray(x, dtype=float)
+    idx, t = _index_weights(grid, np.atleast_1d(x))
+    with np.errstate(invalid="ignore"):
+        return np.where(t <= 0.5, idx, idx + 1).reshape(x.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class RadMax2D(_TabulatedIRF):
+    """Directional cut of point-like IRFs ``rad_max_2d`` (gammapy ``RadMax2D``).
+
+    Parameters
+    ----------
+    axes : tuple of IrfAxis
+        ``(energy, offset)``: *reconstructed* energy (``ENERG`` columns) and offset.
+    data : numpy.ndarray
+        Cut radius in deg, shape ``(n_energy, n_offset)``.
+    meta : dict
+        Header keywords.
+    fixed : bool
+        True for the single-valued cut of a point-like IRF's ``RAD_MAX`` header
+        keyword (`rad_max_from_irf`): no edge masking, the value holds everywhere.
+    """
+
+    fixed: bool = False
+    axis_names = ("energy", "offset")
+
+    @property
+    def is_fixed(self) -> bool:
+        """True if the cut does not depend on energy or offset (gammapy ``is_fixed_rad_max``)."""
+        return all(a.nbin == 1 for a in self.axes)
+
+    def evaluate(self, *, energy, offset) -> np.ndarray:
+        """Cut radius (deg), as gammapy ``RadMax2D.evaluate(method="nearest")``.
+
+        Nearest node in log energy and linear offset (ties to the lower node,
+        beyond the outer nodes the outer value); length-1 axes are ignored. For a
+        table (not `fixed`), coordinates outside the axis edges give 0.
+
+        Parameters
+        ----------
+        energy : array_like
+            Reconstructed energy in TeV.
+        offset : array_like
+            Offset from the pointing in deg; broadcast against ``energy``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Radius in deg, broadcast shape.
+        """
+        energy = np.asarray(energy, dtype=float)
+        offset = np.asarray(offset, dtype=float)
+        shape = np.broadcast_shapes(energy.shape, offset.shape)
+        index = []
+        for axis, coord in zip(self.axes, (energy, offset), strict=True):
+            if axis.nbin == 1:
+                index.append(np.zeros(shape, dtype=int))
+            else:
+                idx = _nearest_index(axis.scaled_nodes, axis.scale(coord))
+                index.append(np.broadcast_to(idx, shape))
+        values = np.array(self.data[index[0], index[1]], dtype=float)
+        if not self.fixed:
+            invalid = self.axes[0].outside(energy) | self.axes[1].outside(offset)
+            values = _finalize(values, np.broadcast_to(invalid, shape))
+        return values
+
+
+def rad_max_from_irf(irf, *, source: str = "") -> RadMax2D:
+    """The fixed cut of a point-like IRF's ``RAD_MAX`` keyword (gammapy ``RadMax2D.from_irf``).
+
+    Parameters
+    ----------
+    irf : EffectiveArea2D or EnergyDispersion2D
+        A point-like IRF (``HDUCLAS3 = POINT-LIKE``) with a ``RAD_MAX`` header keyword (deg).
+    source : str, optional
+        Description for error messages (file, HDU, observation).
+
+    Returns
+    -------
+    RadMax2D
+        One bin spanning the IRF's true-energy and offset ranges; `RadMax2D.fixed` is True.
+
+    Raises
+    ------
+    IrfError
+        If the IRF is not point-like, or ``RAD_MAX`` is missing or not a positive number.
+    """
+    where = source or type(irf).__name__
+    if not is_point_like(irf):
+        raise IrfError(f"{where}: a RAD_MAX cut needs a point-like IRF (HDUCLAS3 = POINT-LIKE)")
+    raw = irf.meta.get("RAD_MAX")
+    if raw is None:
+        raise IrfError(f"{where}: point-like IRF without a RAD_MAX keyword nor RAD_MAX_2D HDU")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not float(raw) > 0:
+        raise IrfError(f"{where}: RAD_MAX must be a positive number (deg), got {raw!r}")
+    e_true, offset = irf.axis("energy_true"), irf.axis("offset")
+    axes = (
+        IrfAxis.from_edges(e_true.edges[[0, -1]], name="energy", unit="TeV", interp="log"),
+        IrfAxis.from_edges(offset.edges[[0, -1]], name="offset", unit="deg", interp="lin"),
+    )
+    return RadMax2D(axes=axes, data=[[float(raw)]], meta=dict(irf.meta), fixed=True)
+
+
+def psf_containment(psf, *, rad: float, offset: float, energy_true) -> np.ndarray:
+    """Fraction of the PSF within ``rad`` (gammapy ``PSF.containment``).
+
+    ``psf_table``: the cumulative sum over rad of ``2 pi rad psf d_rad``, tabulated at
+    the upper rad edges and interpolated like the PSF itself (gammapy
+    ``IRF.integral``). ``psf_3gauss`` / ``psf_king``: the analytic containment of
+    the interpolated parameters.
+
+    Parameters
+    ----------
+    psf : PSFTable, PSF3Gauss or PSFKing
+    rad : float
+        Radius in deg.
+    offset : float
+        Offset from the pointing in deg.
+    energy_true : array_like
+        True energies in TeV.
+
+    Returns
+    -------
+    numpy.ndarray
+        Containment fraction per energy.
+    """
+    energy_true = np.asarray(energy_true, dtype=float)
+    if isinstance(psf, PSFTable):
+        ax_e, ax_o, ax_r = psf.axes
+        width = np.diff(ax_r.edges)
+        values = psf.data * (2 * np.pi * ax_r.nodes * width)[None, None, :]
+        cumsum = np.cumsum(values, axis=2) / _PER_DEG2_TO_PER_SR
+        rad_axis = IrfAxis.from_nodes(ax_r.edges[1:], name="rad", unit="deg", interp="lin")
+        table = PSFTable(axes=(ax_e, ax_o, rad_axis), data=cumsum, meta={})
+        return table.evaluate(energy_true=energy_true, offset=offset, rad=rad)
+    pars = psf.evaluate_parameters(energy_true=energy_true, offset=offset)
+    rad2 = float(rad) ** 2
+    if isinstance(psf, PSFKing):
+        gamma, sigma = pars["gamma"], pars["sigma"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 1 - (1 + rad2 / (2 * gamma * sigma**2)) ** (1 - gamma)
+    if isinstance(psf, PSF3Gauss):
+        sigmas = [pars["sigma_1"], pars["sigma_2"], pars["sigma_3"]]
+        norms = [
+            2 * pars["scale"] * sigmas[0] ** 2,
+            2 * pars["scale"] * pars["ampl_2"] * sigmas[1] ** 2,
+            2 * pars["scale"] * pars["ampl_3"] * sigmas[2] ** 2,
+        ]
+        total = norms[0] + norms[1] + norms[2]
+        out = sum(n * (1 - np.exp(-rad2 / (2 * s**2))) for n, s in zip(norms, sigmas, strict=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return out / total
+    raise IrfError(f"containment of a {type(psf).__name__} is not supported")
+
+
+# --------------------------------------------------------------------------------------
 # Per-observation IRF maps (gammapy make_edisp_kernel_map / make_psf_map)
 # --------------------------------------------------------------------------------------
 
@@ -1572,6 +1744,12 @@ def _background_data(table: _Table, axes):
     return data, is_f32 and factor == 1.0
 
 
+def _read_rad_max(table: _Table) -> RadMax2D:
+    axes = (table.axis("ENERG", "energy", "log"), table.axis("THETA", "offset", "lin"))
+    data, _, _ = table.data("RAD_MAX", axes, "deg")
+    return RadMax2D(axes=axes, data=data, meta=table.meta)
+
+
 def _read_bkg_2d(table: _Table) -> Background2D:
     axes = (table.axis("ENERG", "energy", "log"), table.axis("THETA", "offset", "lin"))
     data, f32 = _background_data(table, axes)
@@ -1626,6 +1804,7 @@ _IRF_CLASSES = {
     "psf_king": _IrfClass(_read_psf_king, ("RPSF", "PSF"), "KING"),
     "bkg_2d": _IrfClass(_read_bkg_2d, ("BKG",), "2D"),
     "bkg_3d": _IrfClass(_read_bkg_3d, ("BKG",), "3D"),
+    "rad_max_2d": _IrfClass(_read_rad_max, ("RAD_MAX",), "2D"),
 }
 
 #: (HDUCLAS2, OGIP HDUCLAS4) -> HDU class, e.g. ("EFF_AREA", "2D") -> "aeff_2d".
@@ -1691,6 +1870,7 @@ def read_irf(
     | PSFKing
     | Background2D
     | Background3D
+    | RadMax2D
 ):
     """Read a GADF IRF table HDU.
 
@@ -1710,6 +1890,7 @@ def read_irf(
     ``psf_king``   RPSF (PSF)  PSF_KING              KING
     ``bkg_2d``     BKG         BKG_2D                2D
     ``bkg_3d``     BKG         BKG_3D                3D
+    ``rad_max_2d`` RAD_MAX     RAD_MAX_2D            2D
     =============  ==========  ====================  ===========================
 
     ``HDUCLAS1``, when present, must be ``RESPONSE``. Without ``hdu_class`` the
@@ -1732,7 +1913,8 @@ def read_irf(
 
     Returns
     -------
-    EffectiveArea2D, EnergyDispersion2D, PSFTable, PSF3Gauss, PSFKing, Background2D or Background3D
+    EffectiveArea2D, EnergyDispersion2D, PSFTable, PSF3Gauss, PSFKing, Background2D, Background3D
+    or RadMax2D
 
     Raises
     ------

@@ -281,6 +281,7 @@ def reduce_or_reject(
         If ``on_bad_observation`` is not ``"fail"`` or ``"skip"``.
     """
     from .quality_checks import validate_observation
+    from .irf import is_point_like
     from .reduce import reduce_observation
 
     _check_mode(on_bad_observation)
@@ -293,7 +294,11 @@ def reduce_or_reject(
         stage = "gti"
         observation.gti  # noqa: B018
         stage = "irf"
-        observation.aeff  # noqa: B018
+        aeff = observation.aeff
+        if aeff is not None and is_point_like(aeff):  # no sky map from point-like IRFs
+            from .spectrum import check_map_analysis
+
+            raise ValueError(check_map_analysis(observation))
         observation.bkg  # noqa: B018
         if edisp:
             observation.edisp  # noqa: B018

@@ -110,6 +110,12 @@ RULE_KINDS: dict[str, str] = {
     "plot_maps_ring": "plot",
     "plot_observation_qa": "plot",
     "plot_significance_band": "plot",
+    # 1D spectra: a few thousand events and small IRF grids per observation
+    "extract_spectra": "table",
+    "stack_spectra": "table",
+    "ogip_spectrum": "table",
+    "spectrum_table": "table",
+    "plot_spectrum": "plot",
 }
 
 

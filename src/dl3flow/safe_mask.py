@@ -102,6 +102,8 @@ __all__ = [
     "energy_mask",
     "energy_range_aeff_default",
     "energy_range_aeff_max",
+    "aeff_max_threshold",
+    "edisp_bias_threshold",
     "energy_range_edisp_bias",
     "energy_range_bkg_peak",
     "mask_offset_max",
@@ -391,14 +393,32 @@ def energy_range_aeff_max(
     iy, ix = _nearest_pixel(dataset.geom.sky, position)
     livetime = float(dataset.meta.get("LIVETIME", 1.0) or 1.0)
     aeff = dataset.exposure[:, iy, ix] / livetime
-    where = _describe(position)
+    return aeff_max_threshold(
+        aeff,
+        dataset.geom.energy_true,
+        aeff_percent=aeff_percent,
+        where=_describe(position),
+        name=dataset.name,
+    )
+
+
+def aeff_max_threshold(
+    aeff, energy_true: EnergyAxis, *, aeff_percent: float = 10.0, where: str = "", name: str = ""
+) -> MethodResult:
+    """``aeff-max`` on one effective-area spectrum (m2 on the true-energy bin centres).
+
+    The array-level core of `energy_range_aeff_max`, shared with the 1D spectra.
+
+    Returns
+    -------
+    MethodResult
+        ``energy_min = inf`` if the effective area is zero everywhere.
+    """
+    aeff = np.asarray(aeff, dtype=float)
     if not np.any(aeff > 0):
-        log.warning(
-            "Effective area is all zero at %s: no safe energy range for %s", where, dataset.name
-        )
+        log.warning("Effective area is all zero at %s: no safe energy range for %s", where, name)
         return MethodResult("aeff-max", energy_min=float("inf"), note=f"aeff all zero at {where}")
-    axis = dataset.geom.energy_true
-    centers = axis.centers
+    centers = energy_true.centers
     first = int(np.flatnonzero(aeff > 0)[0])
     level = aeff_percent / 100.0 * float(aeff.max())
     root = _first_crossing(_template(centers, aeff), level, centers[first], centers[-1])
@@ -406,7 +426,7 @@ def energy_range_aeff_max(
         # deliberate fix of gammapy #5834: gammapy uses centers[first] here
         return MethodResult(
             "aeff-max",
-            energy_min=float(axis.lo[first]),
+            energy_min=float(energy_true.lo[first]),
             note=f"aeff above {aeff_percent:g}% of max everywhere at {where}",
         )
     return MethodResult("aeff-max", energy_min=root, note=f"at {where}")
@@ -442,12 +462,20 @@ def energy_range_edisp_bias(
     iy, ix = _nearest_pixel(dataset.geom.irf_sky, position)
     kernel = dataset.edisp.kernel[:, :, iy, ix]
     geom = dataset.geom
-    bias = _bias(kernel, geom.energy, geom.energy_true)
-    centers = geom.energy_true.centers
+    return edisp_bias_threshold(
+        kernel, geom.energy, geom.energy_true, bias_percent=bias_percent, where=_describe(position)
+    )
+
+
+def edisp_bias_threshold(
+    kernel, energy: EnergyAxis, energy_true: EnergyAxis, *, bias_percent: float = 10.0, where=""
+) -> MethodResult:
+    """``edisp-bias`` on one ``(n_true, n_reco)`` kernel: the core of `energy_range_edisp_bias`."""
+    bias = _bias(np.asarray(kernel, dtype=float), energy, energy_true)
+    centers = energy_true.centers
     start = centers[int(np.nanargmax(bias))]
     target = bias_percent / 100.0
     root = _first_crossing(_template(centers, bias), target, start, centers[-1])
-    where = _describe(position)
     note = f"at {where}"
     if np.isnan(root):
         root, note = start, f"bias never {bias_percent:g}% above its peak, at {where}"

@@ -1,0 +1,38 @@
+"""Extract the ON/OFF spectrum of each observation of a batch; or record why it cannot be.
+
+Each observation's spectrum is always written (under the batch directory, published
+as results/<analysis>/obs/<obs_id>/spectrum.fits by rule obs_spectrum); a rejected
+observation gets a flagged one (dl3flow.spectrum.rejected_spectrum).
+on_bad_observation: fail raises instead.
+"""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import analysis_config
+from dl3flow.datastore import DataStore
+from dl3flow.rejection import Rejection
+from dl3flow.spectrum import extract_spectrum_to_file
+from dl3flow.steps import read_exclusion
+from dl3flow.workflow_support import batch_observations, matching_inputs, script_job
+
+with script_job(snakemake) as log:
+    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    index = [snakemake.input.obs_index, snakemake.input.hdu_index]
+    store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
+    exclusion = snakemake.input.get("exclusion")
+    exclusion = read_exclusion(exclusion, sources=False) if exclusion else None
+    for obs in batch_observations(snakemake):
+        files = matching_inputs(store.observation_files(obs.obs_id), snakemake.input.files)
+        result = extract_spectrum_to_file(
+            store.observation,
+            obs_id=obs.obs_id,
+            path=obs.directory / "spectrum.fits",
+            provenance=lambda obs=obs, f=files: obs.provenance(snakemake, inputs=[*index, *f]),
+            on_bad_observation=cfg.on_bad_observation,
+            exclusion=exclusion,
+            **cfg.spectrum.extract_kwargs(),
+        )
+        if isinstance(result, Rejection):
+            log.warning("obs %d rejected (on_bad_observation: skip): %s", obs.obs_id, result)
+        else:
+            n_on, n_off = result.counts.sum(), len(result.off_regions)
+            log.info("obs %d: n_on %d, %d OFF regions", obs.obs_id, n_on, n_off)

@@ -1,0 +1,19 @@
+"""Table of the per-observation and stacked ON/OFF spectra (n_on, n_off, alpha, excess, ...)."""
+
+# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.dataset_spectrum import read_spectrum_dataset
+from dl3flow.io import write_table
+from dl3flow.spectrum import spectrum_table
+from dl3flow.workflow_support import script_job, script_provenance
+
+with script_job(snakemake) as log:
+    datasets = [read_spectrum_dataset(path) for path in snakemake.input.spectra]
+    stacked = read_spectrum_dataset(snakemake.input.stacked)
+    table = spectrum_table(datasets, stacked)
+    write_table(table, snakemake.output[0], format="ascii.ecsv", overwrite=True)
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])
+    for row in table[table["status"] != "ok"]:
+        log.warning("%s: %s", row["name"], row["status"])
+    row = table[-1]
+    n_on, n_off, excess, sigma = (row[k] for k in ("n_on", "n_off", "excess", "significance"))
+    log.info("stacked: n_on %d, n_off %d, excess %.1f, %.1f sigma", n_on, n_off, excess, sigma)
