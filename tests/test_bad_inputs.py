@@ -1372,8 +1372,8 @@ def test_status_file_carries_provenance(hess_obs_copy, tmp_path):
 
 def test_source_name_longer_than_a_plot_is_cut(tmp_path):
     """A 100,000-character source name made a 1.1-million-pixel-wide PNG."""
-    from dl3flow.io import write_figure
     from dl3flow.figure_text import LABEL_CHARS
+    from dl3flow.io import write_figure
     from dl3flow.plotting_maps import plot_significance_map
     from dl3flow.plotting_masks import plot_exclusion
 

@@ -280,8 +280,8 @@ def reduce_or_reject(
     ValueError
         If ``on_bad_observation`` is not ``"fail"`` or ``"skip"``.
     """
-    from .quality_checks import validate_observation
     from .irf import is_point_like
+    from .quality_checks import validate_observation
     from .reduce import reduce_observation
 
     _check_mode(on_bad_observation)
