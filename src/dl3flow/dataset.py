@@ -676,16 +676,30 @@ def read_dataset(path) -> MapDataset:
         not a dataset dl3flow supports (e.g. an edisp map with a migra axis). The
         message names the file.
     """
+    return read_fits_product(path, _from_hdulist, what="dataset")
+
+
+def read_fits_product(path, parse, *, what: str):
+    """``parse(hdulist, path)`` of a FITS file; every failure a `DatasetError` naming it.
+
+    Parameters
+    ----------
+    path : str or `~pathlib.Path`
+    parse : callable
+        ``parse(hdulist, path)`` -> the product (raises `DatasetError` for bad content).
+    what : str
+        What the file holds, for the message ("dataset", "spectrum dataset").
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
     try:
         with fits.open(path, memmap=False) as hdulist:
-            return _from_hdulist(hdulist, path)
+            return parse(hdulist, path)
     except DatasetError:
         raise
     except Exception as exc:
-        raise DatasetError(f"{path}: cannot read dataset: {exc}") from exc
+        raise DatasetError(f"{path}: cannot read {what}: {exc}") from exc
 
 
 def _from_hdulist(hdulist, path) -> MapDataset:

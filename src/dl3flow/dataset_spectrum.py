@@ -36,6 +36,7 @@ from .dataset import (
     _read_gti,
     _read_meta,
     _table_hdu,
+    read_fits_product,
     write_hdulist,
 )
 from .geom import EnergyAxis, SkyGeom
@@ -403,16 +404,7 @@ def read_spectrum_dataset(path) -> SpectrumDatasetOnOff:
         When the file is missing, unreadable or lacks one of :data:`SPECTRUM_HDUS`;
         the message names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
-    try:
-        with fits.open(path, memmap=False) as hdulist:
-            return _from_hdulist(hdulist, path)
-    except DatasetError:
-        raise
-    except Exception as exc:
-        raise DatasetError(f"{path}: cannot read spectrum dataset: {exc}") from exc
+    return read_fits_product(path, _from_hdulist, what="spectrum dataset")
 
 
 def _from_hdulist(hdulist, path) -> SpectrumDatasetOnOff:
