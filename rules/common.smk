@@ -66,20 +66,13 @@ try:
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
-# Exclusion-mask plots: {mask} -> mask file name under results/{analysis}/masks/.
-EXCLUSION_MASKS = {
-    "regions": "exclusion_regions",
-    "catalog": "exclusion_catalog",
-    "initial": "exclusion_initial",
-    "significance": "exclusion_significance",
-    "final": "exclusion",
-}
+# Exclusion-mask plots (results/{analysis}/plots/exclusion_<name>.png).
+EXCLUSION_MASKS = ("regions", "catalog", "initial", "significance", "final")
 
 
 wildcard_constraints:
     analysis=ANALYSIS_NAME_PATTERN,
     obs_id=r"\d+",
-    mask="|".join(EXCLUSION_MASKS),
     batch=r"\d+",
 
 
@@ -314,11 +307,6 @@ def final_exclusion_inputs(wildcards):
     if has_significance_mask(wildcards.analysis):
         masks.append(f"results/{wildcards.analysis}/masks/exclusion_significance.fits")
     return masks
-
-
-def exclusion_plot_mask(wildcards):
-    """The mask file drawn by plot_exclusion."""
-    return f"results/{wildcards.analysis}/masks/{EXCLUSION_MASKS[wildcards.mask]}.fits"
 
 
 def exclusion_plots(analysis):

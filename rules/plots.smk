@@ -68,32 +68,77 @@ rule plot_safe_energy:
         "../scripts/plot_safe_energy.py"
 
 
-rule plot_exclusion:
+# The four masks every analysis has in one job (a plot job's start, matplotlib's
+# import, costs more than a plot); the first-pass significance mask, when there is
+# one, in its own (it waits for the first pass).
+rule plot_exclusions:
     input:
-        mask=exclusion_plot_mask,
+        regions="results/{analysis}/masks/exclusion_regions.fits",
+        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        initial="results/{analysis}/masks/exclusion_initial.fits",
+        final="results/{analysis}/masks/exclusion.fits",
         dataset="results/{analysis}/stacked/dataset.fits",
     output:
-        report(
-            "results/{analysis}/plots/exclusion_{mask}.png",
+        regions=report(
+            "results/{analysis}/plots/exclusion_regions.png",
+            caption="../report/exclusion.rst",
+            category="Exclusion masks",
+            subcategory="{analysis}",
+            labels=report_labels("exclusion"),
+        ),
+        catalog=report(
+            "results/{analysis}/plots/exclusion_catalog.png",
+            caption="../report/exclusion.rst",
+            category="Exclusion masks",
+            subcategory="{analysis}",
+            labels=report_labels("exclusion"),
+        ),
+        initial=report(
+            "results/{analysis}/plots/exclusion_initial.png",
+            caption="../report/exclusion.rst",
+            category="Exclusion masks",
+            subcategory="{analysis}",
+            labels=report_labels("exclusion"),
+        ),
+        final=report(
+            "results/{analysis}/plots/exclusion_final.png",
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
             labels=report_labels("exclusion"),
         ),
     log:
-        "logs/{analysis}/plot_exclusion/{mask}.log",
+        "logs/{analysis}/plot_exclusions.log",
     benchmark:
-        f"{BENCHMARKS}/{{analysis}}/plot_exclusion/{{mask}}.tsv"
+        f"{BENCHMARKS}/{{analysis}}/plot_exclusions.tsv"
     conda:
         "../envs/dl3flow.yaml"
     resources:
-        mem_mb=job_mem_mb("plot_exclusion"),
-        runtime=job_runtime("plot_exclusion"),
+        mem_mb=job_mem_mb("plot_exclusions"),
+        runtime=job_runtime("plot_exclusions"),
     params:
         plots=lambda wildcards: analysis_section(wildcards).get("plots"),
         overlays=figure_overlays(),
     script:
         "../scripts/plot_exclusion.py"
+
+
+use rule plot_exclusions as plot_exclusion_significance with:
+    input:
+        significance="results/{analysis}/masks/exclusion_significance.fits",
+        dataset="results/{analysis}/stacked/dataset.fits",
+    output:
+        significance=report(
+            "results/{analysis}/plots/exclusion_significance.png",
+            caption="../report/exclusion.rst",
+            category="Exclusion masks",
+            subcategory="{analysis}",
+            labels=report_labels("exclusion"),
+        ),
+    log:
+        "logs/{analysis}/plot_exclusion_significance.log",
+    benchmark:
+        f"{BENCHMARKS}/{{analysis}}/plot_exclusion_significance.tsv"
 
 
 rule plot_background_norms:

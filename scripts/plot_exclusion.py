@@ -1,4 +1,7 @@
-"""Plot an exclusion mask over the stacked counts image, excluded sources labelled."""
+"""Plot exclusion masks over the stacked counts image, excluded sources labelled.
+
+One figure per output; each output is named after the mask input it draws.
+"""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.config import analysis_config
@@ -18,17 +21,19 @@ TITLES = {
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    mask = read_exclusion(snakemake.input.mask)
     dataset = read_dataset(snakemake.input.dataset)
     counts = (dataset.counts * dataset.mask_safe).sum(axis=0)
-    figure = plot_exclusion(
-        mask.mask,
-        mask.geom,
-        counts=counts,
-        sources=mask.sources,
-        title=f"{cfg.name}: {TITLES[snakemake.wildcards.mask]}",
-        caption=cfg.plots.caption,
-    )
-    write_figure(figure, snakemake.output[0])
-    script_provenance(snakemake).to_sidecar(snakemake.output[0])
-    log.info("wrote %s", snakemake.output[0])
+    for name, path in snakemake.output.items():  # one plot per mask
+        mask = read_exclusion(snakemake.input[name])
+        figure = plot_exclusion(
+            mask.mask,
+            mask.geom,
+            counts=counts,
+            sources=mask.sources,
+            title=f"{cfg.name}: {TITLES[name]}",
+            caption=cfg.plots.caption,
+        )
+        write_figure(figure, path)
+        inputs = [snakemake.input[name], snakemake.input.dataset]
+        script_provenance(snakemake, inputs=inputs).to_sidecar(path)
+        log.info("wrote %s", path)

@@ -106,7 +106,8 @@ def test_dry_run_demo(workdir):
         **COMMON_JOBS,
         **FIRST_PASS_JOBS,
         "simulate_data_store": 1,
-        "plot_exclusion": 5,
+        "plot_exclusions": 1,
+        "plot_exclusion_significance": 1,
         # maps.energy_bands: two bands
         "excess_maps_bands": 1,
         "plot_significance_band": 2,
@@ -123,9 +124,9 @@ def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
-    expected = {**COMMON_JOBS, "plot_exclusion": 4}
+    expected = {**COMMON_JOBS, "plot_exclusions": 1}
     if first_pass:
-        expected.update(FIRST_PASS_JOBS, plot_exclusion=5)
+        expected.update(FIRST_PASS_JOBS, plot_exclusion_significance=1)
     assert job_counts(output) == expected
     assert f"{fake_store}/obs-index.fits.gz" in output
     assert f"results/{analysis}/observations.ecsv" in output
@@ -140,7 +141,8 @@ def test_dry_run_without_significance_has_no_first_pass(workdir):
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout + result.stderr)
     assert not set(FIRST_PASS_JOBS) & set(counts), counts
-    assert "ring_background" not in counts and counts["plot_exclusion"] == 4
+    assert "ring_background" not in counts and counts["plot_exclusions"] == 1
+    assert "plot_exclusion_significance" not in counts
     assert "stacked/initial" not in result.stdout + result.stderr
 
 
