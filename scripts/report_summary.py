@@ -5,11 +5,12 @@ from pathlib import Path
 
 from dl3flow.io import atomic_write
 from dl3flow.summary import read_summary, summary_html
-from dl3flow.workflow_support import script_job
+from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     analysis = snakemake.wildcards.analysis
     summary = read_summary(Path(snakemake.input.observations).parent, name=analysis)
     page = summary_html(summary, image=snakemake.input.significance)
     atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])  # as every product
     log.info("wrote %s", snakemake.output[0])

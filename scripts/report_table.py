@@ -8,7 +8,7 @@ from astropy.table import Table
 from dl3flow.io import atomic_write, read_observations
 from dl3flow.products import compact_observations, tables_html
 from dl3flow.rejection import notes_table, read_notes, read_rejections, rejections_table
-from dl3flow.workflow_support import script_job
+from dl3flow.workflow_support import script_job, script_provenance
 
 #: {table} -> (page title, section heading) of the single-table pages.
 PAGES = {
@@ -40,4 +40,5 @@ with script_job(snakemake) as log:
         title = f"{analysis}: {page}"
     page = tables_html(tables, title=title, note=f"from {', '.join(snakemake.input)}")
     atomic_write(snakemake.output[0], lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    script_provenance(snakemake).to_sidecar(snakemake.output[0])  # as every product
     log.info("wrote %s", snakemake.output[0])

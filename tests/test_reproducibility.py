@@ -106,7 +106,8 @@ def test_every_product_has_provenance(run_a):
 
     from dl3flow.provenance import read_provenance
 
-    products = [p for p in product_files(run_a) if p.endswith((".fits", ".ecsv", ".png"))]
+    suffixes = (".fits", ".ecsv", ".png", ".html")
+    products = [p for p in product_files(run_a) if p.endswith(suffixes)]
     assert len(products) > 40
     for path in products:
         record = read_provenance(run_a / path)  # header for FITS, sidecar otherwise
