@@ -144,7 +144,7 @@ def test_report_labels_fill_in_the_wildcards():
     assert report_labels("table_{table}")({"analysis": "crab", "table": "peaks"}) == {
         "title": "Table: significance peaks"
     }
-    assert report_labels("exclusion")({"mask": "final"}) == {"title": "Exclusion mask: final"}
+    assert report_labels("exclusion_final")({}) == {"title": "Exclusion mask: final"}
     with pytest.raises(KeyError, match="no report title for 'spectrum'; known: summary, "):
         report_labels("spectrum")
     with pytest.raises(KeyError, match="no report title for 'table_nope'"):

@@ -137,8 +137,8 @@ def figure_overlays() -> dict[str, str]:
     return {figure: overlay_caption(figure) for figure in FIGURE_OVERLAYS}
 
 
-#: Titles of the report items (``snakemake --report``), by figure or page; ``{band}``,
-#: ``{mask}`` and ``{table}`` are the rules' wildcards.
+#: Titles of the report items (``snakemake --report``), by figure or page; ``{band}``
+#: and ``{table}`` are the rules' wildcards.
 REPORT_TITLES = {
     "summary": "Summary: significance map and key numbers",
     "significance": "Significance map",
@@ -154,7 +154,11 @@ REPORT_TITLES = {
     "background": "Predicted background",
     "exposure": "Exposure",
     "safe_energy": "Safe energy thresholds",
-    "exclusion": "Exclusion mask: {mask}",
+    "exclusion_regions": "Exclusion mask: regions",
+    "exclusion_catalog": "Exclusion mask: catalog",
+    "exclusion_initial": "Exclusion mask: initial",
+    "exclusion_significance": "Exclusion mask: significance",
+    "exclusion_final": "Exclusion mask: final",
     "background_norms": "Background normalisation per observation",
     "table_observations": "Table: observations (selected, rejected, warnings)",
     "table_background_norms": "Table: background normalisation",
