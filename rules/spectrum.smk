@@ -12,7 +12,8 @@ rule extract_spectra:
         unpack(batch_observation_inputs),
         unpack(spectrum_exclusion),
     output:
-        directory(batch_dir("spectrum")),
+        batch=directory(batch_dir("spectrum")),
+        manifest=batch_manifest("spectrum"),
     log:
         "logs/{analysis}/extract_spectra/{batch}.log",
     benchmark:
@@ -32,7 +33,7 @@ rule extract_spectra:
 
 rule obs_spectrum:
     input:
-        batch=batch_of("spectrum"),
+        unpack(batch_of("spectrum")),
     output:
         OBS_SPECTRUM,
     log:

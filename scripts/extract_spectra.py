@@ -12,7 +12,12 @@ from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection
 from dl3flow.spectrum import extract_spectrum_to_file
 from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import batch_observations, matching_inputs, script_job
+from dl3flow.workflow_support import (
+    batch_observations,
+    matching_inputs,
+    script_job,
+    write_batch_manifest,
+)
 
 with script_job(snakemake) as log:
     cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
@@ -20,7 +25,8 @@ with script_job(snakemake) as log:
     store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
     exclusion = snakemake.input.get("exclusion")
     exclusion = read_exclusion(exclusion, sources=False) if exclusion else None
-    for obs in batch_observations(snakemake):
+    observations = batch_observations(snakemake)
+    for obs in observations:
         files = matching_inputs(store.observation_files(obs.obs_id), snakemake.input.files)
         result = extract_spectrum_to_file(
             store.observation,
@@ -36,3 +42,4 @@ with script_job(snakemake) as log:
         else:
             n_on, n_off = result.counts.sum(), len(result.off_regions)
             log.info("obs %d: n_on %d, %d OFF regions", obs.obs_id, n_on, n_off)
+    write_batch_manifest(snakemake, observations)

@@ -170,7 +170,9 @@ def test_resume_after_sigkill(tmp_path_factory, run_a):
     # (if the kill came while a batch job ran: a batch directory that Snakemake has
     # not marked finished with its .snakemake_timestamp)
     running = [
-        path for path in sorted(batches.glob("*")) if not (path / ".snakemake_timestamp").exists()
+        path
+        for path in sorted(batches.glob("*"))
+        if path.is_dir() and not (path / ".snakemake_timestamp").exists()
     ]
     leftovers = [path / ".dataset.fits.k1ll3d.tmp.fits" for path in running]
     for leftover in leftovers:
