@@ -156,11 +156,21 @@ def geometry_inputs(wildcards):
     }
 
 
+_SELECTED = {}
+
+
 def selected_obs_ids(analysis):
-    """Observation ids selected by checkpoint select_observations."""
+    """Observation ids selected by checkpoint select_observations.
+
+    The table is read once per version of the file (every batch and publishing job
+    asks, at DAG time), again when the checkpoint has rewritten it.
+    """
     path = checkpoints.select_observations.get(analysis=analysis).output[0]
-    selected, _ = read_observations(path)
-    return [int(obs_id) for obs_id in selected["OBS_ID"]]
+    key = (str(path), os.stat(path).st_mtime_ns)
+    if key not in _SELECTED:
+        selected, _ = read_observations(path)
+        _SELECTED[key] = [int(obs_id) for obs_id in selected["OBS_ID"]]
+    return list(_SELECTED[key])
 
 
 def observation_batches(analysis):
@@ -176,20 +186,6 @@ def observation_batches(analysis):
 def batch_obs_ids(wildcards):
     """The observations of a batch job (its `obs_ids` param)."""
     return observation_batches(wildcards.analysis)[wildcards.batch]
-
-
-def batch_directories(step):
-    """Input function: the batch directories of `step`, one per batch of the analysis."""
-
-    def directories(wildcards):
-        return expand(
-            OBS_BATCH,
-            analysis=wildcards.analysis,
-            step=step,
-            batch=observation_batches(wildcards.analysis),
-        )
-
-    return directories
 
 
 def batch_of(step):
