@@ -35,10 +35,19 @@ from dl3flow.dataset import (
 from dl3flow.geom import DatasetGeom
 from dl3flow.gti import GTITable
 
-__all__ = ["MapDatasetOnOff", "read_dataset_onoff"]
+__all__ = ["MapDatasetOnOff", "onoff_alpha", "read_dataset_onoff"]
 
 #: The image HDUs of an on-off dataset file, in the order gammapy writes them.
 ONOFF_HDUS = ("COUNTS", "EXPOSURE", "MASK_SAFE", "COUNTS_OFF", "ACCEPTANCE", "ACCEPTANCE_OFF")
+
+
+def onoff_alpha(acceptance, acceptance_off) -> np.ndarray:
+    """``acceptance / acceptance_off`` of an on-off dataset; 0 where ``acceptance_off <= 0``."""
+    acceptance, acceptance_off = np.asarray(acceptance), np.asarray(acceptance_off)
+    out = np.zeros(acceptance.shape)
+    ok = acceptance_off > 0
+    out[ok] = acceptance[ok] / acceptance_off[ok]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,10 +113,7 @@ class MapDatasetOnOff:
         (gammapy returns ``nan_to_num`` of the ratio there, i.e. 0 for 0/0 and
         1.8e308 for x/0; such pixels are outside the safe mask in both.)
         """
-        out = np.zeros_like(self.acceptance)
-        ok = self.acceptance_off > 0
-        out[ok] = self.acceptance[ok] / self.acceptance_off[ok]
-        return out
+        return onoff_alpha(self.acceptance, self.acceptance_off)
 
     @property
     def background(self) -> np.ndarray:

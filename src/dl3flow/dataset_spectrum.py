@@ -39,6 +39,7 @@ from .dataset import (
     read_fits_product,
     write_hdulist,
 )
+from .dataset_onoff import onoff_alpha
 from .geom import EnergyAxis, SkyGeom
 from .gti import GTITable
 from .regions_off import CircleRegion, OffRegions
@@ -147,10 +148,7 @@ class SpectrumDatasetOnOff:
     @property
     def alpha(self) -> np.ndarray:
         """``acceptance / acceptance_off``; 0 where ``acceptance_off <= 0``."""
-        out = np.zeros(self.energy.nbin)
-        ok = self.acceptance_off > 0
-        out[ok] = self.acceptance[ok] / self.acceptance_off[ok]
-        return out
+        return onoff_alpha(self.acceptance, self.acceptance_off)
 
     @property
     def background(self) -> np.ndarray:
