@@ -1,5 +1,7 @@
 """Unit tests of dl3flow.dataset on tiny geometries with literal arrays."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -233,11 +235,13 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ds.fits"
     path.write_bytes(b"old")
 
-    def failing_writeto(self, fileobj, *args, **kwargs):
-        fileobj.write(b"partial")
+    real_write_bytes = Path.write_bytes
+
+    def failing_write_bytes(self, data):  # dl3flow.fitsio's bytes, cut short
+        real_write_bytes(self, data[:7])
         raise OSError("disk full")
 
-    monkeypatch.setattr(fits.HDUList, "writeto", failing_writeto)
+    monkeypatch.setattr(Path, "write_bytes", failing_write_bytes)
     with pytest.raises(OSError, match="disk full"):
         _full_dataset().write(path, overwrite=True)
     assert path.read_bytes() == b"old"

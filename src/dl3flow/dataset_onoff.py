@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from dl3flow import fitsio
 from dl3flow.dataset import (
     DatasetError,
     _from_hdulist,
-    _gti_hdu,
+    _gti_fits_hdu,
     _hdu,
     _image_hdus,
     _normalize_gti,
@@ -127,6 +128,9 @@ class MapDatasetOnOff:
 
     def to_hdulist(self) -> fits.HDUList:
         """The dataset as HDUs in gammapy 1.3's ``MapDatasetOnOff`` layout."""
+        return fitsio.to_hdulist(self._to_hdus())
+
+    def _to_hdus(self) -> list:
         geom = self.geom
         e, et = geom.energy.edges, geom.energy_true.edges
         primary, *meta_table = _primary_and_meta_table(self)
@@ -140,11 +144,11 @@ class MapDatasetOnOff:
         )
         hdus += _image_hdus("MASK_SAFE", self.mask_safe, geom.sky, [("energy", e)], "")
         if self.gti is not None:
-            hdus.append(_gti_hdu(self.gti))
+            hdus.append(_gti_fits_hdu(self.gti))
         hdus += meta_table
         for name in ("COUNTS_OFF", "ACCEPTANCE", "ACCEPTANCE_OFF"):
             hdus += _image_hdus(name, getattr(self, name.lower()), geom.sky, [("energy", e)], "")
-        return fits.HDUList(hdus)
+        return hdus
 
     def write(self, path, *, overwrite: bool = False, provenance=None) -> None:
         """Write the dataset to a FITS file, atomically (see `MapDataset.write`).
@@ -159,7 +163,7 @@ class MapDatasetOnOff:
         DatasetError
             When ``meta`` cannot be written to FITS.
         """
-        write_hdulist(self.to_hdulist(), path, overwrite=overwrite, provenance=provenance)
+        write_hdulist(self._to_hdus(), path, overwrite=overwrite, provenance=provenance)
 
 
 def read_dataset_onoff(path) -> MapDatasetOnOff:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from . import fitsio
 from .dataset import (
     DatasetError,
     _gti_hdu,
@@ -320,7 +321,7 @@ def _off_region_hdu(ds: SpectrumDatasetOnOff, name: str = "OFF") -> fits.BinTabl
 def _to_hdulist(ds: SpectrumDatasetOnOff) -> fits.HDUList:
     meta = dict(ds.meta)
     meta.setdefault("LIVETIME", ds.livetime)
-    primary, *meta_table = _primary_and_meta_table(_MetaView(ds.name, meta))
+    primary, *meta_table = fitsio.to_hdulist(_primary_and_meta_table(_MetaView(ds.name, meta)))
 
     def on(name):
         return _on_region_hdu(ds.on_region, name)

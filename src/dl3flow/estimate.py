@@ -55,12 +55,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.table import Table
 from scipy import fft as sp_fft
 
 from dl3flow.geom import SkyGeom
@@ -755,27 +755,24 @@ def write_maps(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
-    from dl3flow import __version__
-    from dl3flow.dataset import _image_hdus
-    from dl3flow.io import atomic_write
-    from dl3flow.provenance import add_to_header
+    from dl3flow import __version__, fitsio
+    from dl3flow.dataset import _image_hdus, write_hdulist
 
     edges = np.asarray(energy_edges, dtype=float)
     units = {**MAP_UNITS, **(units or {})}
     if not maps:
         raise EstimateError("write_maps needs at least one map")
     shape = (edges.size - 1, *geom.shape)
-    primary = fits.PrimaryHDU()
-    primary.header["CREATOR"] = f"dl3flow {__version__}"
+    header = fits.Header()  # the primary header after SIMPLE ... EXTEND
+    header["CREATOR"] = f"dl3flow {__version__}"
     for key, value in (meta or {}).items():
         if isinstance(value, np.generic):
             value = value.item()
         try:
-            primary.header[key] = value
+            header[key] = value
         except (ValueError, TypeError) as exc:
             raise EstimateError(f"meta {key!r} = {value!r} is not FITS-legal: {exc}") from exc
-    add_to_header(primary.header, provenance)
-    hdus = [primary]
+    hdus = [fitsio.primary_hdu(header)]
     bands = None
     for name, data in maps.items():
         data = np.asarray(data)
@@ -786,15 +783,14 @@ def write_maps(
         hdu_name = str(name).upper()
         if not hdu_name or hdu_name == "BANDS" or not hdu_name.replace("_", "").isalnum():
             raise EstimateError(f"map name {name!r} cannot be an HDU name")
-        image, table = _image_hdus(hdu_name, data, geom, [("energy", edges)], units.get(name, ""))
-        image.header["BANDSHDU"] = "BANDS"
-        if bands is None:
-            table.header["EXTNAME"] = "BANDS"
-            bands = table
+        image, table = _image_hdus(
+            hdu_name, data, geom, [("energy", edges)], units.get(name, ""), bands="BANDS"
+        )
+        bands = bands or table
         hdus.append(image)
     hdus.append(bands)
-    hdulist = fits.HDUList(hdus)
-    return atomic_write(path, lambda tmp: hdulist.writeto(tmp, overwrite=True), overwrite=overwrite)
+    write_hdulist(hdus, path, overwrite=overwrite, provenance=provenance)
+    return Path(path)
 
 
 def read_maps(path) -> ExcessMaps:
@@ -805,15 +801,17 @@ def read_maps(path) -> ExcessMaps:
     EstimateError
         If the file cannot be read or has no BANDS table or no image HDU.
     """
+    from dl3flow.dataset import open_fits
+
     try:
-        with fits.open(path, memmap=False) as hdulist:
+        with open_fits(path) as hdulist:
             if "BANDS" not in hdulist:
                 raise EstimateError(f"{path}: no BANDS table; not a maps file")
-            bands = Table.read(hdulist["BANDS"])
+            bands = hdulist["BANDS"].data
             edges = np.append(np.asarray(bands["E_MIN"], float), float(bands["E_MAX"][-1]))
             maps, sky = {}, None
-            for hdu in hdulist[1:]:
-                if not isinstance(hdu, fits.ImageHDU) or hdu.data is None:
+            for hdu in list(hdulist)[1:]:
+                if str(hdu.header.get("XTENSION", "")).strip() != "IMAGE" or hdu.data is None:
                     continue
                 sky = sky or SkyGeom.from_header(hdu.header)
                 data = np.asarray(hdu.data)

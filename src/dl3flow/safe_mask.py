@@ -75,6 +75,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
+from . import fitsio
 from .coords import icrs_deg, wrap_longitude
 from .dataset import (
     MapDataset,
@@ -82,6 +83,7 @@ from .dataset import (
     _read_axis,
     _read_image,
     _utc_now,
+    open_fits,
     write_hdulist,
 )
 from .geom import EnergyAxis, SkyGeom
@@ -861,8 +863,7 @@ def write_safe_mask(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    primary = fits.PrimaryHDU()
-    h = primary.header
+    h = fits.Header()  # the primary header after SIMPLE ... EXTEND
     h["CREATOR"] = f"dl3flow {__version__}"
     h["DATE"] = (_utc_now()[1], "file creation date (UTC)")
     h["CONTENT"] = "safe data range mask (True = safe)"
@@ -894,11 +895,11 @@ def write_safe_mask(
         h.update(safe.rejection.to_meta())
     add_to_header(h, provenance)
     hdus = [
-        primary,
+        fitsio.primary_hdu(h),
         *_image_hdus("MASK_SAFE", safe.mask, safe.sky, [("energy", safe.energy.edges)], ""),
     ]
     # existence was checked above; provenance is already in the primary header
-    write_hdulist(fits.HDUList(hdus), path, overwrite=True)
+    write_hdulist(hdus, path, overwrite=True)
     return path
 
 
@@ -913,7 +914,7 @@ def read_safe_mask(path) -> SafeMask:
     from .dataset import DatasetError
 
     path = Path(path)
-    with fits.open(path) as hdulist:
+    with open_fits(path) as hdulist:
         if "MASK_SAFE" not in hdulist or "METHODS" not in hdulist[0].header:
             raise SafeMaskError(f"{path}: not a dl3flow safe-mask file (no MASK_SAFE / METHODS)")
         try:
