@@ -59,7 +59,6 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from scipy import fft as sp_fft
 
@@ -73,6 +72,7 @@ __all__ = [
     "REFERENCE_AMPLITUDE",
     "tophat_kernel",
     "correlate",
+    "fftconvolve_same",
     "band_indices",
     "resample_energy",
     "power_law_integral",
@@ -151,7 +151,7 @@ def tophat_kernel(radius, sky: SkyGeom) -> np.ndarray:
     return array / array.max()
 
 
-def _fftconvolve_same(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+def fftconvolve_same(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``scipy.signal.fftconvolve(..., mode="same")`` over the last two axes.
 
     Written on ``scipy.fft`` to spare workflow jobs the import of ``scipy.signal``
@@ -199,8 +199,8 @@ def correlate(images, kernel, *, integer: bool = False) -> np.ndarray:
         )
     if not np.all(np.isfinite(images)) or np.any(images < 0):
         raise EstimateError("correlate needs finite, non-negative images")
-    result = _fftconvolve_same(images, kernel)
-    support = _fftconvolve_same((images != 0).astype(float), (kernel != 0).astype(float))
+    result = fftconvolve_same(images, kernel)
+    support = fftconvolve_same((images != 0).astype(float), (kernel != 0).astype(float))
     result = np.where(np.rint(support) == 0, 0.0, np.clip(result, 0.0, None))
     return np.rint(result) if integer else result
 
@@ -334,6 +334,8 @@ def edisp_kernel_center(dataset) -> np.ndarray:
     kernel = dataset.edisp.kernel
     sky = dataset.geom.irf_sky
     ny, nx = sky.shape
+    from astropy.coordinates import SkyCoord  # not at import: the maps jobs do without
+
     center = SkyCoord.from_pixel((nx - 1) / 2.0, (ny - 1) / 2.0, sky.wcs)
     px, py = (float(v) for v in sky.wcs.world_to_pixel(center))
     valid = np.logical_or.reduce(kernel > 0, axis=(0, 1))

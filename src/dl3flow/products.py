@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.table import Table
 
 from dl3flow.estimate import (
     EstimateError,
@@ -23,6 +23,9 @@ from dl3flow.estimate import (
     resample_energy,
 )
 from dl3flow.stats import fit_gaussian
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "ring_excess_maps",
@@ -214,4 +217,6 @@ OBSERVATION_COLUMNS = (
 
 def compact_observations(table: Table) -> Table:
     """The :data:`OBSERVATION_COLUMNS` of an obs-index table (a new table; those present)."""
+    from astropy.table import Table  # only the report's jobs: not at import
+
     return Table(table[[c for c in OBSERVATION_COLUMNS if c in table.colnames]], copy=True)
