@@ -4,7 +4,7 @@
 #   snakemake --cores 2 --configfile config/examples/hess-dr1-crab.yaml \
 #       --config data_store=../shared/data/hess-dl3-dr1
 #
-# Configuration keys: config/schema.yaml. File targets: README.md.
+# Configuration keys: config/schema.yaml. File targets: docs/outputs.md.
 import os
 import sys
 from pathlib import Path

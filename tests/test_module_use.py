@@ -1,4 +1,4 @@
-"""dl3flow as a Snakemake module inside another workflow (README: "Running on a cluster").
+"""dl3flow as a Snakemake module inside another workflow (docs/cluster.md).
 
 The outer workflow lives in a temporary directory and includes this checkout's
 Snakefile with ``module`` + ``use rule * from dl3flow as dl3flow_*``; all its outputs
