@@ -1,6 +1,7 @@
 """Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
+import inspect
 import re
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
@@ -763,6 +764,73 @@ def test_dataclass_defaults_are_the_parsed_defaults():
     assert analysis_config(minimal(), "a").ring is default.ring is None
 
 
+def _same(default, value) -> bool:
+    if isinstance(value, u.Quantity):
+        return bool(u.Quantity(default, value.unit) == value)
+    if isinstance(value, list | tuple):
+        return tuple(default) == tuple(value)
+    return default == value
+
+
+def _check_defaults(func, kwargs: dict, *, equivalent=()):
+    """Each option the workflow passes to ``func`` (``kwargs``, from the parsed defaults)
+    has no default in ``func`` or the analysis default (keys in ``equivalent``: a
+    default that means the same, e.g. significance low=None is low=high)."""
+    params = inspect.signature(func).parameters
+    for key, value in kwargs.items():
+        param = params[key]
+        assert param.kind is param.KEYWORD_ONLY, f"{func.__name__}({key}): keyword-only"
+        if param.default is param.empty or key in equivalent:
+            continue
+        assert _same(param.default, value), f"{func.__name__}({key}={param.default!r}): {value!r}"
+
+
+def test_science_function_defaults_are_the_analysis_defaults():
+    from dl3flow.background import normalize_background, ring_background
+    from dl3flow.catalogs import CatalogSpec
+    from dl3flow.estimate import estimate_excess_maps
+    from dl3flow.exclusion import catalog_exclusion, significance_mask
+    from dl3flow.peaks import find_peaks
+    from dl3flow.reduce import reduce_observation
+    from dl3flow.regions_off import ReflectedRegionsFinder, WobbleRegionsFinder
+    from dl3flow.safe_mask import make_safe_mask
+    from dl3flow.spectrum import extract_spectrum
+
+    config = with_analysis(spectrum=dict(SPECTRUM), exclusion=copy.deepcopy(SIGNIFICANCE), ring={})
+    cfg = analysis_config(config, "a")
+    _check_defaults(make_safe_mask, cfg.safe_mask.as_kwargs())
+    _check_defaults(normalize_background, cfg.background.as_kwargs())
+    _check_defaults(ring_background, cfg.ring.as_kwargs())
+    _check_defaults(estimate_excess_maps, cfg.maps.as_kwargs())
+    significance = cfg.exclusion.significance.as_kwargs()
+    _check_defaults(significance_mask, significance, equivalent=("low",))
+    peaks = cfg.maps.peaks
+    _check_defaults(find_peaks, {"threshold": peaks.threshold, "min_distance": peaks.min_distance})
+    reduce = {
+        "offset_max": cfg.offset_max.to_value("deg"),
+        "edisp": cfg.edisp,
+        "psf": cfg.psf,
+        "fov_rotation_step": cfg.fov_rotation_step.to_value("deg"),
+        "fov_alignment": cfg.background.fov_alignment,
+    }
+    _check_defaults(reduce_observation, reduce)
+    _check_defaults(extract_spectrum, cfg.spectrum.extract_kwargs())
+    assert cfg.spectrum.finder.make() == ReflectedRegionsFinder()
+    wobble = analysis_config(
+        with_analysis(spectrum={**SPECTRUM, "finder": {"method": "wobble"}}), "a"
+    )
+    assert wobble.spectrum.finder.make() == WobbleRegionsFinder(3)
+    catalog = {"kind": "hgps", "path": "hgps.fits"}
+    (spec,) = analysis_config(
+        with_analysis(exclusion={"catalogs": [catalog]}), "a"
+    ).exclusion.catalogs
+    assert spec == CatalogSpec(**catalog)
+    params = inspect.signature(catalog_exclusion).parameters
+    assert {k: params[k].default for k in ("min_radius", "scale", "margin")} == {
+        "min_radius": spec.min_radius, "scale": spec.scale, "margin": spec.margin
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("path", "module", "name"),
     [
@@ -788,6 +856,17 @@ def test_schema_choices_are_the_implementations(path, module, name):
 
     implemented = tuple(getattr(importlib.import_module(module), name))
     assert tuple(derive(_schema())["choices"][path]) == implemented
+
+
+def test_config_choices_are_the_implementations():
+    from dl3flow import background, config, reduce, rejection, safe_mask, spectrum
+
+    assert config.SAFE_MASK_METHODS == safe_mask.METHODS == tuple(safe_mask._METHOD_FUNCTIONS)
+    assert config.SPECTRUM_SAFE_METHODS == spectrum.SPECTRUM_SAFE_METHODS
+    assert config.BACKGROUND_METHODS == background.METHODS
+    assert config.ON_FAILURE == background.ON_FAILURE
+    assert config.FOV_ALIGNMENTS == reduce.FOV_ALIGNMENT_CHOICES
+    assert config.ON_BAD_OBSERVATION == rejection.ON_BAD_OBSERVATION
 
 
 def test_schema_quality_check_defaults_are_the_module_defaults():
