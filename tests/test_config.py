@@ -1457,3 +1457,18 @@ def test_schema_rejects_a_bad_center(center):
 
     with pytest.raises(Exception, match="Error validating config"):
         validate(with_geom(center=center), str(REPO / "src/dl3flow/schema.yaml"))
+
+
+def test_simulation_defaults_are_simulates():
+    """The schema's ``simulation`` defaults are dl3flow.simulate's (null: simulate's own)."""
+    from dl3flow.simulate import SimulationConfig
+
+    default = SimulationConfig()
+    for key, value in TOP_DEFAULTS["simulation"].items():
+        if key == "target":
+            got = {"name": default.target_name, "ra": default.target_ra, "dec": default.target_dec}
+        elif value is None:  # sources, site: dl3flow.simulate's default
+            continue
+        else:
+            got = getattr(default, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key
