@@ -4,7 +4,7 @@
 #   snakemake --cores 2 --configfile config/examples/hess-dr1-crab.yaml \
 #       --config data_store=../shared/data/hess-dl3-dr1
 #
-# Configuration keys: config/schema.yaml. File targets: docs/outputs.md.
+# Configuration keys: src/dl3flow/schema.yaml. File targets: docs/outputs.md.
 import os
 import sys
 from pathlib import Path
@@ -37,14 +37,16 @@ from snakemake.exceptions import WorkflowError
 
 from dl3flow.config import ConfigError
 from dl3flow.config_check import check_config
+from dl3flow.schema import SCHEMA_FILE, load_schema
 
 try:
-    check_config(config, Path(str(workflow.current_basedir)) / "config/schema.yaml")
+    check_config(config, load_schema())
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}") from None
 
 
-validate(config, "config/schema.yaml")
+# dl3flow's package data (src/dl3flow/schema.yaml), whose defaults dl3flow.config uses
+validate(config, str(SCHEMA_FILE))
 
 
 report: "report/workflow.rst"

@@ -183,7 +183,7 @@ def _counts_only_in_excluded_half():
 @pytest.mark.parametrize("method", ["scale", "fit"])
 def test_no_counts_outside_exclusion(method):
     ds = _counts_only_in_excluded_half()
-    out, res = normalize_background(ds, _half_excluded(), method=method)
+    out, res = normalize_background(ds, _half_excluded(), method=method, on_failure="keep_unscaled")
     assert res.status == "skipped" and res.action == "kept_unscaled"
     assert res.reason == "0 counts outside the exclusion (must be > min_counts = 0)"
     assert math.isnan(res.norm) and math.isnan(res.norm_err)
@@ -197,7 +197,9 @@ def test_no_counts_outside_exclusion(method):
 
 @pytest.mark.parametrize("method", ["scale", "fit"])
 def test_every_pixel_excluded(method):
-    out, res = normalize_background(_dataset(), np.zeros((NY, NX), dtype=bool), method=method)
+    out, res = normalize_background(
+        _dataset(), np.zeros((NY, NX), dtype=bool), method=method, on_failure="keep_unscaled"
+    )
     assert res.status == "skipped"
     assert res.reason == "no pixel inside the safe mask and outside the exclusion mask"
     assert (res.counts, res.npred_background) == (0.0, 0.0)
@@ -234,7 +236,7 @@ def test_guards_are_strict_thresholds():
 
 def test_fit_iteration_limit():
     ds = _model_dataset(1.3, 0.2)
-    out, res = normalize_background(ds, method="fit", max_iterations=1)
+    out, res = normalize_background(ds, method="fit", max_iterations=1, on_failure="keep_unscaled")
     assert res.status == "failed" and res.action == "kept_unscaled"
     assert res.reason.startswith("fit did not converge after 1 iterations (remaining step")
     assert math.isnan(res.norm) and math.isnan(res.tilt)
@@ -290,7 +292,7 @@ def test_caller_continues_over_failures(tmp_path):
 
 def test_result_meta_written_to_fits(tmp_path):
     ds = _counts_only_in_excluded_half()
-    out, res = normalize_background(ds, _half_excluded())
+    out, res = normalize_background(ds, _half_excluded(), on_failure="keep_unscaled")
     out.write(tmp_path / "ds.fits")
     back = read_dataset(tmp_path / "ds.fits")
     assert back.meta["BKGSTAT"] == "skipped"

@@ -1,7 +1,9 @@
 """Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
+import inspect
 import re
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import astropy.units as u
@@ -11,14 +13,25 @@ import yaml
 
 from dl3flow.config import (
     DEFAULTS,
+    TOP_DEFAULTS,
     AnalysisConfig,
+    BackgroundConfig,
     ConfigError,
+    ExclusionConfig,
+    FinderConfig,
+    MapsConfig,
+    PlotConfig,
+    SafeMaskConfig,
+    SelectionConfig,
+    SignificanceMaskConfig,
+    SpectrumConfig,
     analysis_config,
     analysis_names,
     check_exclusion_inputs,
     parse_quantity,
 )
-from dl3flow.quality import DEFAULT_POLICIES, POLICIES
+from dl3flow.quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
+from dl3flow.schema import derive, derived, load_schema
 from dl3flow.selection import StringCut
 
 REPO = Path(__file__).resolve().parents[1]
@@ -623,7 +636,7 @@ def test_crab_example():
 
 
 def _schema():
-    return yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    return load_schema()  # read once (do not modify it)
 
 
 def _walk(schema, path="config"):
@@ -659,24 +672,201 @@ def test_schema_every_key_has_description_and_default():
     assert not missing, missing
 
 
-def test_schema_defaults_match_config_module():
+def test_schema_defaults_json_is_the_schemas():
+    """dl3flow.config reads the schema's defaults and choices from this generated file."""
+    assert derived() == derive(_schema()), "schema.yaml changed: run python -m dl3flow.schema"
+
+
+def test_defaults_are_the_schemas():
     analysis = _schema()["$defs"]["analysis"]["properties"]
-    for key, value in DEFAULTS.items():
-        if key in ("selection", "geom", "plots", "safe_mask", "exclusion", "background", "quality"):
-            props = analysis[key]["properties"]
-            for sub, sub_default in value.items():
-                assert props[sub]["default"] == sub_default, f"{key}.{sub}"
-        elif key == "maps":
-            props = analysis[key]["properties"]
-            for sub, sub_default in value.items():
-                if sub == "peaks":
-                    for leaf, leaf_default in sub_default.items():
-                        got = props[sub]["properties"][leaf]["default"]
-                        assert got == leaf_default, f"{key}.{sub}.{leaf}"
-                else:
-                    assert props[sub]["default"] == sub_default, f"{key}.{sub}"
-        else:
-            assert analysis[key]["default"] == value, key
+    assert DEFAULTS["offset_max"] == analysis["offset_max"]["default"] == "2.5 deg"
+    assert (
+        DEFAULTS["safe_mask"]["methods"]
+        == analysis["safe_mask"]["properties"]["methods"]["default"]
+    )
+    assert DEFAULTS["background"]["on_failure"] == "drop"
+    assert DEFAULTS["quality"]["checks"] == dict(DEFAULT_POLICIES)
+    assert DEFAULTS["geom"]["center"] is None  # required: no default
+    assert (
+        TOP_DEFAULTS["on_bad_observation"]
+        == _schema()["properties"]["on_bad_observation"]["default"]
+    )
+
+
+def _filled(config):
+    """``config`` with the schema's defaults filled in, as the workflow's validate does."""
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(REPO / "src/dl3flow/schema.yaml"))
+    return config
+
+
+def _same_config(ours, theirs, path="cfg"):
+    """Dataclasses field by field, geometries by their header, arrays element-wise."""
+    if hasattr(ours, "to_header"):
+        assert ours.to_header() == theirs.to_header(), path
+    elif is_dataclass(ours) and not isinstance(ours, type):
+        assert type(ours) is type(theirs), path
+        for f in fields(ours):
+            _same_config(getattr(ours, f.name), getattr(theirs, f.name), f"{path}.{f.name}")
+    elif isinstance(ours, np.ndarray):
+        np.testing.assert_array_equal(ours, theirs, err_msg=path)
+    else:
+        assert ours == theirs, path
+
+
+SPECTRUM = {"on_region": "icrs;circle(83.633,22.014,0.11)"}
+SIGNIFICANCE = {"significance": {"high": 5}}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"spectrum": SPECTRUM}, {"exclusion": SIGNIFICANCE}, {"ring": {}}],
+    ids=["minimal", "spectrum", "significance", "ring"],
+)
+def test_parsed_defaults_are_the_schemas(changes):
+    """A config without optional keys parses as the same config with the schema's
+    defaults filled in by Snakemake's validate (what every workflow job reads)."""
+    config = with_analysis(**copy.deepcopy(changes))
+    filled = _filled(config)
+    assert filled != config  # defaults were filled in
+    _same_config(analysis_config(config, "a"), analysis_config(filled, "a"))
+
+
+def test_dataclass_defaults_are_the_parsed_defaults():
+    cfg = analysis_config(
+        with_analysis(spectrum=dict(SPECTRUM), exclusion=copy.deepcopy(SIGNIFICANCE)), "a"
+    )
+    assert SelectionConfig() == cfg.selection
+    assert PlotConfig() == cfg.plots
+    assert SafeMaskConfig() == cfg.safe_mask  # offset_max: the analysis default's
+    assert BackgroundConfig() == cfg.background
+    assert MapsConfig() == cfg.maps
+    assert QualityPolicy() == cfg.quality
+    assert replace(ExclusionConfig(), significance=None, key="analyses.a.exclusion") == replace(
+        cfg.exclusion, significance=None
+    )
+    sig = SignificanceMaskConfig(high=5.0, low=5.0)
+    assert sig == cfg.exclusion.significance
+    spectrum = cfg.spectrum
+    assert FinderConfig() == spectrum.finder
+    default = SpectrumConfig(spectrum.on_region, spectrum.energy, spectrum.energy_true)
+    for f in fields(SpectrumConfig):
+        if f.name not in ("on_region", "energy", "energy_true"):
+            assert getattr(default, f.name) == getattr(spectrum, f.name), f.name
+    default = AnalysisConfig(
+        name="a", data_store=cfg.data_store, selection=cfg.selection, layout=cfg.layout,
+        offset_max=cfg.offset_max,
+    )  # fmt: skip
+    for name in ("edisp", "psf", "fov_rotation_step", "on_bad_observation", "maps_enabled"):
+        assert getattr(default, name) == getattr(cfg, name), name
+    assert analysis_config(minimal(), "a").ring is default.ring is None
+
+
+def _same(default, value) -> bool:
+    if isinstance(value, u.Quantity):
+        return bool(u.Quantity(default, value.unit) == value)
+    if isinstance(value, list | tuple):
+        return tuple(default) == tuple(value)
+    return default == value
+
+
+def _check_defaults(func, kwargs: dict, *, equivalent=()):
+    """Each option the workflow passes to ``func`` (``kwargs``, from the parsed defaults)
+    has no default in ``func`` or the analysis default (keys in ``equivalent``: a
+    default that means the same, e.g. significance low=None is low=high)."""
+    params = inspect.signature(func).parameters
+    for key, value in kwargs.items():
+        param = params[key]
+        assert param.kind is param.KEYWORD_ONLY, f"{func.__name__}({key}): keyword-only"
+        if param.default is param.empty or key in equivalent:
+            continue
+        assert _same(param.default, value), f"{func.__name__}({key}={param.default!r}): {value!r}"
+
+
+def test_science_function_defaults_are_the_analysis_defaults():
+    from dl3flow.background import normalize_background, ring_background
+    from dl3flow.catalogs import CatalogSpec
+    from dl3flow.estimate import estimate_excess_maps
+    from dl3flow.exclusion import catalog_exclusion, significance_mask
+    from dl3flow.peaks import find_peaks
+    from dl3flow.reduce import reduce_observation
+    from dl3flow.regions_off import ReflectedRegionsFinder, WobbleRegionsFinder
+    from dl3flow.safe_mask import make_safe_mask
+    from dl3flow.spectrum import extract_spectrum
+
+    config = with_analysis(spectrum=dict(SPECTRUM), exclusion=copy.deepcopy(SIGNIFICANCE), ring={})
+    cfg = analysis_config(config, "a")
+    _check_defaults(make_safe_mask, cfg.safe_mask.as_kwargs())
+    _check_defaults(normalize_background, cfg.background.as_kwargs())
+    _check_defaults(ring_background, cfg.ring.as_kwargs())
+    _check_defaults(estimate_excess_maps, cfg.maps.as_kwargs())
+    significance = cfg.exclusion.significance.as_kwargs()
+    _check_defaults(significance_mask, significance, equivalent=("low",))
+    peaks = cfg.maps.peaks
+    _check_defaults(find_peaks, {"threshold": peaks.threshold, "min_distance": peaks.min_distance})
+    reduce = {
+        "offset_max": cfg.offset_max.to_value("deg"),
+        "edisp": cfg.edisp,
+        "psf": cfg.psf,
+        "fov_rotation_step": cfg.fov_rotation_step.to_value("deg"),
+        "fov_alignment": cfg.background.fov_alignment,
+    }
+    _check_defaults(reduce_observation, reduce)
+    _check_defaults(extract_spectrum, cfg.spectrum.extract_kwargs())
+    assert cfg.spectrum.finder.make() == ReflectedRegionsFinder()
+    wobble = analysis_config(
+        with_analysis(spectrum={**SPECTRUM, "finder": {"method": "wobble"}}), "a"
+    )
+    assert wobble.spectrum.finder.make() == WobbleRegionsFinder(3)
+    catalog = {"kind": "hgps", "path": "hgps.fits"}
+    (spec,) = analysis_config(
+        with_analysis(exclusion={"catalogs": [catalog]}), "a"
+    ).exclusion.catalogs
+    assert spec == CatalogSpec(**catalog)
+    params = inspect.signature(catalog_exclusion).parameters
+    assert {k: params[k].default for k in ("min_radius", "scale", "margin")} == {
+        "min_radius": spec.min_radius, "scale": spec.scale, "margin": spec.margin
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "name"),
+    [
+        ("analysis.safe_mask.methods", "dl3flow.safe_mask", "METHODS"),
+        ("analysis.spectrum.safe_mask.methods", "dl3flow.spectrum", "SPECTRUM_SAFE_METHODS"),
+        ("analysis.background.method", "dl3flow.background", "METHODS"),
+        ("analysis.background.on_failure", "dl3flow.background", "ON_FAILURE"),
+        ("analysis.background.fov_alignment", "dl3flow.reduce", "FOV_ALIGNMENT_CHOICES"),
+        ("on_bad_observation", "dl3flow.rejection", "ON_BAD_OBSERVATION"),
+        ("analysis.on_bad_observation", "dl3flow.rejection", "ON_BAD_OBSERVATION"),
+        ("analysis.spectrum.finder.method", "dl3flow.config", "FINDER_DEFAULTS"),
+        ("analysis.geom.frame", "dl3flow.geom", "FRAMES"),
+        ("analysis.geom.proj", "dl3flow.geom", "PROJECTIONS"),
+        ("analysis.exclusion.catalogs[].kind", "dl3flow.catalogs", "CATALOG_KINDS"),
+        ("simulation.fov_alignment", "dl3flow.simulate", "_FOV_ALIGNMENTS"),
+        ("simulation.irf_style", "dl3flow.simulate", "_IRF_STYLES"),
+    ],
+)
+def test_schema_choices_are_the_implementations(path, module, name):
+    """The schema's enums (Snakemake's and check-config's check; dl3flow.config's
+    choices) list the options the science code implements, in its order."""
+    import importlib
+
+    implemented = tuple(getattr(importlib.import_module(module), name))
+    assert tuple(derive(_schema())["choices"][path]) == implemented
+
+
+def test_config_choices_are_the_implementations():
+    from dl3flow import background, config, reduce, rejection, safe_mask, spectrum
+
+    assert config.SAFE_MASK_METHODS == safe_mask.METHODS == tuple(safe_mask._METHOD_FUNCTIONS)
+    assert config.SPECTRUM_SAFE_METHODS == spectrum.SPECTRUM_SAFE_METHODS
+    assert config.BACKGROUND_METHODS == background.METHODS
+    assert config.ON_FAILURE == background.ON_FAILURE
+    assert config.FOV_ALIGNMENTS == reduce.FOV_ALIGNMENT_CHOICES
+    assert config.ON_BAD_OBSERVATION == rejection.ON_BAD_OBSERVATION
 
 
 def test_schema_quality_check_defaults_are_the_module_defaults():
@@ -947,7 +1137,7 @@ def test_fov_alignment_choices_are_the_reductions():
     from dl3flow.reduce import FOV_ALIGNMENT_CHOICES
 
     assert FOV_ALIGNMENTS == FOV_ALIGNMENT_CHOICES
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
     background = schema["$defs"]["analysis"]["properties"]["background"]["properties"]
     assert tuple(background["fov_alignment"]["enum"]) == FOV_ALIGNMENTS
 
@@ -1255,7 +1445,7 @@ def test_schema_accepts_an_auto_center(center):
     from snakemake.utils import validate
 
     config = with_geom(center=center)
-    validate(config, str(REPO / "config" / "schema.yaml"))
+    validate(config, str(REPO / "src/dl3flow/schema.yaml"))
     assert config["analyses"]["a"]["geom"]["center"] == center
 
 
@@ -1266,4 +1456,19 @@ def test_schema_rejects_a_bad_center(center):
     from snakemake.utils import validate
 
     with pytest.raises(Exception, match="Error validating config"):
-        validate(with_geom(center=center), str(REPO / "config" / "schema.yaml"))
+        validate(with_geom(center=center), str(REPO / "src/dl3flow/schema.yaml"))
+
+
+def test_simulation_defaults_are_simulates():
+    """The schema's ``simulation`` defaults are dl3flow.simulate's (null: simulate's own)."""
+    from dl3flow.simulate import SimulationConfig
+
+    default = SimulationConfig()
+    for key, value in TOP_DEFAULTS["simulation"].items():
+        if key == "target":
+            got = {"name": default.target_name, "ra": default.target_ra, "dec": default.target_dec}
+        elif value is None:  # sources, site: dl3flow.simulate's default
+            continue
+        else:
+            got = getattr(default, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key

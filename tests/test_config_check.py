@@ -22,7 +22,7 @@ from dl3flow.config_check import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
 
 
 def demo():
@@ -41,7 +41,7 @@ def changed(path, value):
 
 def test_demo_config_is_valid():
     assert schema_errors(demo(), SCHEMA) == []
-    check_config(demo(), REPO / "config/schema.yaml")  # no error
+    check_config(demo(), REPO / "src/dl3flow/schema.yaml")  # no error
 
 
 @pytest.mark.parametrize(
@@ -188,12 +188,10 @@ def test_merge_config_returns_new_objects():
     assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
 
 
-def test_find_schema(tmp_path):
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "schema.yaml").write_text("{}")
-    assert find_schema(tmp_path) == tmp_path / "config" / "schema.yaml"
-    # elsewhere: the schema of this checkout
-    assert find_schema(tmp_path / "config") == REPO / "config" / "schema.yaml"
+def test_find_schema(tmp_path, monkeypatch):
+    # the package's schema, wherever dl3flow runs (also in a workflow copy)
+    monkeypatch.chdir(tmp_path)
+    assert find_schema() == REPO / "src" / "dl3flow" / "schema.yaml"
 
 
 def test_check_data_store(tmp_path):

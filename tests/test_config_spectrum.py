@@ -292,7 +292,7 @@ def test_input_not_modified():
 
 
 def _spectrum_schema():
-    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
     analysis = schema["$defs"]["analysis"]["properties"]
     (section,) = [s for s in analysis["spectrum"]["oneOf"] if s.get("type") == "object"]
     return schema, analysis, section

@@ -526,17 +526,19 @@ def test_find_peaks_semantics():
     assert list(wider["value"]) == [9.0, 4.0]
     assert wider.meta["min_distance_pix"] == 2
     # threshold is strict
-    assert list(find_peaks(_peak_image(), sky, threshold=4.0)["value"]) == [9.0, 6.0]
+    strict = find_peaks(_peak_image(), sky, threshold=4.0, min_distance=1)
+    assert list(strict["value"]) == [9.0, 6.0]
 
 
 def test_find_peaks_empty_cases(tmp_path):
     sky = _sky()
-    assert len(find_peaks(np.ones((15, 15)), sky, threshold=0)) == 0
-    assert len(find_peaks(np.full((15, 15), np.nan), sky, threshold=0)) == 0
-    empty = find_peaks(_peak_image(), sky, threshold=100)
+    assert len(find_peaks(np.ones((15, 15)), sky, threshold=0, min_distance=1)) == 0
+    assert len(find_peaks(np.full((15, 15), np.nan), sky, threshold=0, min_distance=1)) == 0
+    empty = find_peaks(_peak_image(), sky, threshold=100, min_distance=1)
     assert len(empty) == 0 and empty.colnames == list(PEAK_COLUMNS)
     path = write_peaks(
-        find_peaks(_peak_image(), sky, threshold=3), tmp_path / "tables" / "peaks.ecsv"
+        find_peaks(_peak_image(), sky, threshold=3, min_distance=1),
+        tmp_path / "tables" / "peaks.ecsv",
     )
     back = Table.read(path)
     assert list(back["value"]) == [9.0, 6.0, 4.0]
@@ -546,8 +548,12 @@ def test_find_peaks_empty_cases(tmp_path):
 @pytest.mark.parametrize(
     ("image", "kwargs", "match"),
     [
-        (np.zeros((3, 3)), {"threshold": 1}, "image has shape"),
-        (np.zeros((15, 15)), {"threshold": np.zeros((3, 3))}, "threshold must be a scalar"),
+        (np.zeros((3, 3)), {"threshold": 1, "min_distance": 1}, "image has shape"),
+        (
+            np.zeros((15, 15)),
+            {"threshold": np.zeros((3, 3)), "min_distance": 1},
+            "threshold must be a scalar",
+        ),
         (np.zeros((15, 15)), {"threshold": 1, "min_distance": -1}, "non-negative number of pixels"),
         (
             np.zeros((15, 15)),

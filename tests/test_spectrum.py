@@ -192,6 +192,7 @@ def test_no_off_region_is_an_error_naming_the_observation():
             energy=energy,
             energy_true=EnergyAxis([1.0, 10.0], name="energy_true"),
             finder=ReflectedRegionsFinder(),
+            safe_mask_methods=(),
         )
 
 
@@ -435,6 +436,7 @@ def test_point_like_copy_of_a_real_run(hess_obs_copy):
     axes = {
         "energy": EnergyAxis.from_bounds(0.5, 40, 10),
         "energy_true": EnergyAxis.from_bounds(0.1, 100, 20, name="energy_true"),
+        "safe_mask_methods": (),
     }
     with pytest.raises(SpectrumError, match=r"obs 23523 \(.*023523.fits.gz\[aeff\].*0.2 deg"):
         extract_spectrum(
@@ -463,6 +465,7 @@ def _extract_kwargs():
         "energy": EnergyAxis.from_bounds(0.5, 40, 10),
         "energy_true": EnergyAxis.from_bounds(0.1, 100, 20, name="energy_true"),
         "finder": WobbleRegionsFinder(3),
+        "safe_mask_methods": (),
     }
 
 

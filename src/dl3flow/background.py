@@ -93,6 +93,8 @@ __all__ = [
     "ring_background",
 ]
 
+#: Normalisation methods and failure actions (the schema's ``background.method`` and
+#: ``background.on_failure`` enums list the same: ``tests/test_config.py``).
 METHODS = ("scale", "fit")
 ON_FAILURE = ("drop", "keep_unscaled")
 #: ``ok``: background normalised; ``skipped``: a guard was not met;
@@ -446,7 +448,7 @@ def normalize_background(
     min_npred_background: float = 0,
     reference_energy=1.0 * u.TeV,
     fit_tilt: bool = True,
-    on_failure: str = "keep_unscaled",
+    on_failure: str = "drop",
     max_iterations: int = 100,
 ) -> tuple[MapDataset | None, BackgroundNormResult]:
     """Normalise one observation's IRF background outside the exclusion mask.
@@ -470,7 +472,8 @@ def normalize_background(
     fit_tilt : bool
         ``fit`` only: fit the tilt (True) or keep it frozen at 0.
     on_failure : {"drop", "keep_unscaled"}
-        What to return when the status is not ``ok``.
+        What to return when the status is not ``ok`` (default: the analysis
+        default, drop).
     max_iterations : int
         Iteration limit of the fit.
 

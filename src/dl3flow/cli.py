@@ -74,9 +74,7 @@ def _read_config(args) -> dict:
     config = read_config_files(args.configfile)
     if getattr(args, "data_store", None):
         config = {**config, "data_store": args.data_store}
-    schema = args.schema or find_schema()
-    if schema is not None:
-        check_config(config, schema)
+    check_config(config, args.schema or find_schema())
     return config
 
 
@@ -213,8 +211,7 @@ def _parser():
     def config_options(command):
         command.add_argument(
             "--schema",
-            help="JSON schema of the config (default: config/schema.yaml of the working "
-            "directory or of this dl3flow checkout)",
+            help="JSON schema of the config (default: dl3flow's, src/dl3flow/schema.yaml)",
         )
         return command
 

@@ -1,6 +1,6 @@
 """Analysis configuration: from a (validated) config dict to frozen dataclasses.
 
-The workflow's ``config/schema.yaml`` checks the structure of a config file; this
+The schema (``dl3flow/schema.yaml``) checks the structure of a config file; this
 module turns one entry of its ``analyses`` section into an :class:`AnalysisConfig`
 with every quantity parsed once and checked for its dimension. Errors raise
 :class:`ConfigError` with the key path, e.g.::
@@ -24,8 +24,9 @@ A config looks like (all quantities are strings with a unit)::
           energy_true: {min: 0.5 TeV, max: 20 TeV, nbin: 20}
         offset_max: 2.5 deg
 
-Missing optional keys take the defaults of :data:`DEFAULTS` (the same as the
-schema's), so :func:`analysis_config` also works on hand-written dicts.
+Missing optional keys take the schema's defaults (:data:`DEFAULTS`, read from the
+schema through :mod:`dl3flow.schema`), so :func:`analysis_config` also works on
+hand-written dicts.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .coords import wrap_longitude
 from .geom import FRAMES, PROJECTIONS, DatasetGeom, EnergyAxis, GeomError, SkyGeom
 from .quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
 from .resources import geometry_mem_mb, machine_mem_mb, n_pixels
+from .schema import derived
 from .selection import StringCut
 
 if TYPE_CHECKING:
@@ -64,11 +66,14 @@ __all__ = [
     "MapsConfig",
     "PeaksConfig",
     "SAFE_MASK_METHODS",
+    "SPECTRUM_SAFE_METHODS",
+    "SPECTRUM_EXCLUSIONS",
     "BACKGROUND_METHODS",
     "ON_FAILURE",
     "FOV_ALIGNMENTS",
     "ON_BAD_OBSERVATION",
     "DEFAULTS",
+    "TOP_DEFAULTS",
     "QualityPolicy",
     "ANALYSIS_NAME_PATTERN",
     "AUTO_CENTER",
@@ -120,126 +125,66 @@ CUT_COLUMN_KINDS = {
     "SAFE_ENERGY_HI": "energy",
 }
 
-#: Defaults of the optional keys of one analysis (mirrors ``config/schema.yaml``).
-DEFAULTS = {
-    "data_store": None,
-    "selection": {"obs_ids": None, "cone": None, "cuts": {}},
-    "geom": {
-        "frame": "icrs",
-        "proj": "CAR",
-        "binsz_irf": "0.2 deg",
-        "energy": {"min": "1 TeV", "max": "10 TeV", "nbin": 10},
-        "energy_true": {"min": "0.5 TeV", "max": "20 TeV", "nbin": 20},
-    },
-    "offset_max": "2.5 deg",
-    "edisp": True,
-    "psf": True,
-    "fov_rotation_step": "1 deg",
-    "plots": {"exposure_energy_true": "1 TeV", "caption": None},
-    "safe_mask": {
-        "methods": ["aeff-default", "offset-max"],
-        "aeff_percent": 10,
-        "bias_percent": 10,
-        "position": None,
-        "fixed_offset": None,
-        "offset_max": None,
-    },
-    "exclusion": {"regions": [], "region_files": [], "catalogs": [], "significance": None},
-    "background": {
-        "method": "scale",
-        "min_counts": 0,
-        "min_npred_background": 0,
-        "reference_energy": "1 TeV",
-        "fit_tilt": True,
-        "on_failure": "drop",
-        "fov_alignment": "auto",
-    },
-    "ring": None,
-    "maps": {
-        "correlation_radius": "0.1 deg",
-        "spectral_index": 2.0,
-        "n_sigma": 1.0,
-        "n_sigma_ul": 2.0,
-        "energy_bands": None,
-        "peaks": {"threshold": 5.0, "min_distance": "0.2 deg"},
-    },
-    "on_bad_observation": None,
-    "quality": {
-        "max_invalid_event_fraction": 0.001,
-        "time_tolerance": "1 s",
-        "livetime_tolerance": 0.001,
-        "deadc_tolerance": 0.01,
-        "pointing_tolerance": "0.01 deg",
-        "negative_tolerance": 0.05,
-        "normalisation_tolerance": 0.05,
-        "checks": {},  # every check not given: its default (dl3flow.quality.DEFAULT_POLICIES)
-    },
-    "maps_enabled": True,
-    "spectrum": None,
-}
+# Defaults and choices: the schema's (``dl3flow/schema.yaml``, through the generated
+# ``schema_defaults.json``: reading a config imports no yaml). Change them there.
+_SCHEMA = derived()
+_CHOICES = _SCHEMA["choices"]
 
+#: Defaults of the top-level keys (``on_bad_observation``, ``data_store``, ...).
+TOP_DEFAULTS = _SCHEMA["defaults"]["top"]
+#: Defaults of the keys of one analysis (None: required, or no default).
+DEFAULTS = _SCHEMA["defaults"]["analysis"]
 #: Defaults of ``spectrum`` when it is given (``on_region`` is required).
-SPECTRUM_DEFAULTS = {
-    "on_region": None,
-    "energy": {"min": "0.5 TeV", "max": "40 TeV", "nbin": 10, "per_decade": True},
-    "energy_true": {"min": "0.05 TeV", "max": "100 TeV", "nbin": 20, "per_decade": True},
-    "containment_correction": False,
-    "finder": {"method": "reflected"},
-    "exclusion": "analysis",
-    "safe_mask": {"methods": ["aeff-default"], "aeff_percent": 10, "bias_percent": 10},
-    "ogip": False,
+SPECTRUM_DEFAULTS = _SCHEMA["defaults"]["spectrum"]
+#: Keys of each OFF-region finder (the schema lists those of both in one section).
+_FINDER_KEYS = {
+    "reflected": (
+        "method",
+        "min_distance",
+        "min_distance_input",
+        "max_region_number",
+        "angle_increment",
+        "binsz",
+    ),
+    "wobble": ("method", "n_off_regions", "binsz"),
 }
 #: Defaults of the OFF-region finders (gammapy's ReflectedRegionsFinder / WobbleRegionsFinder).
 FINDER_DEFAULTS = {
-    "reflected": {
-        "method": "reflected",
-        "min_distance": "0 deg",
-        "min_distance_input": "0.1 rad",
-        "max_region_number": 10000,
-        "angle_increment": "0.1 rad",
-        "binsz": "0.01 deg",
-    },
-    "wobble": {"method": "wobble", "n_off_regions": 3, "binsz": "0.01 deg"},
+    method: {**{key: SPECTRUM_DEFAULTS["finder"][key] for key in keys}, "method": method}
+    for method, keys in _FINDER_KEYS.items()
 }
 #: Exclusion choices of a spectrum: the analysis' final mask, or none.
-SPECTRUM_EXCLUSIONS = ("analysis", "none")
-#: Safe-mask methods of a 1D spectrum (as ``dl3flow.spectrum.SPECTRUM_SAFE_METHODS``).
-SPECTRUM_SAFE_METHODS = ("aeff-default", "aeff-max", "edisp-bias")
+SPECTRUM_EXCLUSIONS = tuple(_CHOICES["analysis.spectrum.exclusion"])
+#: Safe-mask methods of a 1D spectrum (``dl3flow.spectrum.SPECTRUM_SAFE_METHODS``).
+SPECTRUM_SAFE_METHODS = tuple(_CHOICES["analysis.spectrum.safe_mask.methods"])
 
 #: Defaults of one ``exclusion.catalogs`` entry (``kind`` and ``path`` are required).
 CATALOG_DEFAULTS = {
-    "min_radius": "0.3 deg",
-    "scale": 2.0,
-    "margin": "0.2 deg",
-    "cuts": {},
-    "columns": None,
+    key: value
+    for key, value in _SCHEMA["defaults"]["catalog"].items()
+    if key not in ("kind", "path")
 }
 #: Defaults of ``exclusion.significance`` when it is given (``high`` is required).
-SIGNIFICANCE_DEFAULTS = {
-    "high": None,
-    "low": None,
-    "dilate": "0 deg",
-    "correlation_radius": "0.1 deg",
-    "connectivity": 1,
-}
+SIGNIFICANCE_DEFAULTS = _SCHEMA["defaults"]["significance"]
 #: Defaults of ``ring`` when it is given.
-RING_DEFAULTS = {"r_in": "0.5 deg", "width": "0.3 deg", "energy_edges": None}
+RING_DEFAULTS = _SCHEMA["defaults"]["ring"]
 
-#: FoV background methods and failure actions (as ``dl3flow.background``; kept here
-#: so that reading a config does not import the background code).
-BACKGROUND_METHODS = ("scale", "fit")
-ON_FAILURE = ("drop", "keep_unscaled")
+#: FoV background methods and failure actions (``dl3flow.background.METHODS`` and
+#: ``ON_FAILURE``; read from the schema, so that reading a config does not import the
+#: background code).
+BACKGROUND_METHODS = tuple(_CHOICES["analysis.background.method"])
+ON_FAILURE = tuple(_CHOICES["analysis.background.on_failure"])
 
-#: Orientation of a bkg_3d's field of view (as ``dl3flow.reduce.FOV_ALIGNMENT_CHOICES``).
-FOV_ALIGNMENTS = ("auto", "radec", "altaz")
+#: Orientation of a bkg_3d's field of view (``dl3flow.reduce.FOV_ALIGNMENT_CHOICES``).
+FOV_ALIGNMENTS = tuple(_CHOICES["analysis.background.fov_alignment"])
 
 #: What a bad observation (unreadable or unusable DL3 data) does: stop the run with
-#: an error naming it, or be left out and recorded (as ``dl3flow.rejection``).
-ON_BAD_OBSERVATION = ("fail", "skip")
+#: an error naming it, or be left out and recorded (``dl3flow.rejection``).
+ON_BAD_OBSERVATION = tuple(_CHOICES["on_bad_observation"])
 
-#: Safe-mask methods (as ``dl3flow.safe_mask.METHODS``; kept here so that reading a
-#: config does not import the safe-mask code).
-SAFE_MASK_METHODS = ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
+#: Safe-mask methods (``dl3flow.safe_mask.METHODS``; read from the schema, so that
+#: reading a config does not import the safe-mask code).
+SAFE_MASK_METHODS = tuple(_CHOICES["analysis.safe_mask.methods"])
 
 _GEOM_REQUIRED = ("center", "width", "binsz")
 
@@ -323,7 +268,7 @@ class PlotConfig:
         Small text at the bottom of every figure (e.g. a data attribution).
     """
 
-    exposure_energy_true: u.Quantity | None = None
+    exposure_energy_true: u.Quantity | None = field(default_factory=lambda: 1.0 * u.TeV)
     caption: str | None = None
 
 
@@ -531,7 +476,8 @@ class FinderConfig:
     ----------
     method : {"reflected", "wobble"}
     min_distance, min_distance_input, angle_increment : Quantity or None
-        Rotations of the reflected-regions finder (angles; None for wobble).
+        Rotations of the reflected-regions finder (angles; None for wobble; the
+        defaults are the schema's, i.e. gammapy's).
     max_region_number : int or None
         Reflected regions: at most this many OFF regions.
     n_off_regions : int or None
@@ -541,10 +487,10 @@ class FinderConfig:
     """
 
     method: str = "reflected"
-    min_distance: u.Quantity | None = None
-    min_distance_input: u.Quantity | None = None
-    max_region_number: int | None = None
-    angle_increment: u.Quantity | None = None
+    min_distance: u.Quantity | None = field(default_factory=lambda: 0.0 * u.rad)
+    min_distance_input: u.Quantity | None = field(default_factory=lambda: 0.1 * u.rad)
+    max_region_number: int | None = 10000
+    angle_increment: u.Quantity | None = field(default_factory=lambda: 0.1 * u.rad)
     n_off_regions: int | None = None
     binsz: u.Quantity = field(default_factory=lambda: 0.01 * u.deg)
 
@@ -1496,7 +1442,7 @@ def _on_region(value, path: str) -> tuple:
 
 def _finder(value, path: str) -> FinderConfig:
     value = _mapping(value or {}, path)
-    method = value.get("method", "reflected")
+    method = value.get("method", SPECTRUM_DEFAULTS["finder"]["method"])
     if method not in FINDER_DEFAULTS:
         raise ConfigError(
             f"{path}.method: expected one of {', '.join(FINDER_DEFAULTS)}, got {method!r}"
@@ -1731,7 +1677,8 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
     on_bad = cfg.get("on_bad_observation")
     on_bad_path = f"{path}.on_bad_observation"
     if on_bad is None:
-        on_bad, on_bad_path = config.get("on_bad_observation") or "skip", "on_bad_observation"
+        on_bad = config.get("on_bad_observation") or TOP_DEFAULTS["on_bad_observation"]
+        on_bad_path = "on_bad_observation"
     if on_bad not in ON_BAD_OBSERVATION:
         raise ConfigError(
             f"{on_bad_path}: expected one of {', '.join(ON_BAD_OBSERVATION)}, got {on_bad!r}"

@@ -27,8 +27,8 @@ __all__ = [
     "merge_config",
 ]
 
-#: The schema, relative to the workflow directory.
-SCHEMA_NAME = "config/schema.yaml"
+#: The schema (``dl3flow.schema.SCHEMA_FILE``), relative to the workflow directory.
+SCHEMA_NAME = "src/dl3flow/schema.yaml"
 #: Problems listed by :func:`check_config` (the others are counted).
 MAX_ERRORS = 3
 
@@ -111,7 +111,7 @@ def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
         The whole config (as Snakemake's ``config``); not modified (no defaults are
         filled in, unlike Snakemake's ``validate``).
     schema : mapping
-        A JSON schema (draft 2020-12), e.g. the workflow's ``config/schema.yaml``.
+        A JSON schema (draft 2020-12), e.g. dl3flow's (`dl3flow.schema.load_schema`).
 
     Returns
     -------
@@ -156,13 +156,12 @@ def check_config(config: Mapping, schema) -> None:
     raise ConfigError("\n".join(shown))
 
 
-def find_schema(start=None) -> Path | None:
-    """The workflow's schema: ``config/schema.yaml`` under ``start`` (default: the working
-    directory), else in the source checkout this package was imported from; None if neither.
-    """
-    candidates = [Path(start or Path.cwd()) / SCHEMA_NAME]
-    candidates.append(Path(__file__).resolve().parents[2] / SCHEMA_NAME)
-    return next((path for path in candidates if path.is_file()), None)
+def find_schema() -> Path:
+    """The schema: dl3flow's package data (``dl3flow/schema.yaml``), whose defaults and
+    choices :mod:`dl3flow.config` uses."""
+    from .schema import SCHEMA_FILE
+
+    return Path(str(SCHEMA_FILE))
 
 
 def _read_yaml(path: Path):

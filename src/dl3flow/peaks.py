@@ -64,7 +64,7 @@ def _empty_table() -> Table:
     return table
 
 
-def find_peaks(image, sky: SkyGeom, *, threshold, min_distance=1, name_prefix: str = "peak"):
+def find_peaks(image, sky: SkyGeom, *, threshold, min_distance, name_prefix: str = "peak"):
     """Local maxima of ``image`` above ``threshold``.
 
     Parameters
@@ -76,7 +76,8 @@ def find_peaks(image, sky: SkyGeom, *, threshold, min_distance=1, name_prefix: s
     threshold : float or array_like
         Peaks must exceed it (a scalar or a ``(ny, nx)`` array).
     min_distance : int, str or Quantity
-        Half-size of the comparison square: pixels, or an angle ("0.25 deg").
+        Half-size of the comparison square: pixels, or an angle ("0.25 deg"); the
+        analysis default (``maps.peaks.min_distance``) is 0.2 deg.
     name_prefix : str
         Peaks are named ``{name_prefix}_{rank}`` (rank 1 = highest).
 

@@ -98,6 +98,8 @@ __all__ = [
     "DatasetObservation",
     "rejected_safe_mask",
     "METHODS",
+    "DEFAULT_METHODS",
+    "DEFAULT_OFFSET_MAX",
     "SafeMaskError",
     "MethodResult",
     "SafeMask",
@@ -120,8 +122,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The safe-mask methods, as gammapy's ``SafeMaskMaker.available_methods``.
+#: The safe-mask methods, as gammapy's ``SafeMaskMaker.available_methods``, in the
+#: order they are applied (:data:`_METHOD_FUNCTIONS` implements them; the schema's
+#: ``safe_mask.methods`` enum lists the same, which ``tests/test_config.py`` checks).
 METHODS = ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
+#: Defaults of :func:`make_safe_mask`: the analysis defaults (the schema's
+#: ``safe_mask.methods`` and ``offset_max``).
+DEFAULT_METHODS = ("aeff-default", "offset-max")
+DEFAULT_OFFSET_MAX = 2.5
 
 #: Smallest positive value of gammapy's log interpolation scale (float32 tiny).
 _TINY = float(np.finfo(np.float32).tiny)
@@ -525,6 +533,42 @@ def mask_background_valid(dataset: MapDataset) -> np.ndarray:
 # ----------------------------------------------------------------------- combination
 
 
+@dataclass(frozen=True)
+class _MethodOptions:
+    """What the methods of :func:`make_safe_mask` use (checked)."""
+
+    dataset: MapDataset
+    observation: Any
+    obs_id: int | None
+    pointing: Any
+    where: Any
+    aeff_percent: float
+    bias_percent: float
+    offset_max: float
+
+
+def _offset_max(o: _MethodOptions) -> tuple[MethodResult, np.ndarray]:
+    keep = mask_offset_max(o.dataset.geom.sky, pointing=o.pointing, offset_max=o.offset_max)
+    note = f"offset < {o.offset_max:g} deg from the pointing"
+    return MethodResult("offset-max", note=note), keep
+
+
+#: Method name -> its implementation in :func:`make_safe_mask`: a `MethodResult`
+#: (energy thresholds), or (`MethodResult`, pixel mask) for a spatial cut.
+_METHOD_FUNCTIONS = {
+    "aeff-default": lambda o: energy_range_aeff_default(o.observation.aeff, obs_id=o.obs_id),
+    "aeff-max": lambda o: energy_range_aeff_max(
+        o.dataset, aeff_percent=o.aeff_percent, position=o.where
+    ),
+    "edisp-bias": lambda o: energy_range_edisp_bias(
+        o.dataset, bias_percent=o.bias_percent, position=o.where
+    ),
+    "offset-max": _offset_max,
+    "bkg-peak": lambda o: energy_range_bkg_peak(o.dataset),
+}
+assert tuple(_METHOD_FUNCTIONS) == METHODS
+
+
 def _check_methods(methods) -> tuple[str, ...]:
     if isinstance(methods, str) or not isinstance(methods, Sequence | set | frozenset):
         raise SafeMaskError(f"methods must be a list of method names, got {methods!r}")
@@ -548,12 +592,12 @@ def make_safe_mask(
     dataset: MapDataset,
     observation,
     *,
-    methods=("aeff-default",),
+    methods=DEFAULT_METHODS,
     aeff_percent: float = 10.0,
     bias_percent: float = 10.0,
     position: SkyCoord | None = None,
     fixed_offset=None,
-    offset_max=3.0,
+    offset_max=DEFAULT_OFFSET_MAX,
 ) -> SafeMask:
     """Safe mask of one observation's dataset: the chosen methods combined with AND.
 
@@ -570,7 +614,8 @@ def make_safe_mask(
         Its ``aeff`` (``aeff-default``), ``pointing_radec`` or ``pointing`` (``offset-max``,
         ``fixed_offset``) and ``obs_id`` are used.
     methods : sequence of str
-        Any of :data:`METHODS`.
+        Any of :data:`METHODS` (default: the analysis default, aeff-default and
+        offset-max).
     aeff_percent, bias_percent : float
         Percentages in [0, 100] for ``aeff-max`` and ``edisp-bias``.
     position : `~astropy.coordinates.SkyCoord`, optional
@@ -579,7 +624,8 @@ def make_safe_mask(
     fixed_offset : float or Quantity, optional
         Or: evaluate them this far (deg) from the pointing. Exclusive with ``position``.
     offset_max : float or Quantity
-        ``offset-max`` cut in deg (gammapy's default 3 deg).
+        ``offset-max`` cut in deg (default: the analysis default ``offset_max``, 2.5 deg;
+        gammapy's is 3 deg).
 
     Returns
     -------
@@ -614,26 +660,27 @@ def make_safe_mask(
         where = evaluation_position(
             geom.sky, pointing=pointing, position=position, fixed_offset=fixed_offset
         )
+    options = _MethodOptions(
+        dataset=dataset,
+        observation=observation,
+        obs_id=obs_id,
+        pointing=pointing,
+        where=where,
+        aeff_percent=aeff_percent,
+        bias_percent=bias_percent,
+        offset_max=offset_max,
+    )
     for method in methods:
-        if method == "offset-max":
-            mask &= mask_offset_max(geom.sky, pointing=pointing, offset_max=offset_max)
-            details[method] = MethodResult(
-                method, note=f"offset < {offset_max:g} deg from the pointing"
-            )
-            continue
-        if method == "aeff-default":
-            result = energy_range_aeff_default(observation.aeff, obs_id=obs_id)
-        elif method == "aeff-max":
-            result = energy_range_aeff_max(dataset, aeff_percent=aeff_percent, position=where)
-        elif method == "edisp-bias":
-            result = energy_range_edisp_bias(dataset, bias_percent=bias_percent, position=where)
+        result = _METHOD_FUNCTIONS[method](options)
+        if isinstance(result, tuple):  # a spatial cut (offset-max): (result, pixels)
+            result, keep_pixels = result
+            mask &= keep_pixels
         else:
-            result = energy_range_bkg_peak(dataset)
+            keep = energy_mask(
+                geom.energy.edges, energy_min=result.energy_min, energy_max=result.energy_max
+            )
+            mask &= keep[:, np.newaxis, np.newaxis]
         details[method] = result
-        keep = energy_mask(
-            geom.energy.edges, energy_min=result.energy_min, energy_max=result.energy_max
-        )
-        mask &= keep[:, np.newaxis, np.newaxis]
 
     lows = [r.energy_min for r in details.values() if r.energy_min is not None]
     highs = [r.energy_max for r in details.values() if r.energy_max is not None]

@@ -59,7 +59,8 @@ __all__ = [
     "stack_spectra",
 ]
 
-#: Safe-mask methods of a 1D spectrum (those of the map safe masks that apply).
+#: Safe-mask methods of a 1D spectrum (those of the map safe masks that apply; the
+#: schema's ``spectrum.safe_mask.methods`` enum lists the same: tests/test_config.py).
 SPECTRUM_SAFE_METHODS = ("aeff-default", "aeff-max", "edisp-bias")
 
 #: Relative tolerance of an ON radius against a fixed RAD_MAX (gammapy's rtol).
@@ -275,7 +276,7 @@ def extract_spectrum(
     finder: ReflectedRegionsFinder | WobbleRegionsFinder,
     exclusion=None,
     containment_correction: bool = False,
-    safe_mask_methods: Sequence[str] = (),
+    safe_mask_methods: Sequence[str],
     aeff_percent: float = 10.0,
     bias_percent: float = 10.0,
     name: str | None = None,
@@ -295,7 +296,9 @@ def extract_spectrum(
     containment_correction : bool
         Multiply the exposure by the PSF containment of the ON circle (full-enclosure).
     safe_mask_methods : sequence of str
-        Any of :data:`SPECTRUM_SAFE_METHODS`.
+        Any of :data:`SPECTRUM_SAFE_METHODS`; none (``()``): no safe-mask cut. No
+        default: the analysis default (``spectrum.safe_mask.methods``) is
+        ``["aeff-default"]``.
     aeff_percent, bias_percent : float
         Parameters of ``aeff-max`` and ``edisp-bias``.
     name : str, optional

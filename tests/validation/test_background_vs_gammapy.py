@@ -164,7 +164,11 @@ def test_gammapy_reads_normalised_dataset(fields):
         ("fit", np.zeros_like(data["exclusion"])),  # skipped (all excluded), kept unscaled
     ):
         ds, res = normalize_background(
-            entry["ours"], exclusion, exclusion_geom=data["parent"], method=method
+            entry["ours"],
+            exclusion,
+            exclusion_geom=data["parent"],
+            method=method,
+            on_failure="keep_unscaled",
         )
         path = data["dir"] / f"bkg_{method}.fits"
         ds.write(path)
