@@ -26,7 +26,7 @@ rule normalize_backgrounds:
         runtime=job_runtime("normalize_backgrounds"),
     params:
         obs_ids=batch_obs_ids,
-        background=lambda wildcards: analysis_section(wildcards).get("background"),
+        background=section("background"),
     script:
         "../scripts/normalize_backgrounds.py"
 
@@ -81,7 +81,8 @@ rule ring_background:
         mem_mb=job_mem_mb("ring_background"),
         runtime=job_runtime("ring_background"),
     params:
-        ring=lambda wildcards: analysis_section(wildcards).get("ring"),
-        maps=maps_section,
+        geom=section("geom"),
+        ring=section("ring"),
+        maps=section("maps"),
     script:
         "../scripts/ring_background.py"

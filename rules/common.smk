@@ -9,6 +9,7 @@ from dl3flow.config import (
     ConfigError,
     analysis_config,
     analysis_names,
+    analysis_sections,
     check_data_store,
     check_exclusion_inputs,
 )
@@ -20,6 +21,7 @@ from dl3flow.workflow_support import (
     DEMO_REGIONS,
     REJECTIONS_TABLE,
     WARNINGS_TABLE,
+    auto_center_params,
     run_summary,
 )
 
@@ -60,6 +62,8 @@ def batch_manifest(step):
 try:
     ANALYSES = analysis_names(config)
     ANALYSIS_CONFIGS = {name: analysis_config(config, name) for name in ANALYSES}
+    # the same, unparsed (defaults filled in): what the rules give their jobs as params
+    ANALYSIS_SECTIONS = {name: analysis_sections(config, name) for name in ANALYSES}
     for _cfg in ANALYSIS_CONFIGS.values():
         check_data_store(_cfg, produced=(DEMO_DATA_STORE,))
         check_exclusion_inputs(_cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
@@ -76,9 +80,36 @@ wildcard_constraints:
     batch=r"\d+",
 
 
-def analysis_section(wildcards):
-    """Raw config section of one analysis; as params, a change re-runs its jobs."""
-    return config["analyses"][wildcards.analysis]
+# A job's config is its params: the sections (plain values, dl3flow.config.
+# analysis_sections) its script uses and parses (dl3flow.config.parse_<section>), so
+# that what re-runs a job is what it uses (tests/test_rule_params.py checks the scripts).
+# Snakemake records a job's params as the set of their reprs: give a job's scalars
+# that could trade values in one dict (e.g. `irfs`).
+def section(*keys):
+    """Params function: the analysis' section ``keys[0]`` (``keys[1:]``: a value in it)."""
+
+    def value(wildcards):
+        out = ANALYSIS_SECTIONS[wildcards.analysis]
+        for key in keys:
+            out = out[key]
+        return out
+
+    return value
+
+
+def unrecorded(param):
+    """A params function whose value is not a re-run trigger.
+
+    Snakemake does not record params computed from a job's ``input`` (its
+    "derived" params), so a change of this value alone does not re-run the job:
+    for on_bad_observation, which changes no output of a job that succeeds (a
+    switch to fail is checked by rule rejected_observations, whose param it is).
+    """
+
+    def derived(wildcards, input):
+        return param(wildcards)
+
+    return derived
 
 
 def _index_file(directory, stem):
@@ -135,17 +166,11 @@ def _as_configured(path, directory):
     return os.path.relpath(path, Path.cwd().resolve())
 
 
-def auto_center_param(analysis):
-    """``geom.center: auto``'s limit (deg) as the selection's param; None for a fixed centre."""
-    auto = ANALYSIS_CONFIGS[analysis].auto_center
-    return None if auto is None else float(auto.max_separation.to_value("deg"))
-
-
 def geometry_inputs(wildcards):
     """The selection's table for a rule that places the map, if its centre is auto.
 
     With ``geom.center: auto`` the centre is chosen by checkpoint select_observations
-    (``dl3flow.workflow_support.job_config`` reads it); a fixed centre needs nothing.
+    (``dl3flow.workflow_support.job_geom`` reads it); a fixed centre needs nothing.
     """
     if ANALYSIS_CONFIGS[wildcards.analysis].auto_center is None:
         return {}
@@ -374,11 +399,6 @@ MAP_PLOTS = (
 RING_PLOTS = ("significance", "significance_distribution")
 
 
-def maps_section(wildcards):
-    """Raw `maps` config section of an analysis (as params: a change re-runs its jobs)."""
-    return analysis_section(wildcards).get("maps")
-
-
 def energy_band_count(analysis):
     """Number of `maps.energy_bands` bands of an analysis (0: no per-band maps)."""
     bands = ANALYSIS_CONFIGS[analysis].maps.energy_bands
@@ -479,11 +499,6 @@ SPECTRUM_PLOTS = (
     "cumulative_significance",
     "spectrum_regions",
 )
-
-
-def spectrum_params(wildcards):
-    """The parsed spectrum options (plain values): a change re-extracts the spectra."""
-    return ANALYSIS_CONFIGS[wildcards.analysis].spectrum.as_params()
 
 
 def spectrum_exclusion(wildcards):

@@ -19,7 +19,8 @@ rule excess_maps:
         mem_mb=job_mem_mb("excess_maps"),
         runtime=job_runtime("excess_maps"),
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
         per_band=False,
     script:
         "../scripts/excess_maps.py"
@@ -33,7 +34,8 @@ use rule excess_maps as excess_maps_bands with:
     benchmark:
         f"{BENCHMARKS}/{{analysis}}/excess_maps_bands.tsv"
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
         per_band=True,
 
 
@@ -52,7 +54,8 @@ rule find_peaks:
         mem_mb=job_mem_mb("find_peaks"),
         runtime=job_runtime("find_peaks"),
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
     script:
         "../scripts/find_peaks.py"
 
@@ -82,7 +85,8 @@ rule plot_maps:
         mem_mb=job_mem_mb("plot_maps"),
         runtime=job_runtime("plot_maps"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label="",
     script:
@@ -111,7 +115,8 @@ rule plot_maps_ring:
         mem_mb=job_mem_mb("plot_maps_ring"),
         runtime=job_runtime("plot_maps_ring"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label=" (ring background, WStat)",
     script:
@@ -139,7 +144,8 @@ rule plot_significance_band:
         mem_mb=job_mem_mb("plot_significance_band"),
         runtime=job_runtime("plot_significance_band"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label="",
     script:
@@ -163,6 +169,7 @@ rule plot_observation_qa:
         mem_mb=job_mem_mb("plot_observation_qa"),
         runtime=job_runtime("plot_observation_qa"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
     script:
         "../scripts/plot_observation_qa.py"

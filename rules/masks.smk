@@ -27,11 +27,12 @@ rule exclusion_initial:
         mem_mb=job_mem_mb("exclusion_initial"),
         runtime=job_runtime("exclusion_initial"),
     params:
-        geom=lambda wildcards: analysis_section(wildcards)["geom"],
-        exclusion=lambda wildcards: [
-            analysis_section(wildcards)["exclusion"].get(key)
+        geom=section("geom"),
+        # not its significance mask (a change of it must not re-run these masks)
+        exclusion=lambda wildcards: {
+            key: section("exclusion", key)(wildcards)
             for key in ("regions", "region_files", "catalogs")
-        ],
+        },
     script:
         "../scripts/exclusion_initial.py"
 
@@ -57,7 +58,8 @@ rule stack_initial:
         mem_mb=job_mem_mb("stack_initial"),
         runtime=job_runtime("stack_initial"),
     params:
-        background=lambda wildcards: analysis_section(wildcards).get("background"),
+        geom=section("geom"),
+        background=section("background"),
     script:
         "../scripts/stack_initial.py"
 
@@ -77,9 +79,7 @@ rule significance_initial:
         mem_mb=job_mem_mb("significance_initial"),
         runtime=job_runtime("significance_initial"),
     params:
-        radius=lambda wildcards: (
-            analysis_section(wildcards)["exclusion"].get("significance") or {}
-        ).get("correlation_radius"),
+        significance=section("exclusion", "significance"),
     script:
         "../scripts/significance_initial.py"
 
@@ -100,9 +100,8 @@ rule exclusion_significance:
         mem_mb=job_mem_mb("exclusion_significance"),
         runtime=job_runtime("exclusion_significance"),
     params:
-        significance=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
-            "significance"
-        ),
+        geom=section("geom"),
+        significance=section("exclusion", "significance"),
     script:
         "../scripts/exclusion_significance.py"
 

@@ -36,7 +36,8 @@ rule plot_quicklook:
         mem_mb=job_mem_mb("plot_quicklook"),
         runtime=job_runtime("plot_quicklook"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
     script:
         "../scripts/plot_quicklook.py"
@@ -63,7 +64,8 @@ rule plot_safe_energy:
         mem_mb=job_mem_mb("plot_safe_energy"),
         runtime=job_runtime("plot_safe_energy"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
     script:
         "../scripts/plot_safe_energy.py"
 
@@ -117,7 +119,8 @@ rule plot_exclusions:
         mem_mb=job_mem_mb("plot_exclusions"),
         runtime=job_runtime("plot_exclusions"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
     script:
         "../scripts/plot_exclusion.py"

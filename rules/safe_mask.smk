@@ -22,8 +22,10 @@ rule make_safe_masks:
         runtime=job_runtime("make_safe_masks"),
     params:
         obs_ids=batch_obs_ids,
-        safe_mask=lambda wildcards: analysis_section(wildcards).get("safe_mask"),
-        offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
+        safe_mask=section("safe_mask"),
+        offset_max=section("offset_max"),
+        # the frame of safe_mask.position without one
+        frame=section("geom", "frame"),
     script:
         "../scripts/make_safe_masks.py"
 

@@ -26,7 +26,8 @@ rule extract_spectra:
         runtime=job_runtime("extract_spectra"),
     params:
         obs_ids=batch_obs_ids,
-        spectrum=spectrum_params,
+        spectrum=section("spectrum"),
+        on_bad_observation=unrecorded(section("on_bad_observation")),
     script:
         "../scripts/extract_spectra.py"
 

@@ -18,5 +18,7 @@ rule stack_datasets:
     resources:
         mem_mb=job_mem_mb("stack_datasets"),
         runtime=job_runtime("stack_datasets"),
+    params:
+        geom=section("geom"),
     script:
         "../scripts/stack_datasets.py"

@@ -90,6 +90,7 @@ __all__ = [
     "parse_ring",
     "parse_safe_mask",
     "parse_selection",
+    "parse_significance",
     "parse_spectrum",
     "parse_quantity",
     "check_exclusion_inputs",
@@ -1817,6 +1818,11 @@ def parse_safe_mask(name: str, value, *, offset_max: u.Quantity, frame: str) -> 
 def parse_exclusion(name: str, value) -> ExclusionConfig:
     """``analyses.<name>.exclusion``."""
     return _exclusion(value or {}, f"analyses.{name}.exclusion")
+
+
+def parse_significance(name: str, value) -> SignificanceMaskConfig | None:
+    """``analyses.<name>.exclusion.significance`` (None: no significance mask)."""
+    return _significance(value, f"analyses.{name}.exclusion.significance")
 
 
 def parse_background(name: str, value) -> BackgroundConfig:

@@ -10,7 +10,7 @@ The workflow scripts (``scripts/*.py``) stay thin by calling three things from h
     killed with SIGKILL cannot remove its temporary file, the next attempt does).
 :func:`script_provenance`
     The `~dl3flow.provenance.Provenance` record of the job's products, built from
-    the ``snakemake`` object: rule name, the analysis config section (hashed),
+    the ``snakemake`` object: rule name, the config the job is given (its params, hashed),
     input files (checksums cached in :data:`CHECKSUM_CACHE`), observation ids and
     the rule's ``params``. FITS writers take it as ``provenance=``; tables and
     plots get a ``<product>.prov.json`` sidecar (``prov.to_sidecar(path)``).
@@ -20,7 +20,9 @@ The workflow scripts (``scripts/*.py``) stay thin by calling three things from h
 
 Nothing here imports Snakemake: ``snakemake`` is the object the ``script:``
 directive injects (attributes ``rule``, ``input``, ``output``, ``params``,
-``wildcards``, ``log``, ``config``), and any object with those attributes works.
+``wildcards``, ``log``), and any object with those attributes works. A job's
+config comes as its rule's ``params`` (the sections it uses, plain values; parsed by
+the ``dl3flow.config.parse_*`` functions), never from ``snakemake.config``.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ __all__ = [
     "script_job",
     "script_provenance",
     "WARNINGS_TABLE",
+    "auto_center_of",
+    "auto_center_params",
     "choose_center",
-    "job_config",
+    "job_geom",
     "observation_batches",
     "batch_observations",
     "BatchObservation",
@@ -147,9 +151,8 @@ def script_provenance(
     parameters : dict, optional
         Added to the rule's ``params`` (which are recorded as given).
     config_section : dict or None, optional
-        Config section to hash; default: the analysis section
-        (``config["analyses"][wildcards.analysis]``) if the job has an ``analysis``
-        wildcard, else None.
+        Config to hash; default: the rule's ``params`` but ``obs_ids`` (the config
+        sections the job is given, and uses), None if there are none.
     checksum_cache : path or None
         Directory of the input-checksum cache (None: no cache).
 
@@ -159,8 +162,8 @@ def script_provenance(
     """
     analysis = _wildcard(snakemake, "analysis")
     if config_section is _DEFAULT:
-        analyses = (getattr(snakemake, "config", None) or {}).get("analyses") or {}
-        config_section = analyses.get(analysis) if analysis is not None else None
+        given = {k: v for k, v in _params(snakemake).items() if k != "obs_ids"}
+        config_section = given or None
     inputs = _files(snakemake.input) if inputs is None else _files(list(inputs))
     if obs_ids is None:
         obs_ids = job_obs_ids(snakemake, inputs)
@@ -369,41 +372,85 @@ def choose_center(cfg, selected):
     `dl3flow.selection.AutoCenter` or None
         None if the analysis has a fixed centre.
     """
-    from .selection import auto_center
+    return auto_center_of(selected, auto_center_params(cfg))
 
+
+def auto_center_params(cfg) -> dict | None:
+    """``geom.center: auto``'s options as plain values (the selection job's param).
+
+    Returns
+    -------
+    dict or None
+        ``{"frame": <the map's frame>, "max_separation": <deg>}``; None for a fixed centre.
+    """
     if cfg.auto_center is None:
         return None
+    return {
+        "frame": cfg.layout.sky.frame,
+        "max_separation": float(cfg.auto_center.max_separation.to_value("deg")),
+    }
+
+
+def auto_center_of(selected, params: Mapping | None):
+    """The centre chosen from the selected pointings (None for ``params`` None).
+
+    Parameters
+    ----------
+    selected : `~astropy.table.Table`
+        The selected observations (RA_PNT, DEC_PNT).
+    params : dict or None
+        :func:`auto_center_params`.
+
+    Returns
+    -------
+    `dl3flow.selection.AutoCenter` or None
+    """
+    from .selection import auto_center
+
+    if params is None:
+        return None
     return auto_center(
-        selected,
-        frame=cfg.layout.sky.frame,
-        max_separation=float(cfg.auto_center.max_separation.to_value("deg")),
+        selected, frame=params["frame"], max_separation=float(params["max_separation"])
     )
 
 
-def job_config(snakemake):
-    """The `~dl3flow.config.AnalysisConfig` of a job, its map placed on the sky.
+def job_geom(snakemake, section):
+    """The geometry of a job's ``geom`` param (``section``), placed on the sky.
 
     With ``geom.center: auto`` the centre comes from the selection's table, which
     the rule gives as ``input.observations`` (rules/common.smk ``geometry_inputs``).
 
+    Parameters
+    ----------
+    snakemake
+        The job (its ``wildcards.analysis``, ``rule`` and ``input``).
+    section : dict
+        The analysis' ``geom`` section (`dl3flow.config.analysis_sections`).
+
+    Returns
+    -------
+    `~dl3flow.geom.DatasetGeom`
+
     Raises
     ------
     ConfigError
-        If the centre is auto and the rule has no ``observations`` input.
+        For a bad section (naming its key), or if the centre is auto and the rule
+        has no ``observations`` input.
     """
-    from .config import ConfigError, analysis_config
+    from .config import ConfigError, is_auto_center, parse_geom, place_geom
     from .io import read_geom_center
 
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    if cfg.auto_center is None:
-        return cfg
+    name = str(_wildcard(snakemake, "analysis"))
+    layout = parse_geom(name, section)
+    if not is_auto_center(section):
+        return layout
     observations = getattr(snakemake.input, "observations", None)
     if not observations:
         raise ConfigError(
-            f"analyses.{cfg.name}.geom.center: auto, but rule {snakemake.rule} has no "
+            f"analyses.{name}.geom.center: auto, but rule {snakemake.rule} has no "
             "'observations' input to read the chosen centre from"
         )
-    return cfg.with_center(read_geom_center(observations))
+    return place_geom(layout, read_geom_center(observations))
 
 
 def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
