@@ -50,6 +50,7 @@ validate(config, "config/schema.yaml")
 report: "report/workflow.rst"
 
 
+include: "rules/paths.smk"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/select.smk"

@@ -10,7 +10,7 @@ rule normalize_backgrounds:
     input:
         datasets=batch_inputs(OBS_DATASET),
         masks_safe=batch_inputs(OBS_SAFE_MASK),
-        exclusion="results/{analysis}/masks/exclusion.fits",
+        exclusion=EXCLUSION,
     output:
         batch=directory(batch_dir("background")),
         manifest=batch_manifest("background"),
@@ -50,7 +50,7 @@ rule background_norms_table:
     input:
         obs_bkg_status,
     output:
-        "results/{analysis}/tables/background_norms.ecsv",
+        BACKGROUND_NORMS_TABLE,
     log:
         "logs/{analysis}/background_norms_table.log",
     benchmark:
@@ -60,17 +60,19 @@ rule background_norms_table:
     resources:
         mem_mb=job_mem_mb("background_norms_table"),
         runtime=job_runtime("background_norms_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/background_norms_table.py"
 
 
 rule ring_background:
     input:
-        dataset="results/{analysis}/stacked/dataset.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
+        dataset=STACKED_DATASET,
+        exclusion=EXCLUSION,
     output:
-        ring="results/{analysis}/stacked/ring.fits",
-        maps="results/{analysis}/stacked/maps_ring.fits",
+        ring=RING_DATASET,
+        maps=MAPS_RING,
     log:
         "logs/{analysis}/ring_background.log",
     benchmark:

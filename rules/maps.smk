@@ -6,9 +6,9 @@
 
 rule excess_maps:
     input:
-        "results/{analysis}/stacked/dataset.fits",
+        STACKED_DATASET,
     output:
-        "results/{analysis}/stacked/maps.fits",
+        MAPS,
     log:
         "logs/{analysis}/excess_maps.log",
     benchmark:
@@ -28,7 +28,7 @@ rule excess_maps:
 
 use rule excess_maps as excess_maps_bands with:
     output:
-        "results/{analysis}/stacked/maps_bands.fits",
+        MAPS_BANDS,
     log:
         "logs/{analysis}/excess_maps_bands.log",
     benchmark:
@@ -41,9 +41,9 @@ use rule excess_maps as excess_maps_bands with:
 
 rule find_peaks:
     input:
-        "results/{analysis}/stacked/maps.fits",
+        MAPS,
     output:
-        "results/{analysis}/tables/peaks.ecsv",
+        PEAKS_TABLE,
     log:
         "logs/{analysis}/find_peaks.log",
     benchmark:
@@ -62,9 +62,9 @@ rule find_peaks:
 
 rule plot_maps:
     input:
-        maps="results/{analysis}/stacked/maps.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot("significance", "significance"),
         excess=map_plot("excess", "excess"),
@@ -95,9 +95,9 @@ rule plot_maps:
 
 rule plot_maps_ring:
     input:
-        maps="results/{analysis}/stacked/maps_ring.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS_RING,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot("significance_ring", "significance_ring"),
         significance_distribution=map_plot(
@@ -125,9 +125,9 @@ rule plot_maps_ring:
 
 rule plot_significance_band:
     input:
-        maps="results/{analysis}/stacked/maps_bands.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS_BANDS,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot(
             "significance_band{band}", "significance_band", "Sky maps per energy band"
@@ -154,9 +154,9 @@ rule plot_significance_band:
 
 rule plot_observation_qa:
     input:
-        observations="results/{analysis}/observations.ecsv",
-        norms="results/{analysis}/tables/background_norms.ecsv",
-        safe_energy="results/{analysis}/tables/safe_energy.ecsv",
+        observations=OBSERVATIONS,
+        norms=BACKGROUND_NORMS_TABLE,
+        safe_energy=SAFE_ENERGY_TABLE,
     output:
         map_plot("observation_qa", "observation_qa", "Observations"),
     log:

@@ -14,9 +14,9 @@ rule exclusion_initial:
         regions=exclusion_region_files,
         catalogs=exclusion_catalog_files,
     output:
-        regions="results/{analysis}/masks/exclusion_regions.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
-        initial="results/{analysis}/masks/exclusion_initial.fits",
+        regions=EXCLUSION_REGIONS,
+        catalog=EXCLUSION_CATALOG,
+        initial=EXCLUSION_INITIAL,
     log:
         "logs/{analysis}/exclusion_initial.log",
     benchmark:
@@ -44,10 +44,10 @@ rule stack_initial:
         unpack(geometry_inputs),
         datasets=obs_datasets,
         masks=obs_safe_masks,
-        exclusion="results/{analysis}/masks/exclusion_initial.fits",
+        exclusion=EXCLUSION_INITIAL,
     output:
-        dataset="results/{analysis}/stacked/initial/dataset.fits",
-        table="results/{analysis}/stacked/initial/background_norms.ecsv",
+        dataset=INITIAL_DATASET,
+        table=INITIAL_NORMS,
     log:
         "logs/{analysis}/stack_initial.log",
     benchmark:
@@ -66,9 +66,9 @@ rule stack_initial:
 
 rule significance_initial:
     input:
-        "results/{analysis}/stacked/initial/dataset.fits",
+        INITIAL_DATASET,
     output:
-        "results/{analysis}/stacked/initial/maps.fits",
+        INITIAL_MAPS,
     log:
         "logs/{analysis}/significance_initial.log",
     benchmark:
@@ -87,9 +87,9 @@ rule significance_initial:
 rule exclusion_significance:
     input:
         unpack(geometry_inputs),
-        maps="results/{analysis}/stacked/initial/maps.fits",
+        maps=INITIAL_MAPS,
     output:
-        "results/{analysis}/masks/exclusion_significance.fits",
+        EXCLUSION_SIGNIFICANCE,
     log:
         "logs/{analysis}/exclusion_significance.log",
     benchmark:
@@ -110,7 +110,7 @@ rule exclusion_final:
     input:
         final_exclusion_inputs,
     output:
-        "results/{analysis}/masks/exclusion.fits",
+        EXCLUSION,
     log:
         "logs/{analysis}/exclusion_final.log",
     benchmark:

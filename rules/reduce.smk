@@ -76,6 +76,7 @@ rule rejected_observations:
         mem_mb=job_mem_mb("rejected_observations"),
         runtime=job_runtime("rejected_observations"),
     params:
+        obs_ids=analysis_obs_ids,
         # a param: switching to fail re-checks the statuses of an earlier skip run
         on_bad_observation=section("on_bad_observation"),
     script:

@@ -46,10 +46,10 @@ rule obs_safe_mask:
 
 rule safe_energy_table:
     input:
-        observations="results/{analysis}/observations.ecsv",
+        observations=OBSERVATIONS,
         masks=obs_safe_masks,
     output:
-        "results/{analysis}/tables/safe_energy.ecsv",
+        SAFE_ENERGY_TABLE,
     log:
         "logs/{analysis}/safe_energy_table.log",
     benchmark:
@@ -59,5 +59,7 @@ rule safe_energy_table:
     resources:
         mem_mb=job_mem_mb("safe_energy_table"),
         runtime=job_runtime("safe_energy_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/safe_energy_table.py"

@@ -5,7 +5,7 @@ checkpoint select_observations:
     input:
         unpack(data_store_index),
     output:
-        "results/{analysis}/observations.ecsv",
+        OBSERVATIONS,
     log:
         "logs/{analysis}/select_observations.log",
     benchmark:

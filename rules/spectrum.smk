@@ -96,6 +96,8 @@ rule spectrum_table:
     resources:
         mem_mb=job_mem_mb("spectrum_table"),
         runtime=job_runtime("spectrum_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/spectrum_table.py"
 
@@ -110,7 +112,7 @@ rule plot_spectrum:
     output:
         **{
             name: report(
-                f"results/{{analysis}}/plots/{name}.png",
+                plot_path(name),
                 caption=f"../report/{name}.rst",
                 category="Spectrum",
                 subcategory="{analysis}",
@@ -127,5 +129,7 @@ rule plot_spectrum:
     resources:
         mem_mb=job_mem_mb("plot_spectrum"),
         runtime=job_runtime("plot_spectrum"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/plot_spectrum.py"

@@ -8,7 +8,7 @@ rule stack_datasets:
         unpack(geometry_inputs),
         datasets=obs_bkg_datasets,
     output:
-        "results/{analysis}/stacked/dataset.fits",
+        STACKED_DATASET,
     log:
         "logs/{analysis}/stack_datasets.log",
     benchmark:

@@ -26,8 +26,10 @@ TRIGGER_ONLY = {
     "overlays",
 }
 
-#: Params read for the script by a dl3flow.workflow_support helper it calls.
+#: Params read for the script by a dl3flow.workflow_support helper it calls: always,
+#: and if the rule gives them (script_provenance records the observations given).
 HELPER_PARAMS = {"batch_observations": {"obs_ids"}}
+OPTIONAL_HELPER_PARAMS = {"script_provenance": {"obs_ids"}}
 
 #: Whole-config readers a script must not call.
 FORBIDDEN_CALLS = {"analysis_config", "job_config", "analysis_sections"}
@@ -93,8 +95,9 @@ def _is_snakemake(node, attr: str) -> bool:
     )
 
 
-def script_reads(source: str) -> tuple[set[str], list[str]]:
-    """The params a script reads, and its problems (config reads, opaque params use)."""
+def script_reads(source: str) -> tuple[set[str], set[str], list[str]]:
+    """The params a script reads, those it may read, and its problems (config reads,
+    params used as a whole)."""
     tree = ast.parse(source)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     problems, aliases = [], set()
@@ -114,7 +117,7 @@ def script_reads(source: str) -> tuple[set[str], list[str]]:
     def is_params(node):
         return _is_snakemake(node, "params") or (isinstance(node, ast.Name) and node.id in aliases)
 
-    reads = set()
+    reads, optional = set(), set()
     for node in ast.walk(tree):
         if _is_snakemake(node, "config"):
             problems.append(f"line {node.lineno}: reads snakemake.config")
@@ -124,6 +127,7 @@ def script_reads(source: str) -> tuple[set[str], list[str]]:
             problems.append(f"imports {node.name} (the whole config)")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             reads |= HELPER_PARAMS.get(node.func.id, set())
+            optional |= OPTIONAL_HELPER_PARAMS.get(node.func.id, set())
         if not is_params(node):
             continue
         parent = parents.get(node)
@@ -152,16 +156,16 @@ def script_reads(source: str) -> tuple[set[str], list[str]]:
                 f"line {node.lineno}: uses the params as a whole (read them by name, "
                 "so that this test sees which)"
             )
-    return reads, problems
+    return reads, optional, problems
 
 
 def rule_problems(name: str, rule: dict, source: str) -> list[str]:
     """Why a rule and its script do not agree on the params (empty: they do)."""
-    reads, problems = script_reads(source)
+    reads, optional, problems = script_reads(source)
     problems = [f"rule {name}: {p}" for p in problems]
     for param in sorted(reads - rule["params"]):
         problems.append(f"rule {name}: its script reads params.{param}, which it does not give")
-    for param in sorted(rule["params"] - reads - TRIGGER_ONLY):
+    for param in sorted(rule["params"] - reads - optional - TRIGGER_ONLY):
         problems.append(
             f"rule {name}: gives params.{param}, which its script does not read "
             "(a re-run trigger only: add it to TRIGGER_ONLY, with the reason)"

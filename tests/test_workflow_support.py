@@ -88,20 +88,19 @@ def test_script_provenance_without_analysis(tmp_path, files):
 
 
 @pytest.mark.parametrize(
-    ("wildcards", "inputs", "expected"),
+    ("wildcards", "params", "expected"),
     [
-        ({"obs_id": "12"}, ["results/a/obs/3/dataset.fits"], [12]),
-        (
-            {"analysis": "a"},
-            ["results/a/obs/3/x.fits", "results/a/obs/10/x.fits", "results/a/obs/3/y.fits"],
-            [3, 10],
-        ),
-        ({"analysis": "a"}, ["results/a/masks/exclusion.fits", "observations.ecsv"], []),
+        ({"obs_id": "12"}, {"obs_ids": [3]}, [12]),
+        ({"analysis": "a"}, {"obs_ids": [10, 3]}, [3, 10]),
+        # not parsed from the input paths
+        ({"analysis": "a"}, {}, []),
     ],
-    ids=["wildcard", "from-inputs", "none"],
+    ids=["wildcard", "from-params", "none"],
 )
-def test_job_obs_ids(wildcards, inputs, expected):
-    job = SimpleNamespace(input=inputs, wildcards=SimpleNamespace(**wildcards))
+def test_job_obs_ids(wildcards, params, expected):
+    job = SimpleNamespace(
+        input=["results/a/obs/3/x.fits"], params=params, wildcards=SimpleNamespace(**wildcards)
+    )
     assert job_obs_ids(job) == expected
 
 

@@ -31,7 +31,6 @@ import contextlib
 import glob
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,10 @@ from .io import script_logging
 from .provenance import Provenance, sidecar_path
 
 __all__ = [
+    "BENCHMARKS",
     "CHECKSUM_CACHE",
+    "PRODUCTS",
+    "product_path",
     "DEMO_CATALOG",
     "DEMO_DATA_STORE",
     "DEMO_REGIONS",
@@ -72,13 +74,86 @@ DEMO_REGIONS = "resources/demo-sources.reg"
 #: to the workflow directory (the working directory of every job); ignored by git.
 CHECKSUM_CACHE = "resources/checksums"
 
-#: Rejected observations of an analysis (written by the workflow's
-#: ``rejected_observations`` checkpoint), ``{analysis}`` filled in.
-REJECTIONS_TABLE = "results/{analysis}/tables/rejected_observations.ecsv"
-#: Warnings about the data of the reduced observations (``dl3flow.quality``).
-WARNINGS_TABLE = "results/{analysis}/tables/observation_warnings.ecsv"
+#: The workflow's products: name -> path (relative to the workflow directory), with
+#: ``{analysis}``, per observation ``{obs_id}``, for plots and report pages ``{name}``
+#: to fill in (:func:`product_path`). The one table of product paths: the rules bind
+#: them (rules/paths.smk), and so can the scripts and the command line.
+PRODUCTS = {
+    # checkpoint select_observations: selected and rejected observations (and the
+    # map centre of geom.center: auto)
+    "observations": "results/{analysis}/observations.ecsv",
+    # rule rejected_observations: observations rejected during the analysis, and
+    # warnings about the data of the reduced ones (dl3flow.quality)
+    "rejections": "results/{analysis}/tables/rejected_observations.ecsv",
+    "warnings": "results/{analysis}/tables/observation_warnings.ecsv",
+    # per observation (published from the batch jobs' directories)
+    "obs_status": "results/{analysis}/obs/{obs_id}/status.json",
+    "obs_dataset": "results/{analysis}/obs/{obs_id}/dataset.fits",
+    "obs_safe_mask": "results/{analysis}/obs/{obs_id}/mask_safe.fits",
+    "obs_bkg_dataset": "results/{analysis}/obs/{obs_id}/dataset_bkg.fits",
+    "obs_bkg_status": "results/{analysis}/obs/{obs_id}/background_norm.ecsv",
+    "obs_spectrum": "results/{analysis}/obs/{obs_id}/spectrum.fits",
+    # a batch job's directory ({step}: reduce, safe_mask, background, spectrum)
+    "batch": "results/{analysis}/batches/{step}/{batch}",
+    # exclusion masks (rules/masks.smk); "exclusion" is the final one
+    "exclusion_regions": "results/{analysis}/masks/exclusion_regions.fits",
+    "exclusion_catalog": "results/{analysis}/masks/exclusion_catalog.fits",
+    "exclusion_initial": "results/{analysis}/masks/exclusion_initial.fits",
+    "exclusion_significance": "results/{analysis}/masks/exclusion_significance.fits",
+    "exclusion": "results/{analysis}/masks/exclusion.fits",
+    # first pass (analyses with exclusion.significance)
+    "initial_dataset": "results/{analysis}/stacked/initial/dataset.fits",
+    "initial_norms": "results/{analysis}/stacked/initial/background_norms.ecsv",
+    "initial_maps": "results/{analysis}/stacked/initial/maps.fits",
+    # stacked dataset, ring background, maps
+    "stacked_dataset": "results/{analysis}/stacked/dataset.fits",
+    "ring_dataset": "results/{analysis}/stacked/ring.fits",
+    "maps": "results/{analysis}/stacked/maps.fits",
+    "maps_bands": "results/{analysis}/stacked/maps_bands.fits",
+    "maps_ring": "results/{analysis}/stacked/maps_ring.fits",
+    # tables
+    "safe_energy_table": "results/{analysis}/tables/safe_energy.ecsv",
+    "background_norms_table": "results/{analysis}/tables/background_norms.ecsv",
+    "peaks_table": "results/{analysis}/tables/peaks.ecsv",
+    "spectrum_table": "results/{analysis}/tables/spectrum_runs.ecsv",
+    # 1D spectrum; OGIP files: {suffix} "", "_arf", "_rmf", "_bkg"
+    "stacked_spectrum": "results/{analysis}/spectrum/stacked.fits",
+    "ogip_spectrum": "results/{analysis}/spectrum/ogip/stacked{suffix}.fits",
+    # plots and the report's pages
+    "plot": "results/{analysis}/plots/{name}.png",
+    "report_page": "results/{analysis}/report/{name}.html",
+}
 
-_OBS_DIR = re.compile(r"(?:^|[/\\])obs[/\\](\d+)[/\\]")
+#: Rejected observations of an analysis (written by the workflow's
+#: ``rejected_observations`` rule), ``{analysis}`` to fill in.
+REJECTIONS_TABLE = PRODUCTS["rejections"]
+#: Warnings about the data of the reduced observations (``dl3flow.quality``).
+WARNINGS_TABLE = PRODUCTS["warnings"]
+
+#: Snakemake's benchmark TSVs of the jobs (``benchmark:``), beside their logs:
+#: ``logs/benchmarks/{analysis}/{rule}[/{batch}].tsv``.
+BENCHMARKS = "logs/benchmarks"
+
+
+def product_path(product: str, /, **values) -> str:
+    """The path of ``product`` (a key of :data:`PRODUCTS`), the ``values`` given filled in.
+
+    Placeholders not given stay (as Snakemake wildcards): ``product_path("plot",
+    name="counts")`` is ``results/{analysis}/plots/counts.png``.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a product, or a value for a placeholder it does not have.
+    """
+    path = PRODUCTS[product]
+    for key, value in values.items():
+        placeholder = "{" + key + "}"
+        if placeholder not in path:
+            raise KeyError(f"product {product} ({path}) has no {placeholder}")
+        path = path.replace(placeholder, str(value))
+    return path
+
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +178,17 @@ def _wildcard(snakemake, name: str):
     return getattr(wildcards, name, None)
 
 
-def job_obs_ids(snakemake, inputs: Iterable | None = None) -> list[int]:
-    """Observation ids of a job: its ``obs_id`` wildcard, else those in its input paths.
+def job_obs_ids(snakemake) -> list[int]:
+    """Observation ids of a job: its ``obs_id`` wildcard, else its ``obs_ids`` param.
 
-    Input paths name an observation as ``.../obs/<obs_id>/...`` (the workflow's
-    per-observation products), so a stacking job gets the ids it stacks.
+    The rules give a job that reads per-observation products the observations as
+    ``params.obs_ids`` (a batch job its batch's, a table or stacking job the
+    selected ones); they are not parsed from the input paths. Empty for neither.
     """
     obs_id = _wildcard(snakemake, "obs_id")
     if obs_id is not None:
         return [int(obs_id)]
-    files = _files(snakemake.input) if inputs is None else _files(list(inputs))
-    return sorted({int(m[1]) for path in files if (m := _OBS_DIR.search(path))})
+    return sorted({int(obs_id) for obs_id in _params(snakemake).get("obs_ids") or ()})
 
 
 def _params(snakemake) -> dict:
@@ -146,8 +221,8 @@ def script_provenance(
     inputs : iterable of paths, optional
         Input files to record (and hash); default: every file of ``snakemake.input``.
     obs_ids : iterable of int, optional
-        Default: :func:`job_obs_ids` (the ``obs_id`` wildcard, or the observation
-        directories among the inputs).
+        Default: :func:`job_obs_ids` (the ``obs_id`` wildcard, or the rule's
+        ``obs_ids`` param).
     parameters : dict, optional
         Added to the rule's ``params`` (which are recorded as given).
     config_section : dict or None, optional
@@ -166,7 +241,7 @@ def script_provenance(
         config_section = given or None
     inputs = _files(snakemake.input) if inputs is None else _files(list(inputs))
     if obs_ids is None:
-        obs_ids = job_obs_ids(snakemake, inputs)
+        obs_ids = job_obs_ids(snakemake)
     return Provenance.create(
         rule=str(snakemake.rule),
         config_section=config_section,
