@@ -309,6 +309,14 @@ def has_significance_mask(analysis):
     return ANALYSIS_CONFIGS[analysis].exclusion.significance is not None
 
 
+def significance_radius(analysis):
+    """``exclusion.significance.correlation_radius`` in deg (None without that mask)."""
+    significance = ANALYSIS_CONFIGS[analysis].exclusion.significance
+    if significance is None:
+        return None
+    return float(significance.correlation_radius.to_value("deg"))
+
+
 def final_exclusion_inputs(wildcards):
     """The masks combined into the final exclusion mask."""
     masks = [of(EXCLUSION_INITIAL, wildcards.analysis)]

@@ -79,7 +79,9 @@ rule significance_initial:
         mem_mb=job_mem_mb("significance_initial"),
         runtime=job_runtime("significance_initial"),
     params:
-        significance=section("exclusion", "significance"),
+        # (deg) all it uses of exclusion.significance: a change of its thresholds
+        # re-runs the mask, not this image
+        correlation_radius=lambda wildcards: significance_radius(wildcards.analysis),
     script:
         "../scripts/significance_initial.py"
 

@@ -1,17 +1,15 @@
 """Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_significance
 from dl3flow.dataset import read_dataset
 from dl3flow.estimate import estimate_excess_maps
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis
-    significance = parse_significance(name, snakemake.params.significance)
-    if significance is None:
+    radius = snakemake.params.correlation_radius  # deg, parsed (rules/common.smk)
+    if radius is None:
         raise ValueError(f"analyses.{name}.exclusion.significance: not configured (null)")
-    radius = significance.correlation_radius.to_value("deg")
     maps = estimate_excess_maps(read_dataset(snakemake.input[0]), correlation_radius=radius)
     meta = {"ANALYSIS": name, "STAGE": "initial"}
     maps.write(snakemake.output[0], meta=meta, provenance=script_provenance(snakemake))
