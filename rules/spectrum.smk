@@ -3,8 +3,8 @@
 # the reflected or wobble finder avoiding the final exclusion mask, exposure, edisp,
 # safe mask) and rule obs_spectrum publishes it as results/{analysis}/obs/{obs_id}/
 # spectrum.fits; a bad observation gets a flagged spectrum (STATUS = REJECTED), which
-# the stacking leaves out and the table lists. params carry exactly the parsed
-# spectrum options the jobs use.
+# the stacking leaves out and the table lists. params carry the spectrum section the
+# jobs parse (their provenance records the parsed options).
 
 
 rule extract_spectra:

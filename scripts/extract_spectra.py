@@ -21,6 +21,7 @@ from dl3flow.workflow_support import (
 
 with script_job(snakemake) as log:
     spectrum = parse_spectrum(snakemake.wildcards.analysis, snakemake.params.spectrum)
+    recorded = {"spectrum": spectrum.as_params()}  # the options as parsed (provenance)
     index = [snakemake.input.obs_index, snakemake.input.hdu_index]
     store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
     exclusion = snakemake.input.get("exclusion")
@@ -32,7 +33,9 @@ with script_job(snakemake) as log:
             store.observation,
             obs_id=obs.obs_id,
             path=obs.directory / "spectrum.fits",
-            provenance=lambda obs=obs, f=files: obs.provenance(snakemake, inputs=[*index, *f]),
+            provenance=lambda obs=obs, f=files: obs.provenance(
+                snakemake, inputs=[*index, *f], parameters=recorded
+            ),
             on_bad_observation=snakemake.params.on_bad_observation,
             exclusion=exclusion,
             **spectrum.extract_kwargs(),

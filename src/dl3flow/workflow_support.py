@@ -313,12 +313,21 @@ class BatchObservation:
     directory: Path
     inputs: dict
 
-    def provenance(self, snakemake, *, inputs: Iterable | None = None) -> Provenance:
-        """The provenance of this observation's products (its inputs, its obs id)."""
+    def provenance(
+        self, snakemake, *, inputs: Iterable | None = None, parameters: Mapping | None = None
+    ) -> Provenance:
+        """The provenance of this observation's products (its inputs, its obs id).
+
+        ``parameters`` are recorded besides (over) the rule's params, e.g. the parsed
+        options of a params section.
+        """
         if inputs is None:
             inputs = _files(list(self.inputs.values()))
         return script_provenance(
-            snakemake, inputs=inputs, obs_ids=[self.obs_id], parameters={"obs_ids": [self.obs_id]}
+            snakemake,
+            inputs=inputs,
+            obs_ids=[self.obs_id],
+            parameters={**dict(parameters or {}), "obs_ids": [self.obs_id]},
         )
 
 
