@@ -52,6 +52,7 @@ validate(config, str(SCHEMA_FILE))
 report: "report/workflow.rst"
 
 
+include: "rules/paths.smk"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/select.smk"

@@ -43,7 +43,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
-BENCHMARKS = Path("benchmarks/output")
+BENCHMARKS = Path("logs/benchmarks")  # dl3flow.workflow_support.BENCHMARKS
 
 OVERLAY_FILE = "scale.yaml"
 OVERLAY = """\
@@ -96,7 +96,7 @@ def dry_run_jobs(output: str) -> int:
 def memory_per_rule(workdir: Path) -> dict[str, dict]:
     """{rule: {jobs, max_rss_max, max_rss_median, s_median}} from the benchmark TSVs.
 
-    The rule is the first path component below benchmarks/output/<analysis>/ that
+    The rule is the first path component below logs/benchmarks/<analysis>/ that
     is a directory (one TSV per observation) or the TSV's stem.
     """
     by_rule: dict[str, list[tuple[float, float]]] = {}

@@ -10,7 +10,7 @@ rule normalize_backgrounds:
     input:
         datasets=batch_inputs(OBS_DATASET),
         masks_safe=batch_inputs(OBS_SAFE_MASK),
-        exclusion="results/{analysis}/masks/exclusion.fits",
+        exclusion=EXCLUSION,
     output:
         batch=directory(batch_dir("background")),
         manifest=batch_manifest("background"),
@@ -26,7 +26,7 @@ rule normalize_backgrounds:
         runtime=job_runtime("normalize_backgrounds"),
     params:
         obs_ids=batch_obs_ids,
-        background=lambda wildcards: analysis_section(wildcards).get("background"),
+        background=section("background"),
     script:
         "../scripts/normalize_backgrounds.py"
 
@@ -50,7 +50,7 @@ rule background_norms_table:
     input:
         obs_bkg_status,
     output:
-        "results/{analysis}/tables/background_norms.ecsv",
+        BACKGROUND_NORMS_TABLE,
     log:
         "logs/{analysis}/background_norms_table.log",
     benchmark:
@@ -60,17 +60,19 @@ rule background_norms_table:
     resources:
         mem_mb=job_mem_mb("background_norms_table"),
         runtime=job_runtime("background_norms_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/background_norms_table.py"
 
 
 rule ring_background:
     input:
-        dataset="results/{analysis}/stacked/dataset.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
+        dataset=STACKED_DATASET,
+        exclusion=EXCLUSION,
     output:
-        ring="results/{analysis}/stacked/ring.fits",
-        maps="results/{analysis}/stacked/maps_ring.fits",
+        ring=RING_DATASET,
+        maps=MAPS_RING,
     log:
         "logs/{analysis}/ring_background.log",
     benchmark:
@@ -81,7 +83,8 @@ rule ring_background:
         mem_mb=job_mem_mb("ring_background"),
         runtime=job_runtime("ring_background"),
     params:
-        ring=lambda wildcards: analysis_section(wildcards).get("ring"),
-        maps=maps_section,
+        geom=section("geom"),
+        ring=section("ring"),
+        maps=section("maps"),
     script:
         "../scripts/ring_background.py"

@@ -9,6 +9,7 @@ from dl3flow.config import (
     ConfigError,
     analysis_config,
     analysis_names,
+    analysis_sections,
     check_data_store,
     check_exclusion_inputs,
 )
@@ -18,30 +19,13 @@ from dl3flow.workflow_support import (
     DEMO_CATALOG,
     DEMO_DATA_STORE,
     DEMO_REGIONS,
-    REJECTIONS_TABLE,
-    WARNINGS_TABLE,
+    auto_center_params,
     run_summary,
 )
 
-# Logs: logs/{analysis}/{rule}[/{obs_id}].log; benchmarks mirror them under BENCHMARKS.
-BENCHMARKS = "benchmarks/output"
 # The simulated demo data store, its source catalog and region file (rules/data.smk):
-# DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow_support.
-# Per-observation reduction: the dataset (flagged STATUS = REJECTED for a rejected
-# observation) and the status (ok or rejected, and why; warnings about the data).
-OBS_STATUS = "results/{analysis}/obs/{obs_id}/status.json"
-OBS_DATASET = "results/{analysis}/obs/{obs_id}/dataset.fits"
-OBS_SAFE_MASK = "results/{analysis}/obs/{obs_id}/mask_safe.fits"
-OBS_BKG_DATASET = "results/{analysis}/obs/{obs_id}/dataset_bkg.fits"
-OBS_BKG_STATUS = "results/{analysis}/obs/{obs_id}/background_norm.ecsv"
-# Per-observation 1D ON/OFF spectrum (analyses with a `spectrum` section, rules/spectrum.smk).
-OBS_SPECTRUM = "results/{analysis}/obs/{obs_id}/spectrum.fits"
-# The per-observation steps run as batch jobs of up to `observations_per_job`
-# observations (a job's start costs more than reducing one observation): each writes
-# its observations' products under results/{analysis}/batches/{step}/{batch}/{obs_id}/,
-# and cheap per-observation rules publish them (hard links) as the declared per-
-# observation targets above, which every later step reads.
-OBS_BATCH = "results/{analysis}/batches/{step}/{batch}"
+# DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow_support. Product
+# paths: rules/paths.smk.
 
 
 def batch_dir(step):
@@ -60,6 +44,8 @@ def batch_manifest(step):
 try:
     ANALYSES = analysis_names(config)
     ANALYSIS_CONFIGS = {name: analysis_config(config, name) for name in ANALYSES}
+    # the same, unparsed (defaults filled in): what the rules give their jobs as params
+    ANALYSIS_SECTIONS = {name: analysis_sections(config, name) for name in ANALYSES}
     for _cfg in ANALYSIS_CONFIGS.values():
         check_data_store(_cfg, produced=(DEMO_DATA_STORE,))
         check_exclusion_inputs(_cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
@@ -76,9 +62,36 @@ wildcard_constraints:
     batch=r"\d+",
 
 
-def analysis_section(wildcards):
-    """Raw config section of one analysis; as params, a change re-runs its jobs."""
-    return config["analyses"][wildcards.analysis]
+# A job's config is its params: the sections (plain values, dl3flow.config.
+# analysis_sections) its script uses and parses (dl3flow.config.parse_<section>), so
+# that what re-runs a job is what it uses (tests/test_rule_params.py checks the scripts).
+# Snakemake records a job's params as the set of their reprs: give a job's scalars
+# that could trade values in one dict (e.g. `irfs`).
+def section(*keys):
+    """Params function: the analysis' section ``keys[0]`` (``keys[1:]``: a value in it)."""
+
+    def value(wildcards):
+        out = ANALYSIS_SECTIONS[wildcards.analysis]
+        for key in keys:
+            out = out[key]
+        return out
+
+    return value
+
+
+def unrecorded(param):
+    """A params function whose value is not a re-run trigger.
+
+    Snakemake does not record params computed from a job's ``input`` (its
+    "derived" params), so a change of this value alone does not re-run the job:
+    for on_bad_observation, which changes no output of a job that succeeds (a
+    switch to fail is checked by rule rejected_observations, whose param it is).
+    """
+
+    def derived(wildcards, input):
+        return param(wildcards)
+
+    return derived
 
 
 def _index_file(directory, stem):
@@ -135,17 +148,11 @@ def _as_configured(path, directory):
     return os.path.relpath(path, Path.cwd().resolve())
 
 
-def auto_center_param(analysis):
-    """``geom.center: auto``'s limit (deg) as the selection's param; None for a fixed centre."""
-    auto = ANALYSIS_CONFIGS[analysis].auto_center
-    return None if auto is None else float(auto.max_separation.to_value("deg"))
-
-
 def geometry_inputs(wildcards):
     """The selection's table for a rule that places the map, if its centre is auto.
 
     With ``geom.center: auto`` the centre is chosen by checkpoint select_observations
-    (``dl3flow.workflow_support.job_config`` reads it); a fixed centre needs nothing.
+    (``dl3flow.workflow_support.job_geom`` reads it); a fixed centre needs nothing.
     """
     if ANALYSIS_CONFIGS[wildcards.analysis].auto_center is None:
         return {}
@@ -171,6 +178,11 @@ def selected_obs_ids(analysis):
         selected, _ = read_observations(path)
         _SELECTED[key] = [int(obs_id) for obs_id in selected["OBS_ID"]]
     return list(_SELECTED[key])
+
+
+def analysis_obs_ids(wildcards):
+    """The selected observations (the `obs_ids` param of a job that reads theirs)."""
+    return selected_obs_ids(wildcards.analysis)
 
 
 def observation_batches(analysis):
@@ -205,7 +217,7 @@ def batch_of(step):
                 return {"batch": path, "manifest": f"{path}.json"}
         raise WorkflowError(
             f"observation {obs_id} is not selected by analysis {wildcards.analysis} "
-            f"(results/{wildcards.analysis}/observations.ecsv)"
+            f"({of(OBSERVATIONS, wildcards.analysis)})"
         )
 
     return directory
@@ -297,11 +309,19 @@ def has_significance_mask(analysis):
     return ANALYSIS_CONFIGS[analysis].exclusion.significance is not None
 
 
+def significance_radius(analysis):
+    """``exclusion.significance.correlation_radius`` in deg (None without that mask)."""
+    significance = ANALYSIS_CONFIGS[analysis].exclusion.significance
+    if significance is None:
+        return None
+    return float(significance.correlation_radius.to_value("deg"))
+
+
 def final_exclusion_inputs(wildcards):
     """The masks combined into the final exclusion mask."""
-    masks = [f"results/{wildcards.analysis}/masks/exclusion_initial.fits"]
+    masks = [of(EXCLUSION_INITIAL, wildcards.analysis)]
     if has_significance_mask(wildcards.analysis):
-        masks.append(f"results/{wildcards.analysis}/masks/exclusion_significance.fits")
+        masks.append(of(EXCLUSION_SIGNIFICANCE, wildcards.analysis))
     return masks
 
 
@@ -312,7 +332,7 @@ def exclusion_plots(analysis):
         for m in EXCLUSION_MASKS
         if m != "significance" or has_significance_mask(analysis)
     ]
-    return [f"results/{analysis}/plots/exclusion_{name}.png" for name in names]
+    return [plot_path(f"exclusion_{name}", analysis) for name in names]
 
 
 QUICKLOOK = ("counts", "background", "exposure")
@@ -324,23 +344,23 @@ def all_targets():
     for analysis in ANALYSES:
         targets += spectrum_targets(analysis)  # rules/spectrum.smk
         if not ANALYSIS_CONFIGS[analysis].maps_enabled:  # spectrum only
-            targets.append(f"results/{analysis}/observations.ecsv")
+            targets.append(of(OBSERVATIONS, analysis))
             continue
         targets += [
-            f"results/{analysis}/observations.ecsv",
-            REJECTIONS_TABLE.format(analysis=analysis),
-            WARNINGS_TABLE.format(analysis=analysis),
-            f"results/{analysis}/stacked/dataset.fits",
-            f"results/{analysis}/tables/safe_energy.ecsv",
-            f"results/{analysis}/plots/safe_energy_threshold.png",
-            f"results/{analysis}/masks/exclusion.fits",
-            f"results/{analysis}/tables/background_norms.ecsv",
-            f"results/{analysis}/plots/background_norms.png",
+            of(OBSERVATIONS, analysis),
+            of(REJECTIONS_TABLE, analysis),
+            of(WARNINGS_TABLE, analysis),
+            of(STACKED_DATASET, analysis),
+            of(SAFE_ENERGY_TABLE, analysis),
+            plot_path("safe_energy_threshold", analysis),
+            of(EXCLUSION, analysis),
+            of(BACKGROUND_NORMS_TABLE, analysis),
+            plot_path("background_norms", analysis),
         ]
-        targets += [f"results/{analysis}/plots/{name}.png" for name in QUICKLOOK]
+        targets += [plot_path(name, analysis) for name in QUICKLOOK]
         targets += exclusion_plots(analysis)
         if ANALYSIS_CONFIGS[analysis].ring is not None:
-            targets.append(f"results/{analysis}/stacked/ring.fits")
+            targets.append(of(RING_DATASET, analysis))
         targets += maps_targets(analysis)  # rules/maps.smk
         targets += report_targets(analysis)  # rules/report.smk
     return targets
@@ -374,11 +394,6 @@ MAP_PLOTS = (
 RING_PLOTS = ("significance", "significance_distribution")
 
 
-def maps_section(wildcards):
-    """Raw `maps` config section of an analysis (as params: a change re-runs its jobs)."""
-    return analysis_section(wildcards).get("maps")
-
-
 def energy_band_count(analysis):
     """Number of `maps.energy_bands` bands of an analysis (0: no per-band maps)."""
     bands = ANALYSIS_CONFIGS[analysis].maps.energy_bands
@@ -388,20 +403,20 @@ def energy_band_count(analysis):
 def maps_targets(analysis):
     """Final maps, tables and plots of an analysis."""
     targets = [
-        f"results/{analysis}/stacked/maps.fits",
-        f"results/{analysis}/tables/peaks.ecsv",
-        f"results/{analysis}/plots/observation_qa.png",
+        of(MAPS, analysis),
+        of(PEAKS_TABLE, analysis),
+        plot_path("observation_qa", analysis),
     ]
-    targets += [f"results/{analysis}/plots/{name}.png" for name in MAP_PLOTS]
+    targets += [plot_path(name, analysis) for name in MAP_PLOTS]
     if energy_band_count(analysis):
-        targets.append(f"results/{analysis}/stacked/maps_bands.fits")
+        targets.append(of(MAPS_BANDS, analysis))
         targets += [
-            f"results/{analysis}/plots/significance_band{band}.png"
+            plot_path(f"significance_band{band}", analysis)
             for band in range(energy_band_count(analysis))
         ]
     if ANALYSIS_CONFIGS[analysis].ring is not None:
-        targets.append(f"results/{analysis}/stacked/maps_ring.fits")
-        targets += [f"results/{analysis}/plots/{name}_ring.png" for name in RING_PLOTS]
+        targets.append(of(MAPS_RING, analysis))
+        targets += [plot_path(f"{name}_ring", analysis) for name in RING_PLOTS]
     return targets
 
 
@@ -409,7 +424,7 @@ def map_plot(name, caption, category="Sky maps"):
     """A plot as a report item (captions in report/, one subcategory per analysis,
     listed by the title of dl3flow.figure_text.REPORT_TITLES[caption])."""
     return report(
-        f"results/{{analysis}}/plots/{name}.png",
+        plot_path(name),
         caption=f"../report/{caption}.rst",
         category=category,
         subcategory="{analysis}",
@@ -420,22 +435,22 @@ def map_plot(name, caption, category="Sky maps"):
 # Tables shown in the report as HTML pages: {table} -> its ECSV files.
 REPORT_TABLES = {
     "observations": [
-        "results/{analysis}/observations.ecsv",
+        OBSERVATIONS,
         REJECTIONS_TABLE,
         WARNINGS_TABLE,
     ],
-    "background_norms": ["results/{analysis}/tables/background_norms.ecsv"],
-    "peaks": ["results/{analysis}/tables/peaks.ecsv"],
-    "safe_energy": ["results/{analysis}/tables/safe_energy.ecsv"],
+    "background_norms": [BACKGROUND_NORMS_TABLE],
+    "peaks": [PEAKS_TABLE],
+    "safe_energy": [SAFE_ENERGY_TABLE],
     # analyses with a spectrum only (spectrum_targets)
-    "spectrum_runs": ["results/{analysis}/tables/spectrum_runs.ecsv"],
+    "spectrum_runs": [SPECTRUM_TABLE],
 }
 
 
 def report_targets(analysis):
     """Report pages of the map part of an analysis: its summary (front page), its tables."""
     pages = ["summary", *(name for name in REPORT_TABLES if name != "spectrum_runs")]
-    return [f"results/{analysis}/report/{name}.html" for name in pages]
+    return [report_page(name, analysis) for name in pages]
 
 
 # Resource requests (dl3flow.resources): grow with the geometry size and with `attempt`.
@@ -465,14 +480,7 @@ def job_runtime(rule_name):
     return runtime
 
 
-# 1D spectra (rules/spectrum.smk): products and input functions; OBS_SPECTRUM above.
-STACKED_SPECTRUM = "results/{analysis}/spectrum/stacked.fits"
-# OGIP (XSPEC, Sherpa, 3ML): the PHA file and its ARF, RMF and BKG files beside it
-OGIP_SPECTRUM = {
-    kind: f"results/{{analysis}}/spectrum/ogip/stacked{suffix}.fits"
-    for kind, suffix in (("pha", ""), ("arf", "_arf"), ("rmf", "_rmf"), ("bkg", "_bkg"))
-}
-SPECTRUM_TABLE = "results/{analysis}/tables/spectrum_runs.ecsv"
+# 1D spectra (rules/spectrum.smk): plots and input functions (products: rules/paths.smk).
 SPECTRUM_PLOTS = (
     "theta2",
     "spectrum_excess",
@@ -481,16 +489,11 @@ SPECTRUM_PLOTS = (
 )
 
 
-def spectrum_params(wildcards):
-    """The parsed spectrum options (plain values): a change re-extracts the spectra."""
-    return ANALYSIS_CONFIGS[wildcards.analysis].spectrum.as_params()
-
-
 def spectrum_exclusion(wildcards):
     """The final exclusion mask, unless the spectrum's exclusion is `none`."""
     if ANALYSIS_CONFIGS[wildcards.analysis].spectrum.exclusion == "none":
         return {}
-    return {"exclusion": f"results/{wildcards.analysis}/masks/exclusion.fits"}
+    return {"exclusion": of(EXCLUSION, wildcards.analysis)}
 
 
 def spectrum_plot_inputs(wildcards):
@@ -518,11 +521,11 @@ def spectrum_targets(analysis):
     if spectrum is None:
         return []
     targets = [
-        STACKED_SPECTRUM.format(analysis=analysis),
-        SPECTRUM_TABLE.format(analysis=analysis),
+        of(STACKED_SPECTRUM, analysis),
+        of(SPECTRUM_TABLE, analysis),
     ]
-    targets += [f"results/{analysis}/plots/{name}.png" for name in SPECTRUM_PLOTS]
-    targets.append(f"results/{analysis}/report/spectrum_runs.html")
+    targets += [plot_path(name, analysis) for name in SPECTRUM_PLOTS]
+    targets.append(report_page("spectrum_runs", analysis))
     if spectrum.ogip:
-        targets += [path.format(analysis=analysis) for path in OGIP_SPECTRUM.values()]
+        targets += [of(path, analysis) for path in OGIP_SPECTRUM.values()]
     return targets

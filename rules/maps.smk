@@ -6,9 +6,9 @@
 
 rule excess_maps:
     input:
-        "results/{analysis}/stacked/dataset.fits",
+        STACKED_DATASET,
     output:
-        "results/{analysis}/stacked/maps.fits",
+        MAPS,
     log:
         "logs/{analysis}/excess_maps.log",
     benchmark:
@@ -19,7 +19,8 @@ rule excess_maps:
         mem_mb=job_mem_mb("excess_maps"),
         runtime=job_runtime("excess_maps"),
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
         per_band=False,
     script:
         "../scripts/excess_maps.py"
@@ -27,21 +28,22 @@ rule excess_maps:
 
 use rule excess_maps as excess_maps_bands with:
     output:
-        "results/{analysis}/stacked/maps_bands.fits",
+        MAPS_BANDS,
     log:
         "logs/{analysis}/excess_maps_bands.log",
     benchmark:
         f"{BENCHMARKS}/{{analysis}}/excess_maps_bands.tsv"
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
         per_band=True,
 
 
 rule find_peaks:
     input:
-        "results/{analysis}/stacked/maps.fits",
+        MAPS,
     output:
-        "results/{analysis}/tables/peaks.ecsv",
+        PEAKS_TABLE,
     log:
         "logs/{analysis}/find_peaks.log",
     benchmark:
@@ -52,16 +54,17 @@ rule find_peaks:
         mem_mb=job_mem_mb("find_peaks"),
         runtime=job_runtime("find_peaks"),
     params:
-        maps=maps_section,
+        geom=section("geom"),
+        maps=section("maps"),
     script:
         "../scripts/find_peaks.py"
 
 
 rule plot_maps:
     input:
-        maps="results/{analysis}/stacked/maps.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot("significance", "significance"),
         excess=map_plot("excess", "excess"),
@@ -82,7 +85,8 @@ rule plot_maps:
         mem_mb=job_mem_mb("plot_maps"),
         runtime=job_runtime("plot_maps"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label="",
     script:
@@ -91,9 +95,9 @@ rule plot_maps:
 
 rule plot_maps_ring:
     input:
-        maps="results/{analysis}/stacked/maps_ring.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS_RING,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot("significance_ring", "significance_ring"),
         significance_distribution=map_plot(
@@ -111,7 +115,8 @@ rule plot_maps_ring:
         mem_mb=job_mem_mb("plot_maps_ring"),
         runtime=job_runtime("plot_maps_ring"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label=" (ring background, WStat)",
     script:
@@ -120,9 +125,9 @@ rule plot_maps_ring:
 
 rule plot_significance_band:
     input:
-        maps="results/{analysis}/stacked/maps_bands.fits",
-        exclusion="results/{analysis}/masks/exclusion.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
+        maps=MAPS_BANDS,
+        exclusion=EXCLUSION,
+        catalog=EXCLUSION_CATALOG,
     output:
         significance=map_plot(
             "significance_band{band}", "significance_band", "Sky maps per energy band"
@@ -139,7 +144,8 @@ rule plot_significance_band:
         mem_mb=job_mem_mb("plot_significance_band"),
         runtime=job_runtime("plot_significance_band"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
         label="",
     script:
@@ -148,9 +154,9 @@ rule plot_significance_band:
 
 rule plot_observation_qa:
     input:
-        observations="results/{analysis}/observations.ecsv",
-        norms="results/{analysis}/tables/background_norms.ecsv",
-        safe_energy="results/{analysis}/tables/safe_energy.ecsv",
+        observations=OBSERVATIONS,
+        norms=BACKGROUND_NORMS_TABLE,
+        safe_energy=SAFE_ENERGY_TABLE,
     output:
         map_plot("observation_qa", "observation_qa", "Observations"),
     log:
@@ -163,6 +169,7 @@ rule plot_observation_qa:
         mem_mb=job_mem_mb("plot_observation_qa"),
         runtime=job_runtime("plot_observation_qa"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
     script:
         "../scripts/plot_observation_qa.py"

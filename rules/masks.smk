@@ -14,9 +14,9 @@ rule exclusion_initial:
         regions=exclusion_region_files,
         catalogs=exclusion_catalog_files,
     output:
-        regions="results/{analysis}/masks/exclusion_regions.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
-        initial="results/{analysis}/masks/exclusion_initial.fits",
+        regions=EXCLUSION_REGIONS,
+        catalog=EXCLUSION_CATALOG,
+        initial=EXCLUSION_INITIAL,
     log:
         "logs/{analysis}/exclusion_initial.log",
     benchmark:
@@ -27,11 +27,12 @@ rule exclusion_initial:
         mem_mb=job_mem_mb("exclusion_initial"),
         runtime=job_runtime("exclusion_initial"),
     params:
-        geom=lambda wildcards: analysis_section(wildcards)["geom"],
-        exclusion=lambda wildcards: [
-            analysis_section(wildcards)["exclusion"].get(key)
+        geom=section("geom"),
+        # not its significance mask (a change of it must not re-run these masks)
+        exclusion=lambda wildcards: {
+            key: section("exclusion", key)(wildcards)
             for key in ("regions", "region_files", "catalogs")
-        ],
+        },
     script:
         "../scripts/exclusion_initial.py"
 
@@ -43,10 +44,10 @@ rule stack_initial:
         unpack(geometry_inputs),
         datasets=obs_datasets,
         masks=obs_safe_masks,
-        exclusion="results/{analysis}/masks/exclusion_initial.fits",
+        exclusion=EXCLUSION_INITIAL,
     output:
-        dataset="results/{analysis}/stacked/initial/dataset.fits",
-        table="results/{analysis}/stacked/initial/background_norms.ecsv",
+        dataset=INITIAL_DATASET,
+        table=INITIAL_NORMS,
     log:
         "logs/{analysis}/stack_initial.log",
     benchmark:
@@ -57,16 +58,17 @@ rule stack_initial:
         mem_mb=job_mem_mb("stack_initial"),
         runtime=job_runtime("stack_initial"),
     params:
-        background=lambda wildcards: analysis_section(wildcards).get("background"),
+        geom=section("geom"),
+        background=section("background"),
     script:
         "../scripts/stack_initial.py"
 
 
 rule significance_initial:
     input:
-        "results/{analysis}/stacked/initial/dataset.fits",
+        INITIAL_DATASET,
     output:
-        "results/{analysis}/stacked/initial/maps.fits",
+        INITIAL_MAPS,
     log:
         "logs/{analysis}/significance_initial.log",
     benchmark:
@@ -77,9 +79,9 @@ rule significance_initial:
         mem_mb=job_mem_mb("significance_initial"),
         runtime=job_runtime("significance_initial"),
     params:
-        radius=lambda wildcards: (
-            analysis_section(wildcards)["exclusion"].get("significance") or {}
-        ).get("correlation_radius"),
+        # (deg) all it uses of exclusion.significance: a change of its thresholds
+        # re-runs the mask, not this image
+        correlation_radius=lambda wildcards: significance_radius(wildcards.analysis),
     script:
         "../scripts/significance_initial.py"
 
@@ -87,9 +89,9 @@ rule significance_initial:
 rule exclusion_significance:
     input:
         unpack(geometry_inputs),
-        maps="results/{analysis}/stacked/initial/maps.fits",
+        maps=INITIAL_MAPS,
     output:
-        "results/{analysis}/masks/exclusion_significance.fits",
+        EXCLUSION_SIGNIFICANCE,
     log:
         "logs/{analysis}/exclusion_significance.log",
     benchmark:
@@ -100,9 +102,8 @@ rule exclusion_significance:
         mem_mb=job_mem_mb("exclusion_significance"),
         runtime=job_runtime("exclusion_significance"),
     params:
-        significance=lambda wildcards: analysis_section(wildcards)["exclusion"].get(
-            "significance"
-        ),
+        geom=section("geom"),
+        significance=section("exclusion", "significance"),
     script:
         "../scripts/exclusion_significance.py"
 
@@ -111,7 +112,7 @@ rule exclusion_final:
     input:
         final_exclusion_inputs,
     output:
-        "results/{analysis}/masks/exclusion.fits",
+        EXCLUSION,
     log:
         "logs/{analysis}/exclusion_final.log",
     benchmark:

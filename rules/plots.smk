@@ -3,24 +3,24 @@
 
 rule plot_quicklook:
     input:
-        "results/{analysis}/stacked/dataset.fits",
+        STACKED_DATASET,
     output:
         counts=report(
-            "results/{analysis}/plots/counts.png",
+            plot_path("counts"),
             caption="../report/counts.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
             labels=report_labels("counts"),
         ),
         background=report(
-            "results/{analysis}/plots/background.png",
+            plot_path("background"),
             caption="../report/background.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
             labels=report_labels("background"),
         ),
         exposure=report(
-            "results/{analysis}/plots/exposure.png",
+            plot_path("exposure"),
             caption="../report/exposure.rst",
             category="Stacked dataset",
             subcategory="{analysis}",
@@ -36,7 +36,8 @@ rule plot_quicklook:
         mem_mb=job_mem_mb("plot_quicklook"),
         runtime=job_runtime("plot_quicklook"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
     script:
         "../scripts/plot_quicklook.py"
@@ -44,10 +45,10 @@ rule plot_quicklook:
 
 rule plot_safe_energy:
     input:
-        "results/{analysis}/tables/safe_energy.ecsv",
+        SAFE_ENERGY_TABLE,
     output:
         report(
-            "results/{analysis}/plots/safe_energy_threshold.png",
+            plot_path("safe_energy_threshold"),
             caption="../report/safe_energy.rst",
             category="Observations",
             subcategory="{analysis}",
@@ -63,7 +64,8 @@ rule plot_safe_energy:
         mem_mb=job_mem_mb("plot_safe_energy"),
         runtime=job_runtime("plot_safe_energy"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
     script:
         "../scripts/plot_safe_energy.py"
 
@@ -73,35 +75,35 @@ rule plot_safe_energy:
 # one, in its own (it waits for the first pass).
 rule plot_exclusions:
     input:
-        regions="results/{analysis}/masks/exclusion_regions.fits",
-        catalog="results/{analysis}/masks/exclusion_catalog.fits",
-        initial="results/{analysis}/masks/exclusion_initial.fits",
-        final="results/{analysis}/masks/exclusion.fits",
-        dataset="results/{analysis}/stacked/dataset.fits",
+        regions=EXCLUSION_REGIONS,
+        catalog=EXCLUSION_CATALOG,
+        initial=EXCLUSION_INITIAL,
+        final=EXCLUSION,
+        dataset=STACKED_DATASET,
     output:
         regions=report(
-            "results/{analysis}/plots/exclusion_regions.png",
+            plot_path("exclusion_regions"),
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
             labels=report_labels("exclusion_regions"),
         ),
         catalog=report(
-            "results/{analysis}/plots/exclusion_catalog.png",
+            plot_path("exclusion_catalog"),
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
             labels=report_labels("exclusion_catalog"),
         ),
         initial=report(
-            "results/{analysis}/plots/exclusion_initial.png",
+            plot_path("exclusion_initial"),
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
             labels=report_labels("exclusion_initial"),
         ),
         final=report(
-            "results/{analysis}/plots/exclusion_final.png",
+            plot_path("exclusion_final"),
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
@@ -117,7 +119,8 @@ rule plot_exclusions:
         mem_mb=job_mem_mb("plot_exclusions"),
         runtime=job_runtime("plot_exclusions"),
     params:
-        plots=lambda wildcards: analysis_section(wildcards).get("plots"),
+        geom=section("geom"),
+        plots=section("plots"),
         overlays=figure_overlays(),
     script:
         "../scripts/plot_exclusion.py"
@@ -125,11 +128,11 @@ rule plot_exclusions:
 
 use rule plot_exclusions as plot_exclusion_significance with:
     input:
-        significance="results/{analysis}/masks/exclusion_significance.fits",
-        dataset="results/{analysis}/stacked/dataset.fits",
+        significance=EXCLUSION_SIGNIFICANCE,
+        dataset=STACKED_DATASET,
     output:
         significance=report(
-            "results/{analysis}/plots/exclusion_significance.png",
+            plot_path("exclusion_significance"),
             caption="../report/exclusion.rst",
             category="Exclusion masks",
             subcategory="{analysis}",
@@ -143,10 +146,10 @@ use rule plot_exclusions as plot_exclusion_significance with:
 
 rule plot_background_norms:
     input:
-        "results/{analysis}/tables/background_norms.ecsv",
+        BACKGROUND_NORMS_TABLE,
     output:
         report(
-            "results/{analysis}/plots/background_norms.png",
+            plot_path("background_norms"),
             caption="../report/background_norms.rst",
             category="Observations",
             subcategory="{analysis}",

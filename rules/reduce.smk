@@ -32,18 +32,15 @@ rule reduce_observations:
         runtime=job_runtime("reduce_observations"),
     params:
         obs_ids=batch_obs_ids,
-        geom=lambda wildcards: analysis_section(wildcards)["geom"],
-        offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
-        irfs=lambda wildcards: [
-            analysis_section(wildcards).get(key) for key in ("edisp", "psf")
-        ],
-        fov_rotation_step=lambda wildcards: analysis_section(wildcards).get(
-            "fov_rotation_step"
-        ),
-        fov_alignment=lambda wildcards: ANALYSIS_CONFIGS[
-            wildcards.analysis
-        ].background.fov_alignment,
-        quality=lambda wildcards: analysis_section(wildcards).get("quality"),
+        geom=section("geom"),
+        offset_max=section("offset_max"),
+        irfs=lambda wildcards: {
+            key: section(key)(wildcards) for key in ("edisp", "psf")
+        },
+        fov_rotation_step=section("fov_rotation_step"),
+        fov_alignment=section("background", "fov_alignment"),
+        quality=section("quality"),
+        on_bad_observation=unrecorded(section("on_bad_observation")),
     script:
         "../scripts/reduce_observations.py"
 
@@ -79,9 +76,8 @@ rule rejected_observations:
         mem_mb=job_mem_mb("rejected_observations"),
         runtime=job_runtime("rejected_observations"),
     params:
+        obs_ids=analysis_obs_ids,
         # a param: switching to fail re-checks the statuses of an earlier skip run
-        on_bad_observation=lambda wildcards: ANALYSIS_CONFIGS[
-            wildcards.analysis
-        ].on_bad_observation,
+        on_bad_observation=section("on_bad_observation"),
     script:
         "../scripts/rejected_observations.py"

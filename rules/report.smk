@@ -5,14 +5,14 @@
 
 rule report_summary:
     input:
-        observations="results/{analysis}/observations.ecsv",
+        observations=OBSERVATIONS,
         rejections=REJECTIONS_TABLE,
         warnings=WARNINGS_TABLE,
-        peaks="results/{analysis}/tables/peaks.ecsv",
-        significance="results/{analysis}/plots/significance.png",
+        peaks=PEAKS_TABLE,
+        significance=plot_path("significance"),
     output:
         report(
-            "results/{analysis}/report/summary.html",
+            report_page("summary"),
             caption="../report/summary.rst",
             category="Summary",
             subcategory="{analysis}",
@@ -39,7 +39,7 @@ rule report_table:
         ],
     output:
         report(
-            "results/{analysis}/report/{table}.html",
+            report_page("{table}"),
             caption="../report/table.rst",
             category="Observations",
             subcategory="{analysis}",

@@ -22,8 +22,10 @@ rule make_safe_masks:
         runtime=job_runtime("make_safe_masks"),
     params:
         obs_ids=batch_obs_ids,
-        safe_mask=lambda wildcards: analysis_section(wildcards).get("safe_mask"),
-        offset_max=lambda wildcards: analysis_section(wildcards).get("offset_max"),
+        safe_mask=section("safe_mask"),
+        offset_max=section("offset_max"),
+        # the frame of safe_mask.position without one
+        frame=section("geom", "frame"),
     script:
         "../scripts/make_safe_masks.py"
 
@@ -44,10 +46,10 @@ rule obs_safe_mask:
 
 rule safe_energy_table:
     input:
-        observations="results/{analysis}/observations.ecsv",
+        observations=OBSERVATIONS,
         masks=obs_safe_masks,
     output:
-        "results/{analysis}/tables/safe_energy.ecsv",
+        SAFE_ENERGY_TABLE,
     log:
         "logs/{analysis}/safe_energy_table.log",
     benchmark:
@@ -57,5 +59,7 @@ rule safe_energy_table:
     resources:
         mem_mb=job_mem_mb("safe_energy_table"),
         runtime=job_runtime("safe_energy_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/safe_energy_table.py"

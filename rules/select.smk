@@ -5,7 +5,7 @@ checkpoint select_observations:
     input:
         unpack(data_store_index),
     output:
-        "results/{analysis}/observations.ecsv",
+        OBSERVATIONS,
     log:
         "logs/{analysis}/select_observations.log",
     benchmark:
@@ -16,8 +16,10 @@ checkpoint select_observations:
         mem_mb=job_mem_mb("select_observations"),
         runtime=job_runtime("select_observations"),
     params:
-        selection=lambda wildcards: analysis_section(wildcards).get("selection"),
+        selection=section("selection"),
         # geom.center: auto is chosen here: a change of its limit re-selects
-        auto_center=lambda wildcards: auto_center_param(wildcards.analysis),
+        auto_center=lambda wildcards: auto_center_params(
+            ANALYSIS_CONFIGS[wildcards.analysis]
+        ),
     script:
         "../scripts/select_observations.py"

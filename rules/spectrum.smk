@@ -3,8 +3,8 @@
 # the reflected or wobble finder avoiding the final exclusion mask, exposure, edisp,
 # safe mask) and rule obs_spectrum publishes it as results/{analysis}/obs/{obs_id}/
 # spectrum.fits; a bad observation gets a flagged spectrum (STATUS = REJECTED), which
-# the stacking leaves out and the table lists. params carry exactly the parsed
-# spectrum options the jobs use.
+# the stacking leaves out and the table lists. params carry the spectrum section the
+# jobs parse (their provenance records the parsed options).
 
 
 rule extract_spectra:
@@ -26,7 +26,8 @@ rule extract_spectra:
         runtime=job_runtime("extract_spectra"),
     params:
         obs_ids=batch_obs_ids,
-        spectrum=spectrum_params,
+        spectrum=section("spectrum"),
+        on_bad_observation=unrecorded(section("on_bad_observation")),
     script:
         "../scripts/extract_spectra.py"
 
@@ -95,6 +96,8 @@ rule spectrum_table:
     resources:
         mem_mb=job_mem_mb("spectrum_table"),
         runtime=job_runtime("spectrum_table"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/spectrum_table.py"
 
@@ -109,7 +112,7 @@ rule plot_spectrum:
     output:
         **{
             name: report(
-                f"results/{{analysis}}/plots/{name}.png",
+                plot_path(name),
                 caption=f"../report/{name}.rst",
                 category="Spectrum",
                 subcategory="{analysis}",
@@ -126,5 +129,7 @@ rule plot_spectrum:
     resources:
         mem_mb=job_mem_mb("plot_spectrum"),
         runtime=job_runtime("plot_spectrum"),
+    params:
+        obs_ids=analysis_obs_ids,
     script:
         "../scripts/plot_spectrum.py"

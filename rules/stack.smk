@@ -8,7 +8,7 @@ rule stack_datasets:
         unpack(geometry_inputs),
         datasets=obs_bkg_datasets,
     output:
-        "results/{analysis}/stacked/dataset.fits",
+        STACKED_DATASET,
     log:
         "logs/{analysis}/stack_datasets.log",
     benchmark:
@@ -18,5 +18,7 @@ rule stack_datasets:
     resources:
         mem_mb=job_mem_mb("stack_datasets"),
         runtime=job_runtime("stack_datasets"),
+    params:
+        geom=section("geom"),
     script:
         "../scripts/stack_datasets.py"

@@ -3,22 +3,22 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
+from dl3flow.config import parse_exclusion
 from dl3flow.exclusion import catalogs_mask, combine_exclusions, regions_mask
-from dl3flow.workflow_support import job_config, script_job, script_provenance
+from dl3flow.workflow_support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = job_config(snakemake)
-    excl = cfg.exclusion
+    name = snakemake.wildcards.analysis
+    geom = job_geom(snakemake, snakemake.params.geom)
+    excl = parse_exclusion(name, snakemake.params.exclusion)  # without its significance
     out = snakemake.output
     provenance = script_provenance(snakemake)
-    regions = regions_mask(
-        cfg.geom.sky, strings=excl.regions, files=excl.region_files, key=excl.key
-    )
+    regions = regions_mask(geom.sky, strings=excl.regions, files=excl.region_files, key=excl.key)
     if not excl.regions and not excl.region_files:
-        log.info("%s: no exclusion regions configured: nothing excluded", cfg.name)
-    catalogs = catalogs_mask(cfg.geom.sky, excl.catalogs, key=f"{excl.key}.catalogs")
+        log.info("%s: no exclusion regions configured: nothing excluded", name)
+    catalogs = catalogs_mask(geom.sky, excl.catalogs, key=f"{excl.key}.catalogs")
     if not excl.catalogs:
-        log.info("%s: no exclusion catalogs configured: nothing excluded", cfg.name)
+        log.info("%s: no exclusion catalogs configured: nothing excluded", name)
     for entry in catalogs.recipe["catalogs"]:
         log.info("%s %s: excluded %s", entry["kind"], entry["path"], entry["excluded"])
     combined = combine_exclusions(regions, catalogs)

@@ -7,7 +7,7 @@ on_bad_observation: fail raises instead.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_spectrum
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection
 from dl3flow.spectrum import extract_spectrum_to_file
@@ -20,7 +20,8 @@ from dl3flow.workflow_support import (
 )
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    spectrum = parse_spectrum(snakemake.wildcards.analysis, snakemake.params.spectrum)
+    recorded = {"spectrum": spectrum.as_params()}  # the options as parsed (provenance)
     index = [snakemake.input.obs_index, snakemake.input.hdu_index]
     store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
     exclusion = snakemake.input.get("exclusion")
@@ -32,10 +33,12 @@ with script_job(snakemake) as log:
             store.observation,
             obs_id=obs.obs_id,
             path=obs.directory / "spectrum.fits",
-            provenance=lambda obs=obs, f=files: obs.provenance(snakemake, inputs=[*index, *f]),
-            on_bad_observation=cfg.on_bad_observation,
+            provenance=lambda obs=obs, f=files: obs.provenance(
+                snakemake, inputs=[*index, *f], parameters=recorded
+            ),
+            on_bad_observation=snakemake.params.on_bad_observation,
             exclusion=exclusion,
-            **cfg.spectrum.extract_kwargs(),
+            **spectrum.extract_kwargs(),
         )
         if isinstance(result, Rejection):
             log.warning("obs %d rejected (on_bad_observation: skip): %s", obs.obs_id, result)

@@ -1,23 +1,24 @@
 """Table of the significance peaks (local maxima above a threshold) of the stacked maps."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_maps
 from dl3flow.estimate import read_maps
 from dl3flow.peaks import find_peaks, write_peaks
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    peaks = cfg.maps.peaks
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    options = parse_maps(name, params.maps, geom=parse_geom(name, params.geom))
+    peaks = options.peaks
     maps = read_maps(snakemake.input[0])
     table = find_peaks(
         maps.image("sqrt_ts"), maps.sky, threshold=peaks.threshold, min_distance=peaks.min_distance
     )
     table.meta.update(
-        analysis=cfg.name,
+        analysis=name,
         map=f"{snakemake.input[0]} [SQRT_TS]",
         min_distance=str(peaks.min_distance),
-        correlation_radius=str(cfg.maps.correlation_radius),
+        correlation_radius=str(options.correlation_radius),
     )
     write_peaks(table, snakemake.output[0])
     script_provenance(snakemake).to_sidecar(snakemake.output[0])

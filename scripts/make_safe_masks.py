@@ -6,7 +6,7 @@ observation gets a flagged all-False mask.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_angle, parse_safe_mask
 from dl3flow.dataset import read_dataset
 from dl3flow.rejection import rejection_of
 from dl3flow.safe_mask import (
@@ -18,17 +18,19 @@ from dl3flow.safe_mask import (
 from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    offset_max = parse_angle(name, "offset_max", params.offset_max)
+    options = parse_safe_mask(name, params.safe_mask, offset_max=offset_max, frame=params.frame)
     observations = batch_observations(snakemake, per_observation=["datasets"])
     for obs in observations:
         dataset = read_dataset(obs.inputs["datasets"])
         rejection = rejection_of(dataset.meta)
         if rejection is not None:  # all-False, flagged
             log.warning("obs %d rejected by the reduction: %s", obs.obs_id, rejection)
-            safe = rejected_safe_mask(dataset, rejection, methods=cfg.safe_mask.methods)
+            safe = rejected_safe_mask(dataset, rejection, methods=options.methods)
         else:
             observation = DatasetObservation.from_dataset(dataset)
-            safe = make_safe_mask(dataset, observation, **cfg.safe_mask.as_kwargs())
+            safe = make_safe_mask(dataset, observation, **options.as_kwargs())
         for method, result in safe.details.items():
             log.info(
                 "obs %d %s: %s - %s TeV (%s)",

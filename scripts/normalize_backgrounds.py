@@ -2,7 +2,7 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.background import results_table
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_background
 from dl3flow.dataset import read_dataset
 from dl3flow.io import write_table
 from dl3flow.safe_mask import read_safe_mask, with_safe_mask
@@ -10,13 +10,13 @@ from dl3flow.steps import describe_norm, normalise_observation, read_exclusion
 from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    background = parse_background(snakemake.wildcards.analysis, snakemake.params.background)
     exclusion = read_exclusion(snakemake.input.exclusion, sources=False)  # mask + geometry
     observations = batch_observations(snakemake, per_observation=["datasets", "masks_safe"])
     for obs in observations:
         dataset = read_dataset(obs.inputs["datasets"])
         dataset = with_safe_mask(dataset, read_safe_mask(obs.inputs["masks_safe"]))
-        out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
+        out, res = normalise_observation(dataset, exclusion, **background.as_kwargs())
         (log.info if res.ok else log.warning)("obs %d: %s", obs.obs_id, describe_norm(res))
         # always both outputs: a dropped observation is recorded, not missing
         provenance = obs.provenance(snakemake)

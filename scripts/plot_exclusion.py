@@ -4,7 +4,7 @@ One figure per output; each output is named after the mask input it draws.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_plots
 from dl3flow.dataset import read_dataset
 from dl3flow.io import write_figure
 from dl3flow.plotting_masks import plot_exclusion
@@ -20,20 +20,22 @@ TITLES = {
 }
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    layout = parse_geom(name, params.geom)  # (its energy axes)
+    plots = parse_plots(name, params.plots, geom=layout)
     dataset = read_dataset(snakemake.input.dataset)
     counts = (dataset.counts * dataset.mask_safe).sum(axis=0)
-    for name, path in snakemake.output.items():  # one plot per mask
-        mask = read_exclusion(snakemake.input[name])
+    for mask_name, path in snakemake.output.items():  # one plot per mask
+        mask = read_exclusion(snakemake.input[mask_name])
         figure = plot_exclusion(
             mask.mask,
             mask.geom,
             counts=counts,
             sources=mask.sources,
-            title=f"{cfg.name}: {TITLES[name]}",
-            caption=cfg.plots.caption,
+            title=f"{name}: {TITLES[mask_name]}",
+            caption=plots.caption,
         )
         write_figure(figure, path)
-        inputs = [snakemake.input[name], snakemake.input.dataset]
+        inputs = [snakemake.input[mask_name], snakemake.input.dataset]
         script_provenance(snakemake, inputs=inputs).to_sidecar(path)
         log.info("wrote %s", path)

@@ -2,7 +2,7 @@
 exposure and the significance distribution outside the exclusion regions."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_plots
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import read_mask, read_mask_sources
 from dl3flow.io import write_figure
@@ -11,7 +11,9 @@ from dl3flow.products import significance_distribution
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    layout = parse_geom(name, params.geom)  # (its energy axes)
+    plots = parse_plots(name, params.plots, geom=layout)
     maps = read_maps(snakemake.input.maps)
     exclusion, _, _ = read_mask(snakemake.input.exclusion)
     band = int(snakemake.wildcards.get("band", 0))
@@ -22,8 +24,8 @@ with script_job(snakemake) as log:
         band=band,
         exclusion=exclusion,
         sources=read_mask_sources(snakemake.input.catalog),  # catalog sources in the field
-        name=cfg.name + snakemake.params.label,
-        caption=cfg.plots.caption,
+        name=name + params.label,
+        caption=plots.caption,
         which=list(snakemake.output.keys()),
     )
     provenance = script_provenance(snakemake, parameters=fit)

@@ -3,21 +3,23 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table
 
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_plots
 from dl3flow.io import read_observations, write_figure
 from dl3flow.plotting_maps import plot_observation_qa
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    layout = parse_geom(name, params.geom)  # (its energy axes)
+    plots = parse_plots(name, params.plots, geom=layout)
     selected, _ = read_observations(snakemake.input.observations)
     figure = plot_observation_qa(
         observations=selected,
         background_norms=Table.read(snakemake.input.norms, format="ascii.ecsv"),
         safe_energy=Table.read(snakemake.input.safe_energy, format="ascii.ecsv"),
-        name=cfg.name,
-        energy_range=(cfg.layout.energy.edges[0], cfg.layout.energy.edges[-1]),
-        caption=cfg.plots.caption,
+        name=name,
+        energy_range=(layout.energy.edges[0], layout.energy.edges[-1]),
+        caption=plots.caption,
     )
     write_figure(figure, snakemake.output[0])
     script_provenance(snakemake).to_sidecar(snakemake.output[0])

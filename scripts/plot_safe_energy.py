@@ -3,16 +3,18 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table
 
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_plots
 from dl3flow.io import write_figure
 from dl3flow.plotting import plot_safe_energy
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    layout = parse_geom(name, params.geom)  # (its energy axes)
+    plots = parse_plots(name, params.plots, geom=layout)
     table = Table.read(snakemake.input[0], format="ascii.ecsv")
     figure = plot_safe_energy(
-        table, energy_edges=cfg.layout.energy.edges, name=cfg.name, caption=cfg.plots.caption
+        table, energy_edges=layout.energy.edges, name=name, caption=plots.caption
     )
     write_figure(figure, snakemake.output[0])
     script_provenance(snakemake).to_sidecar(snakemake.output[0])

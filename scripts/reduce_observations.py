@@ -10,23 +10,29 @@ raises instead.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+from dl3flow.config import parse_angle, parse_flag, parse_quality
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection, reduce_to_files
 from dl3flow.workflow_support import (
     batch_observations,
-    job_config,
+    job_geom,
     matching_inputs,
     script_job,
     write_batch_manifest,
 )
 
 with script_job(snakemake) as log:
-    cfg = job_config(snakemake)
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    geom = job_geom(snakemake, params.geom)
+    offset_max = parse_angle(name, "offset_max", params.offset_max)
+    fov_rotation_step = parse_angle(name, "fov_rotation_step", params.fov_rotation_step)
+    irfs = {key: parse_flag(name, key, params.irfs[key]) for key in ("edisp", "psf")}
+    quality = parse_quality(name, params.quality)
     index = [snakemake.input.obs_index, snakemake.input.hdu_index]
     store = DataStore.from_files(obs_index=index[0], hdu_index=index[1])
     observations = batch_observations(snakemake)
     for obs in observations:
-        log.info("%s: reducing observation %d of %s", cfg.name, obs.obs_id, store.base_dir)
+        log.info("%s: reducing observation %d of %s", name, obs.obs_id, store.base_dir)
         files = matching_inputs(store.observation_files(obs.obs_id), snakemake.input.files)
         result = reduce_to_files(
             store.observation,
@@ -36,14 +42,13 @@ with script_job(snakemake) as log:
             provenance=lambda obs=obs, files=files: obs.provenance(
                 snakemake, inputs=[*index, *files]
             ),
-            on_bad_observation=cfg.on_bad_observation,
-            geom=cfg.geom,
-            offset_max=cfg.offset_max.to_value("deg"),
-            edisp=cfg.edisp,
-            psf=cfg.psf,
-            fov_rotation_step=cfg.fov_rotation_step.to_value("deg"),
-            fov_alignment=cfg.background.fov_alignment,
-            quality=cfg.quality,
+            on_bad_observation=params.on_bad_observation,
+            geom=geom,
+            offset_max=offset_max.to_value("deg"),
+            **irfs,
+            fov_rotation_step=fov_rotation_step.to_value("deg"),
+            fov_alignment=params.fov_alignment,
+            quality=quality,
         )
         if isinstance(result, Rejection):
             log.warning("obs %d rejected (on_bad_observation: skip): %s", obs.obs_id, result)

@@ -6,20 +6,23 @@ flux maps in one job: the maps need nothing else, and a job's start costs more.
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.background import ring_background
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_geom, parse_maps, parse_ring
 from dl3flow.dataset import read_dataset
 from dl3flow.products import ring_excess_maps
 from dl3flow.steps import read_exclusion
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    if cfg.ring is None:
-        raise ValueError(f"analyses.{cfg.name}.ring: not configured (null)")
+    name, params = snakemake.wildcards.analysis, snakemake.params
+    layout = parse_geom(name, params.geom)  # (its energy axis: the ring's band edges)
+    ring = parse_ring(name, params.ring, geom=layout)
+    options = parse_maps(name, params.maps, geom=layout)
+    if ring is None:
+        raise ValueError(f"analyses.{name}.ring: not configured (null)")
     exclusion = read_exclusion(snakemake.input.exclusion)
     dataset = read_dataset(snakemake.input.dataset)
     onoff = ring_background(
-        dataset, exclusion.mask, exclusion_geom=exclusion.geom, **cfg.ring.as_kwargs()
+        dataset, exclusion.mask, exclusion_geom=exclusion.geom, **ring.as_kwargs()
     )
     onoff.write(snakemake.output.ring, provenance=script_provenance(snakemake))
     log.info(
@@ -30,13 +33,13 @@ with script_job(snakemake) as log:
         onoff.counts_off.sum(),
     )
     # ring off counts are correlated once, by the ring (correlate_off=False)
-    maps = ring_excess_maps(onoff, dataset, **cfg.maps.as_kwargs())
+    maps = ring_excess_maps(onoff, dataset, **options.as_kwargs())
     provenance = script_provenance(
         snakemake,
         obs_ids=dataset.meta.get("OBS_IDS") or (),
-        parameters={**cfg.maps.as_kwargs(), "correlate_off": False},
+        parameters={**options.as_kwargs(), "correlate_off": False},
     )
-    maps.write(snakemake.output.maps, meta={"ANALYSIS": cfg.name}, provenance=provenance)
+    maps.write(snakemake.output.maps, meta={"ANALYSIS": name}, provenance=provenance)
     significance = maps.image("sqrt_ts")
     peak = max(significance[significance == significance], default=float("nan"))
     log.info("wrote %s (max significance, WStat: %.2f)", snakemake.output.maps, peak)

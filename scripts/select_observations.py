@@ -4,24 +4,25 @@ With ``geom.center: auto`` the map centre is chosen here, from the selected poin
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
+from dl3flow.config import parse_selection
 from dl3flow.datastore import DataStore
 from dl3flow.io import write_observations
 from dl3flow.selection import select_observations
-from dl3flow.workflow_support import choose_center, script_job, script_provenance
+from dl3flow.workflow_support import auto_center_of, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
+    name = snakemake.wildcards.analysis
+    selection = parse_selection(name, snakemake.params.selection)
     store = DataStore.from_files(
         obs_index=snakemake.input.obs_index, hdu_index=snakemake.input.hdu_index
     )
-    selected, rejected = select_observations(store.obs_table, **cfg.selection.as_kwargs())
-    log.info("%s: %d selected, %d rejected", cfg.name, len(selected), len(rejected))
+    selected, rejected = select_observations(store.obs_table, **selection.as_kwargs())
+    log.info("%s: %d selected, %d rejected", name, len(selected), len(rejected))
     for row in rejected:
         log.info("rejected %d: %s", row["OBS_ID"], row["REASON"])
-    center = choose_center(cfg, selected)
+    center = auto_center_of(selected, snakemake.params.auto_center)
     if center is not None:
-        log.info("%s: geom.center auto: %s", cfg.name, center.describe())
+        log.info("%s: geom.center auto: %s", name, center.describe())
     write_observations(selected, rejected, snakemake.output[0], auto_center=center)
     obs_ids = [int(obs_id) for obs_id in selected["OBS_ID"]]
     script_provenance(snakemake, obs_ids=obs_ids).to_sidecar(snakemake.output[0])

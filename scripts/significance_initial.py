@@ -1,19 +1,17 @@
 """Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import analysis_config
 from dl3flow.dataset import read_dataset
 from dl3flow.estimate import estimate_excess_maps
 from dl3flow.workflow_support import script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    significance = cfg.exclusion.significance
-    if significance is None:
-        raise ValueError(f"{cfg.exclusion.key}.significance: not configured (null)")
-    radius = significance.correlation_radius.to_value("deg")
+    name = snakemake.wildcards.analysis
+    radius = snakemake.params.correlation_radius  # deg, parsed (rules/common.smk)
+    if radius is None:
+        raise ValueError(f"analyses.{name}.exclusion.significance: not configured (null)")
     maps = estimate_excess_maps(read_dataset(snakemake.input[0]), correlation_radius=radius)
-    meta = {"ANALYSIS": cfg.name, "STAGE": "initial"}
+    meta = {"ANALYSIS": name, "STAGE": "initial"}
     maps.write(snakemake.output[0], meta=meta, provenance=script_provenance(snakemake))
     log.info(
         "wrote %s (correlation radius %g deg, max significance %.2f)",

@@ -2,13 +2,14 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.steps import stack_background_corrected
-from dl3flow.workflow_support import job_config, script_job, script_provenance
+from dl3flow.workflow_support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = job_config(snakemake)
+    name = snakemake.wildcards.analysis
+    geom = job_geom(snakemake, snakemake.params.geom)
     paths = list(snakemake.input.datasets)
-    log.info("%s: stacking %d background-corrected datasets", cfg.name, len(paths))
-    stacked = stack_background_corrected(paths, geom=cfg.geom, name=cfg.name, logger=log)
+    log.info("%s: stacking %d background-corrected datasets", name, len(paths))
+    stacked = stack_background_corrected(paths, geom=geom, name=name, logger=log)
     provenance = script_provenance(snakemake, obs_ids=stacked.meta["OBS_IDS"])
     stacked.write(snakemake.output[0], provenance=provenance)
     log.info(

@@ -2,6 +2,7 @@
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from dl3flow.background import results_table
+from dl3flow.config import parse_background
 from dl3flow.dataset import read_dataset
 from dl3flow.io import write_table
 from dl3flow.safe_mask import read_safe_mask, with_safe_mask
@@ -11,10 +12,12 @@ from dl3flow.steps import (
     read_exclusion,
     stack_background_corrected,
 )
-from dl3flow.workflow_support import job_config, script_job, script_provenance
+from dl3flow.workflow_support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
-    cfg = job_config(snakemake)
+    name = snakemake.wildcards.analysis
+    geom = job_geom(snakemake, snakemake.params.geom)
+    background = parse_background(name, snakemake.params.background)
     exclusion = read_exclusion(snakemake.input.exclusion)
     pairs = list(zip(snakemake.input.datasets, snakemake.input.masks, strict=True))
     results = []
@@ -22,13 +25,14 @@ with script_job(snakemake) as log:
     def normalised():
         for dataset, safe in pairs:
             dataset = with_safe_mask(read_dataset(dataset), read_safe_mask(safe))
-            out, res = normalise_observation(dataset, exclusion, **cfg.background.as_kwargs())
+            out, res = normalise_observation(dataset, exclusion, **background.as_kwargs())
             results.append(res)
             (log.info if res.ok else log.warning)("first pass: %s", describe_norm(res))
             yield out
 
-    name = f"{cfg.name}-initial"
-    stacked = stack_background_corrected(normalised(), geom=cfg.geom, name=name, logger=log)
+    stacked = stack_background_corrected(
+        normalised(), geom=geom, name=f"{name}-initial", logger=log
+    )
     provenance = script_provenance(snakemake, obs_ids=stacked.meta["OBS_IDS"])
     write_table(results_table(results), snakemake.output.table, format="ascii.ecsv")
     provenance.to_sidecar(snakemake.output.table)

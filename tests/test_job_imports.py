@@ -106,7 +106,7 @@ REDUCE_IMPORTS = """
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection, reduce_to_files
 from dl3flow.reduce import reduce_observation
-from dl3flow.workflow_support import job_config
+from dl3flow.workflow_support import job_geom
 """
 
 # the reduction alone (reduce_to_files, the script's call: test_reduce_to_files_stays_light)

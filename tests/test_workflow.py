@@ -93,6 +93,13 @@ def snakemake(workdir, *args, timeout=1200):
     )
 
 
+def _dry_run(workdir, *configfiles) -> str:
+    """The output of a dry run with ``configfiles`` (the job counts: job_counts)."""
+    result = snakemake(workdir, "-n", "--cores", 2, "--configfile", *configfiles)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return result.stdout + result.stderr
+
+
 def job_counts(output: str) -> dict:
     """The 'Job stats' table of a dry run as {rule: count}."""
     block = output.split("Job stats:", 1)[1].split("total", 1)[0]
@@ -314,6 +321,30 @@ def test_run_demo(demo_run, tmp_path):
     shutil.copytree(demo_run, workdir, symlinks=True)
     again = snakemake(workdir, "-n", "--cores", 2)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
+
+    # re-run granularity (dry runs): a job re-runs for what it uses (its params), so
+    # - the significance thresholds re-run that mask, not its first pass, the masks
+    #   from regions and catalogs, the reduction or the safe masks
+    (workdir / "high.yaml").write_text(
+        "analyses:\n  demo:\n    exclusion:\n      significance:\n        high: 7\n"
+    )
+    counts = job_counts(_dry_run(workdir, "high.yaml"))
+    assert counts["exclusion_significance"] == 1 and counts["exclusion_final"] == 1, counts
+    for rule in ("reduce_observations", "make_safe_masks", "exclusion_initial", "stack_initial"):
+        assert rule not in counts, counts
+    assert "significance_initial" not in counts, counts
+    # - an exclusion region re-runs the masks, neither the reduction nor the safe masks
+    (workdir / "region.yaml").write_text(
+        "analyses:\n  demo:\n    exclusion:\n      regions: ['icrs;circle(80, -30, 0.3)']\n"
+    )
+    counts = job_counts(_dry_run(workdir, "region.yaml"))
+    assert counts["exclusion_initial"] == 1 and counts["normalize_backgrounds"] >= 1, counts
+    assert "reduce_observations" not in counts and "make_safe_masks" not in counts, counts
+    # - a switch to on_bad_observation: fail re-checks the statuses, re-reduces nothing
+    (workdir / "fail.yaml").write_text("on_bad_observation: fail\n")
+    counts = job_counts(_dry_run(workdir, "fail.yaml"))
+    assert counts.get("rejected_observations") == 1 and "reduce_observations" not in counts, counts
+    assert "extract_spectra" not in counts, counts
 
     # a forced failure of every normalisation, kept unscaled: the run goes on, the
     # table says why, and the stack holds the IRF background of every observation

@@ -9,8 +9,10 @@ from dl3flow.io import atomic_path
 from dl3flow.provenance import config_hash, file_checksum, read_provenance
 from dl3flow.rejection import Rejection, write_rejections
 from dl3flow.workflow_support import (
+    auto_center_of,
+    auto_center_params,
     choose_center,
-    job_config,
+    job_geom,
     job_obs_ids,
     remove_stale_temporaries,
     run_summary,
@@ -30,7 +32,8 @@ class Params(list):
         return self._named.items()
 
 
-def fake_job(tmp_path, *, inputs, output, wildcards, params=None, config=None):
+def fake_job(tmp_path, *, inputs, output, wildcards, params=None):
+    # (no `config`: a job is given the config it uses as its params)
     return SimpleNamespace(
         rule="reduce_observation",
         input=inputs,
@@ -38,7 +41,6 @@ def fake_job(tmp_path, *, inputs, output, wildcards, params=None, config=None):
         params=params if params is not None else Params(),
         wildcards=wildcards,
         log=[str(tmp_path / "logs" / "job.log")],
-        config=config or {},
     )
 
 
@@ -54,23 +56,27 @@ def files(tmp_path):
 
 
 def test_script_provenance_from_job(tmp_path, files):
-    section = {"geom": {"binsz": "0.02 deg"}, "offset_max": "2 deg"}
     job = fake_job(
         tmp_path,
         inputs=[files[0], [files[1]], files[0]],  # nested (input functions), repeated
         output=[str(tmp_path / "out.fits")],
         wildcards={"analysis": "demo", "obs_id": "7"},
-        params=Params(offset_max="2 deg", irfs=[True, False]),
-        config={"analyses": {"demo": section}},
+        params=Params(offset_max="2 deg", irfs=[True, False], obs_ids=[7]),
     )
     cache = tmp_path / "cache"
     prov = script_provenance(job, parameters={"extra": 1}, checksum_cache=cache)
     assert prov.rule == "reduce_observation" and prov.analysis == "demo"
     assert prov.obs_ids == (7,)
-    assert prov.config_hash == config_hash(section)
+    # the config the job is given: its params but the observations
+    assert prov.config_hash == config_hash({"offset_max": "2 deg", "irfs": [True, False]})
     assert [item.path for item in prov.inputs] == files
     assert [item.sha256 for item in prov.inputs] == [file_checksum(p) for p in files]
-    assert prov.parameters == {"offset_max": "2 deg", "irfs": [True, False], "extra": 1}
+    assert prov.parameters == {
+        "offset_max": "2 deg",
+        "irfs": [True, False],
+        "obs_ids": [7],
+        "extra": 1,
+    }
     assert len(list(cache.iterdir())) == 2  # one cache entry per input file
 
 
@@ -82,20 +88,19 @@ def test_script_provenance_without_analysis(tmp_path, files):
 
 
 @pytest.mark.parametrize(
-    ("wildcards", "inputs", "expected"),
+    ("wildcards", "params", "expected"),
     [
-        ({"obs_id": "12"}, ["results/a/obs/3/dataset.fits"], [12]),
-        (
-            {"analysis": "a"},
-            ["results/a/obs/3/x.fits", "results/a/obs/10/x.fits", "results/a/obs/3/y.fits"],
-            [3, 10],
-        ),
-        ({"analysis": "a"}, ["results/a/masks/exclusion.fits", "observations.ecsv"], []),
+        ({"obs_id": "12"}, {"obs_ids": [3]}, [12]),
+        ({"analysis": "a"}, {"obs_ids": [10, 3]}, [3, 10]),
+        # not parsed from the input paths
+        ({"analysis": "a"}, {}, []),
     ],
-    ids=["wildcard", "from-inputs", "none"],
+    ids=["wildcard", "from-params", "none"],
 )
-def test_job_obs_ids(wildcards, inputs, expected):
-    job = SimpleNamespace(input=inputs, wildcards=SimpleNamespace(**wildcards))
+def test_job_obs_ids(wildcards, params, expected):
+    job = SimpleNamespace(
+        input=["results/a/obs/3/x.fits"], params=params, wildcards=SimpleNamespace(**wildcards)
+    )
     assert job_obs_ids(job) == expected
 
 
@@ -171,7 +176,7 @@ def _auto_config(data_store="store"):
     return {"data_store": data_store, "analyses": {"gc": {"geom": geom}}}
 
 
-def test_job_config_places_an_auto_centre_from_the_selection(tmp_path):
+def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
     from astropy.table import Table
 
     from dl3flow.config import analysis_config
@@ -180,8 +185,11 @@ def test_job_config_places_an_auto_centre_from_the_selection(tmp_path):
     config = _auto_config()
     selected = Table({"OBS_ID": [1, 2, 3], "RA_PNT": [266.0, 267.0, 300.0], "DEC_PNT": [-29.0] * 3})
     rejected = Table({"OBS_ID": [4], "REASON": ["x"]})
-    center = choose_center(analysis_config(config, "gc"), selected)
-    assert (center.used, center.dropped) == ((1, 2), (3,))  # limit 2 + 2.5 deg
+    params = auto_center_params(analysis_config(config, "gc"))
+    assert params == {"frame": "galactic", "max_separation": 4.5}  # 2 + 2.5 deg
+    center = auto_center_of(selected, params)
+    assert (center.used, center.dropped) == ((1, 2), (3,))
+    assert choose_center(analysis_config(config, "gc"), selected) == center
     path = tmp_path / "observations.ecsv"
     write_observations(selected, rejected, path, auto_center=center)
     assert read_geom_center(path).separation(center.center).deg < 1e-9
@@ -190,19 +198,28 @@ def test_job_config_places_an_auto_centre_from_the_selection(tmp_path):
         rule="exclusion_regions",
         input=SimpleNamespace(observations=str(path)),
         wildcards=SimpleNamespace(analysis="gc"),
-        config=config,
     )
-    cfg = job_config(job)
-    assert cfg.geom.sky.center_skydir.separation(center.center).deg < 1e-6
-    assert cfg.geom.sky.frame == "galactic"
+    from dl3flow.config import analysis_sections
+
+    section = analysis_sections(config, "gc")["geom"]  # the rule's param
+    geom = job_geom(job, section)
+    assert geom.sky.center_skydir.separation(center.center).deg < 1e-6
+    assert geom.sky.frame == "galactic"
+    # the same geometry as the whole config's, placed
+    placed = analysis_config(config, "gc").with_center(read_geom_center(path)).geom
+    assert geom.sky.center_skydir.separation(placed.sky.center_skydir).deg == 0
+    assert geom.sky.shape == placed.sky.shape
+    assert list(geom.energy.edges) == list(placed.energy.edges)
 
     job.input = SimpleNamespace()
     with pytest.raises(ValueError, match=r"rule exclusion_regions has no 'observations' input"):
-        job_config(job)
+        job_geom(job, section)
     write_observations(selected, rejected, path, overwrite=True)
     job.input = SimpleNamespace(observations=str(path))
     with pytest.raises(ValueError, match=r"observations\.ecsv records no map centre"):
-        job_config(job)
+        job_geom(job, section)
+    with pytest.raises(ValueError, match=r"^analyses\.gc\.geom\.binsz: expected an angle"):
+        job_geom(job, {**section, "binsz": "1 TeV"})
 
 
 def test_choose_center_is_none_for_a_fixed_centre():
@@ -211,3 +228,5 @@ def test_choose_center_is_none_for_a_fixed_centre():
     config = _auto_config()
     config["analyses"]["gc"]["geom"]["center"] = {"lon": "0 deg", "lat": "0 deg"}
     assert choose_center(analysis_config(config, "gc"), None) is None
+    assert auto_center_params(analysis_config(config, "gc")) is None
+    assert auto_center_of(None, None) is None

@@ -80,6 +80,23 @@ __all__ = [
     "AutoCenterConfig",
     "analysis_config",
     "analysis_names",
+    "analysis_sections",
+    "is_auto_center",
+    "place_geom",
+    "parse_angle",
+    "parse_auto_center",
+    "parse_background",
+    "parse_exclusion",
+    "parse_flag",
+    "parse_geom",
+    "parse_maps",
+    "parse_plots",
+    "parse_quality",
+    "parse_ring",
+    "parse_safe_mask",
+    "parse_selection",
+    "parse_significance",
+    "parse_spectrum",
     "parse_quantity",
     "check_exclusion_inputs",
     "check_data_store",
@@ -684,20 +701,7 @@ class AnalysisConfig:
         """
         if self.auto_center is None:
             raise ConfigError(f"analyses.{self.name}.geom.center is not auto")
-        sky = self.layout.sky
-        layout = DatasetGeom.create(
-            sky=SkyGeom.create(
-                center=center,
-                width=sky.width,
-                binsz=sky.binsz[0],
-                frame=sky.frame,
-                proj=sky.projection,
-            ),
-            energy=self.layout.energy,
-            energy_true=self.layout.energy_true,
-            binsz_irf=self.layout.irf_sky.binsz[0],
-            rad_edges=self.layout.rad_edges,
-        )
+        layout = place_geom(self.layout, center)
         return replace(self, layout=layout, auto_center=replace(self.auto_center, center=center))
 
 
@@ -1634,23 +1638,31 @@ def analysis_names(config: Mapping) -> list[str]:
     return list(dict.fromkeys(run))
 
 
-def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
-    """Build the :class:`AnalysisConfig` of analysis ``name`` from a config dict.
+def analysis_sections(config: Mapping, name: str) -> dict:
+    """The sections of analysis ``name`` as plain values, defaults filled in.
+
+    What the workflow's rules give their jobs as ``params`` (each job the sections
+    it uses), and what :func:`analysis_config` parses: the analysis' mapping merged
+    with :data:`DEFAULTS`, its ``data_store`` and ``on_bad_observation`` resolved
+    (the top-level values are the defaults of every analysis).
 
     Parameters
     ----------
     config : dict
-        The whole config (as Snakemake's ``config``): a top-level ``data_store``
-        and ``on_bad_observation`` (defaults for all analyses) and the ``analyses``
-        mapping.
+        The whole config (as Snakemake's ``config``).
     name : str
         Key of the analysis in ``config["analyses"]``.
+
+    Returns
+    -------
+    dict
+        Section name -> its value (plain dicts, lists, strings and numbers).
 
     Raises
     ------
     ConfigError
-        With the key path, for a missing analysis or data store, unknown keys,
-        quantities of the wrong dimension, or invalid values.
+        With the key path, for a missing analysis or data store, an unknown key,
+        a missing ``geom`` or an invalid ``on_bad_observation``.
     """
     analyses = config.get("analyses")
     if not isinstance(analyses, Mapping) or name not in analyses:
@@ -1673,6 +1685,7 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         )
     if not isinstance(data_store, str | Path):
         raise ConfigError(f"{path}.data_store: expected a path, got {data_store!r}")
+    cfg["data_store"] = str(data_store)
 
     on_bad = cfg.get("on_bad_observation")
     on_bad_path = f"{path}.on_bad_observation"
@@ -1683,41 +1696,157 @@ def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
         raise ConfigError(
             f"{on_bad_path}: expected one of {', '.join(ON_BAD_OBSERVATION)}, got {on_bad!r}"
         )
+    cfg["on_bad_observation"] = on_bad
+    return cfg
 
-    geom = _geom(cfg["geom"], f"{path}.geom")
-    offset_max = _positive(cfg["offset_max"], kind="angle", path=f"{path}.offset_max")
-    auto_center = _auto_center(cfg["geom"], f"{path}.geom", geom=geom, offset_max=offset_max)
-    step = _positive(cfg["fov_rotation_step"], kind="angle", path=f"{path}.fov_rotation_step")
-    spectrum = _spectrum(cfg["spectrum"], f"{path}.spectrum")
-    maps_enabled = _bool(cfg["maps_enabled"], f"{path}.maps_enabled")
+
+# Parsers of one section each (a value of :func:`analysis_sections`), for a workflow
+# job that is given only the sections it uses: the same objects and the same messages
+# (keys ``analyses.<name>.<section>...``) as :func:`analysis_config`, which calls them.
+
+
+def parse_geom(name: str, value) -> DatasetGeom:
+    """``analyses.<name>.geom``: the geometry (for ``center: auto`` on the frame's origin,
+    to be placed with :func:`place_geom`; see :func:`is_auto_center`)."""
+    return _geom(value, f"analyses.{name}.geom")
+
+
+def is_auto_center(value) -> bool:
+    """Whether a ``geom`` section has ``center: auto``."""
+    return isinstance(value, Mapping) and value.get("center") == AUTO_CENTER
+
+
+def place_geom(layout: DatasetGeom, center: SkyCoord) -> DatasetGeom:
+    """``layout`` (the geometry of a ``center: auto`` analysis) centred on ``center``."""
+    sky = layout.sky
+    return DatasetGeom.create(
+        sky=SkyGeom.create(
+            center=center, width=sky.width, binsz=sky.binsz[0], frame=sky.frame, proj=sky.projection
+        ),
+        energy=layout.energy,
+        energy_true=layout.energy_true,
+        binsz_irf=layout.irf_sky.binsz[0],
+        rad_edges=layout.rad_edges,
+    )
+
+
+def parse_angle(name: str, key: str, value) -> u.Quantity:
+    """``analyses.<name>.<key>``: a positive angle (``offset_max``, ``fov_rotation_step``)."""
+    return _positive(value, kind="angle", path=f"analyses.{name}.{key}")
+
+
+def parse_flag(name: str, key: str, value) -> bool:
+    """``analyses.<name>.<key>``: a boolean (``edisp``, ``psf``, ``maps_enabled``)."""
+    return _bool(value, f"analyses.{name}.{key}")
+
+
+def parse_selection(name: str, value) -> SelectionConfig:
+    """``analyses.<name>.selection``."""
+    return _selection(value or {}, f"analyses.{name}.selection")
+
+
+def parse_auto_center(
+    name: str, geom_value, *, geom: DatasetGeom, offset_max
+) -> AutoCenterConfig | None:
+    """``analyses.<name>.geom``'s ``center: auto`` options (None for a fixed centre)."""
+    return _auto_center(geom_value, f"analyses.{name}.geom", geom=geom, offset_max=offset_max)
+
+
+def parse_plots(name: str, value, *, geom: DatasetGeom) -> PlotConfig:
+    """``analyses.<name>.plots`` (checked against the true-energy axis of ``geom``)."""
+    return _plots(value or {}, f"analyses.{name}.plots", geom=geom)
+
+
+def parse_safe_mask(name: str, value, *, offset_max: u.Quantity, frame: str) -> SafeMaskConfig:
+    """``analyses.<name>.safe_mask`` (``offset_max``: the analysis'; ``frame``: the map's)."""
+    return _safe_mask(value or {}, f"analyses.{name}.safe_mask", offset_max=offset_max, frame=frame)
+
+
+def parse_exclusion(name: str, value) -> ExclusionConfig:
+    """``analyses.<name>.exclusion``."""
+    return _exclusion(value or {}, f"analyses.{name}.exclusion")
+
+
+def parse_significance(name: str, value) -> SignificanceMaskConfig | None:
+    """``analyses.<name>.exclusion.significance`` (None: no significance mask)."""
+    return _significance(value, f"analyses.{name}.exclusion.significance")
+
+
+def parse_background(name: str, value) -> BackgroundConfig:
+    """``analyses.<name>.background``."""
+    return _background(value or {}, f"analyses.{name}.background")
+
+
+def parse_ring(name: str, value, *, geom: DatasetGeom) -> RingConfig | None:
+    """``analyses.<name>.ring`` (None: no ring background)."""
+    return _ring(value, f"analyses.{name}.ring", geom=geom)
+
+
+def parse_maps(name: str, value, *, geom: DatasetGeom) -> MapsConfig:
+    """``analyses.<name>.maps`` (band edges checked against the energy axis of ``geom``)."""
+    return _maps(value, f"analyses.{name}.maps", geom=geom)
+
+
+def parse_quality(name: str, value) -> QualityPolicy:
+    """``analyses.<name>.quality``."""
+    return _quality(value or {}, f"analyses.{name}.quality")
+
+
+def parse_spectrum(name: str, value) -> SpectrumConfig | None:
+    """``analyses.<name>.spectrum`` (None: no spectrum)."""
+    return _spectrum(value, f"analyses.{name}.spectrum")
+
+
+def analysis_config(config: Mapping, name: str) -> AnalysisConfig:
+    """Build the :class:`AnalysisConfig` of analysis ``name`` from a config dict.
+
+    Parameters
+    ----------
+    config : dict
+        The whole config (as Snakemake's ``config``): a top-level ``data_store``
+        and ``on_bad_observation`` (defaults for all analyses) and the ``analyses``
+        mapping.
+    name : str
+        Key of the analysis in ``config["analyses"]``.
+
+    Raises
+    ------
+    ConfigError
+        With the key path, for a missing analysis or data store, unknown keys,
+        quantities of the wrong dimension, or invalid values.
+    """
+    cfg = analysis_sections(config, name)
+    geom = parse_geom(name, cfg["geom"])
+    offset_max = parse_angle(name, "offset_max", cfg["offset_max"])
+    auto_center = parse_auto_center(name, cfg["geom"], geom=geom, offset_max=offset_max)
+    step = parse_angle(name, "fov_rotation_step", cfg["fov_rotation_step"])
+    spectrum = parse_spectrum(name, cfg["spectrum"])
+    maps_enabled = parse_flag(name, "maps_enabled", cfg["maps_enabled"])
     if not maps_enabled and spectrum is None:
         raise ConfigError(
-            f"{path}.maps_enabled: false, and there is no 'spectrum' section: "
+            f"analyses.{name}.maps_enabled: false, and there is no 'spectrum' section: "
             "the analysis would make nothing"
         )
     return AnalysisConfig(
         name=name,
-        data_store=Path(data_store),
-        selection=_selection(cfg["selection"] or {}, f"{path}.selection"),
+        data_store=Path(cfg["data_store"]),
+        selection=parse_selection(name, cfg["selection"]),
         layout=geom,
         offset_max=offset_max,
-        edisp=_bool(cfg["edisp"], f"{path}.edisp"),
-        psf=_bool(cfg["psf"], f"{path}.psf"),
+        edisp=parse_flag(name, "edisp", cfg["edisp"]),
+        psf=parse_flag(name, "psf", cfg["psf"]),
         fov_rotation_step=step,
-        plots=_plots(cfg["plots"] or {}, f"{path}.plots", geom=geom),
-        safe_mask=_safe_mask(
-            cfg["safe_mask"] or {},
-            f"{path}.safe_mask",
-            offset_max=offset_max,
-            frame=geom.sky.frame,
+        plots=parse_plots(name, cfg["plots"], geom=geom),
+        safe_mask=parse_safe_mask(
+            name, cfg["safe_mask"], offset_max=offset_max, frame=geom.sky.frame
         ),
-        exclusion=_exclusion(cfg["exclusion"] or {}, f"{path}.exclusion"),
-        background=_background(cfg["background"] or {}, f"{path}.background"),
-        ring=_ring(cfg["ring"], f"{path}.ring", geom=geom),
-        maps=_maps(cfg["maps"], f"{path}.maps", geom=geom),
-        on_bad_observation=on_bad,
+        exclusion=parse_exclusion(name, cfg["exclusion"]),
+        background=parse_background(name, cfg["background"]),
+        ring=parse_ring(name, cfg["ring"], geom=geom),
+        maps=parse_maps(name, cfg["maps"], geom=geom),
+        on_bad_observation=cfg["on_bad_observation"],
         auto_center=auto_center,
-        quality=_quality(cfg["quality"] or {}, f"{path}.quality"),
+        quality=parse_quality(name, cfg["quality"]),
         spectrum=spectrum,
         maps_enabled=maps_enabled,
     )

@@ -10,7 +10,7 @@ The workflow scripts (``scripts/*.py``) stay thin by calling three things from h
     killed with SIGKILL cannot remove its temporary file, the next attempt does).
 :func:`script_provenance`
     The `~dl3flow.provenance.Provenance` record of the job's products, built from
-    the ``snakemake`` object: rule name, the analysis config section (hashed),
+    the ``snakemake`` object: rule name, the config the job is given (its params, hashed),
     input files (checksums cached in :data:`CHECKSUM_CACHE`), observation ids and
     the rule's ``params``. FITS writers take it as ``provenance=``; tables and
     plots get a ``<product>.prov.json`` sidecar (``prov.to_sidecar(path)``).
@@ -20,7 +20,9 @@ The workflow scripts (``scripts/*.py``) stay thin by calling three things from h
 
 Nothing here imports Snakemake: ``snakemake`` is the object the ``script:``
 directive injects (attributes ``rule``, ``input``, ``output``, ``params``,
-``wildcards``, ``log``, ``config``), and any object with those attributes works.
+``wildcards``, ``log``), and any object with those attributes works. A job's
+config comes as its rule's ``params`` (the sections it uses, plain values; parsed by
+the ``dl3flow.config.parse_*`` functions), never from ``snakemake.config``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import contextlib
 import glob
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,10 @@ from .io import script_logging
 from .provenance import Provenance, sidecar_path
 
 __all__ = [
+    "BENCHMARKS",
     "CHECKSUM_CACHE",
+    "PRODUCTS",
+    "product_path",
     "DEMO_CATALOG",
     "DEMO_DATA_STORE",
     "DEMO_REGIONS",
@@ -49,8 +53,10 @@ __all__ = [
     "script_job",
     "script_provenance",
     "WARNINGS_TABLE",
+    "auto_center_of",
+    "auto_center_params",
     "choose_center",
-    "job_config",
+    "job_geom",
     "observation_batches",
     "batch_observations",
     "BatchObservation",
@@ -68,13 +74,86 @@ DEMO_REGIONS = "resources/demo-sources.reg"
 #: to the workflow directory (the working directory of every job); ignored by git.
 CHECKSUM_CACHE = "resources/checksums"
 
-#: Rejected observations of an analysis (written by the workflow's
-#: ``rejected_observations`` checkpoint), ``{analysis}`` filled in.
-REJECTIONS_TABLE = "results/{analysis}/tables/rejected_observations.ecsv"
-#: Warnings about the data of the reduced observations (``dl3flow.quality``).
-WARNINGS_TABLE = "results/{analysis}/tables/observation_warnings.ecsv"
+#: The workflow's products: name -> path (relative to the workflow directory), with
+#: ``{analysis}``, per observation ``{obs_id}``, for plots and report pages ``{name}``
+#: to fill in (:func:`product_path`). The one table of product paths: the rules bind
+#: them (rules/paths.smk), and so can the scripts and the command line.
+PRODUCTS = {
+    # checkpoint select_observations: selected and rejected observations (and the
+    # map centre of geom.center: auto)
+    "observations": "results/{analysis}/observations.ecsv",
+    # rule rejected_observations: observations rejected during the analysis, and
+    # warnings about the data of the reduced ones (dl3flow.quality)
+    "rejections": "results/{analysis}/tables/rejected_observations.ecsv",
+    "warnings": "results/{analysis}/tables/observation_warnings.ecsv",
+    # per observation (published from the batch jobs' directories)
+    "obs_status": "results/{analysis}/obs/{obs_id}/status.json",
+    "obs_dataset": "results/{analysis}/obs/{obs_id}/dataset.fits",
+    "obs_safe_mask": "results/{analysis}/obs/{obs_id}/mask_safe.fits",
+    "obs_bkg_dataset": "results/{analysis}/obs/{obs_id}/dataset_bkg.fits",
+    "obs_bkg_status": "results/{analysis}/obs/{obs_id}/background_norm.ecsv",
+    "obs_spectrum": "results/{analysis}/obs/{obs_id}/spectrum.fits",
+    # a batch job's directory ({step}: reduce, safe_mask, background, spectrum)
+    "batch": "results/{analysis}/batches/{step}/{batch}",
+    # exclusion masks (rules/masks.smk); "exclusion" is the final one
+    "exclusion_regions": "results/{analysis}/masks/exclusion_regions.fits",
+    "exclusion_catalog": "results/{analysis}/masks/exclusion_catalog.fits",
+    "exclusion_initial": "results/{analysis}/masks/exclusion_initial.fits",
+    "exclusion_significance": "results/{analysis}/masks/exclusion_significance.fits",
+    "exclusion": "results/{analysis}/masks/exclusion.fits",
+    # first pass (analyses with exclusion.significance)
+    "initial_dataset": "results/{analysis}/stacked/initial/dataset.fits",
+    "initial_norms": "results/{analysis}/stacked/initial/background_norms.ecsv",
+    "initial_maps": "results/{analysis}/stacked/initial/maps.fits",
+    # stacked dataset, ring background, maps
+    "stacked_dataset": "results/{analysis}/stacked/dataset.fits",
+    "ring_dataset": "results/{analysis}/stacked/ring.fits",
+    "maps": "results/{analysis}/stacked/maps.fits",
+    "maps_bands": "results/{analysis}/stacked/maps_bands.fits",
+    "maps_ring": "results/{analysis}/stacked/maps_ring.fits",
+    # tables
+    "safe_energy_table": "results/{analysis}/tables/safe_energy.ecsv",
+    "background_norms_table": "results/{analysis}/tables/background_norms.ecsv",
+    "peaks_table": "results/{analysis}/tables/peaks.ecsv",
+    "spectrum_table": "results/{analysis}/tables/spectrum_runs.ecsv",
+    # 1D spectrum; OGIP files: {suffix} "", "_arf", "_rmf", "_bkg"
+    "stacked_spectrum": "results/{analysis}/spectrum/stacked.fits",
+    "ogip_spectrum": "results/{analysis}/spectrum/ogip/stacked{suffix}.fits",
+    # plots and the report's pages
+    "plot": "results/{analysis}/plots/{name}.png",
+    "report_page": "results/{analysis}/report/{name}.html",
+}
 
-_OBS_DIR = re.compile(r"(?:^|[/\\])obs[/\\](\d+)[/\\]")
+#: Rejected observations of an analysis (written by the workflow's
+#: ``rejected_observations`` rule), ``{analysis}`` to fill in.
+REJECTIONS_TABLE = PRODUCTS["rejections"]
+#: Warnings about the data of the reduced observations (``dl3flow.quality``).
+WARNINGS_TABLE = PRODUCTS["warnings"]
+
+#: Snakemake's benchmark TSVs of the jobs (``benchmark:``), beside their logs:
+#: ``logs/benchmarks/{analysis}/{rule}[/{batch}].tsv``.
+BENCHMARKS = "logs/benchmarks"
+
+
+def product_path(product: str, /, **values) -> str:
+    """The path of ``product`` (a key of :data:`PRODUCTS`), the ``values`` given filled in.
+
+    Placeholders not given stay (as Snakemake wildcards): ``product_path("plot",
+    name="counts")`` is ``results/{analysis}/plots/counts.png``.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a product, or a value for a placeholder it does not have.
+    """
+    path = PRODUCTS[product]
+    for key, value in values.items():
+        placeholder = "{" + key + "}"
+        if placeholder not in path:
+            raise KeyError(f"product {product} ({path}) has no {placeholder}")
+        path = path.replace(placeholder, str(value))
+    return path
+
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +178,17 @@ def _wildcard(snakemake, name: str):
     return getattr(wildcards, name, None)
 
 
-def job_obs_ids(snakemake, inputs: Iterable | None = None) -> list[int]:
-    """Observation ids of a job: its ``obs_id`` wildcard, else those in its input paths.
+def job_obs_ids(snakemake) -> list[int]:
+    """Observation ids of a job: its ``obs_id`` wildcard, else its ``obs_ids`` param.
 
-    Input paths name an observation as ``.../obs/<obs_id>/...`` (the workflow's
-    per-observation products), so a stacking job gets the ids it stacks.
+    The rules give a job that reads per-observation products the observations as
+    ``params.obs_ids`` (a batch job its batch's, a table or stacking job the
+    selected ones); they are not parsed from the input paths. Empty for neither.
     """
     obs_id = _wildcard(snakemake, "obs_id")
     if obs_id is not None:
         return [int(obs_id)]
-    files = _files(snakemake.input) if inputs is None else _files(list(inputs))
-    return sorted({int(m[1]) for path in files if (m := _OBS_DIR.search(path))})
+    return sorted({int(obs_id) for obs_id in _params(snakemake).get("obs_ids") or ()})
 
 
 def _params(snakemake) -> dict:
@@ -142,14 +221,13 @@ def script_provenance(
     inputs : iterable of paths, optional
         Input files to record (and hash); default: every file of ``snakemake.input``.
     obs_ids : iterable of int, optional
-        Default: :func:`job_obs_ids` (the ``obs_id`` wildcard, or the observation
-        directories among the inputs).
+        Default: :func:`job_obs_ids` (the ``obs_id`` wildcard, or the rule's
+        ``obs_ids`` param).
     parameters : dict, optional
         Added to the rule's ``params`` (which are recorded as given).
     config_section : dict or None, optional
-        Config section to hash; default: the analysis section
-        (``config["analyses"][wildcards.analysis]``) if the job has an ``analysis``
-        wildcard, else None.
+        Config to hash; default: the rule's ``params`` but ``obs_ids`` (the config
+        sections the job is given, and uses), None if there are none.
     checksum_cache : path or None
         Directory of the input-checksum cache (None: no cache).
 
@@ -159,11 +237,11 @@ def script_provenance(
     """
     analysis = _wildcard(snakemake, "analysis")
     if config_section is _DEFAULT:
-        analyses = (getattr(snakemake, "config", None) or {}).get("analyses") or {}
-        config_section = analyses.get(analysis) if analysis is not None else None
+        given = {k: v for k, v in _params(snakemake).items() if k != "obs_ids"}
+        config_section = given or None
     inputs = _files(snakemake.input) if inputs is None else _files(list(inputs))
     if obs_ids is None:
-        obs_ids = job_obs_ids(snakemake, inputs)
+        obs_ids = job_obs_ids(snakemake)
     return Provenance.create(
         rule=str(snakemake.rule),
         config_section=config_section,
@@ -235,12 +313,21 @@ class BatchObservation:
     directory: Path
     inputs: dict
 
-    def provenance(self, snakemake, *, inputs: Iterable | None = None) -> Provenance:
-        """The provenance of this observation's products (its inputs, its obs id)."""
+    def provenance(
+        self, snakemake, *, inputs: Iterable | None = None, parameters: Mapping | None = None
+    ) -> Provenance:
+        """The provenance of this observation's products (its inputs, its obs id).
+
+        ``parameters`` are recorded besides (over) the rule's params, e.g. the parsed
+        options of a params section.
+        """
         if inputs is None:
             inputs = _files(list(self.inputs.values()))
         return script_provenance(
-            snakemake, inputs=inputs, obs_ids=[self.obs_id], parameters={"obs_ids": [self.obs_id]}
+            snakemake,
+            inputs=inputs,
+            obs_ids=[self.obs_id],
+            parameters={**dict(parameters or {}), "obs_ids": [self.obs_id]},
         )
 
 
@@ -369,41 +456,85 @@ def choose_center(cfg, selected):
     `dl3flow.selection.AutoCenter` or None
         None if the analysis has a fixed centre.
     """
-    from .selection import auto_center
+    return auto_center_of(selected, auto_center_params(cfg))
 
+
+def auto_center_params(cfg) -> dict | None:
+    """``geom.center: auto``'s options as plain values (the selection job's param).
+
+    Returns
+    -------
+    dict or None
+        ``{"frame": <the map's frame>, "max_separation": <deg>}``; None for a fixed centre.
+    """
     if cfg.auto_center is None:
         return None
+    return {
+        "frame": cfg.layout.sky.frame,
+        "max_separation": float(cfg.auto_center.max_separation.to_value("deg")),
+    }
+
+
+def auto_center_of(selected, params: Mapping | None):
+    """The centre chosen from the selected pointings (None for ``params`` None).
+
+    Parameters
+    ----------
+    selected : `~astropy.table.Table`
+        The selected observations (RA_PNT, DEC_PNT).
+    params : dict or None
+        :func:`auto_center_params`.
+
+    Returns
+    -------
+    `dl3flow.selection.AutoCenter` or None
+    """
+    from .selection import auto_center
+
+    if params is None:
+        return None
     return auto_center(
-        selected,
-        frame=cfg.layout.sky.frame,
-        max_separation=float(cfg.auto_center.max_separation.to_value("deg")),
+        selected, frame=params["frame"], max_separation=float(params["max_separation"])
     )
 
 
-def job_config(snakemake):
-    """The `~dl3flow.config.AnalysisConfig` of a job, its map placed on the sky.
+def job_geom(snakemake, section):
+    """The geometry of a job's ``geom`` param (``section``), placed on the sky.
 
     With ``geom.center: auto`` the centre comes from the selection's table, which
     the rule gives as ``input.observations`` (rules/common.smk ``geometry_inputs``).
 
+    Parameters
+    ----------
+    snakemake
+        The job (its ``wildcards.analysis``, ``rule`` and ``input``).
+    section : dict
+        The analysis' ``geom`` section (`dl3flow.config.analysis_sections`).
+
+    Returns
+    -------
+    `~dl3flow.geom.DatasetGeom`
+
     Raises
     ------
     ConfigError
-        If the centre is auto and the rule has no ``observations`` input.
+        For a bad section (naming its key), or if the centre is auto and the rule
+        has no ``observations`` input.
     """
-    from .config import ConfigError, analysis_config
+    from .config import ConfigError, is_auto_center, parse_geom, place_geom
     from .io import read_geom_center
 
-    cfg = analysis_config(snakemake.config, snakemake.wildcards.analysis)
-    if cfg.auto_center is None:
-        return cfg
+    name = str(_wildcard(snakemake, "analysis"))
+    layout = parse_geom(name, section)
+    if not is_auto_center(section):
+        return layout
     observations = getattr(snakemake.input, "observations", None)
     if not observations:
         raise ConfigError(
-            f"analyses.{cfg.name}.geom.center: auto, but rule {snakemake.rule} has no "
+            f"analyses.{name}.geom.center: auto, but rule {snakemake.rule} has no "
             "'observations' input to read the chosen centre from"
         )
-    return cfg.with_center(read_geom_center(observations))
+    return place_geom(layout, read_geom_center(observations))
 
 
 def run_summary(analyses: Iterable[str], *, workdir=".") -> str:
