@@ -71,6 +71,7 @@ def snakemake(workdir, *args, timeout=900):
     )
 
 
+@pytest.mark.dryrun
 def test_module_dry_run(outer):
     result = snakemake(outer, "-n", "--cores", 2)
     output = result.stdout + result.stderr
@@ -109,6 +110,7 @@ with open(_os.environ["DL3FLOW_IMPORT_PROBE"], "a") as _probe:
 """
 
 
+@pytest.mark.dryrun
 def test_jobs_import_dl3flow_from_the_workflow_src(tmp_path):
     """Not from the installed package: a copy of the workflow with its own src/."""
     workdir = copy_workflow(tmp_path / "workflow")

@@ -1,4 +1,4 @@
-"""Workflow tests: Snakemake dry runs (fast) and end-to-end runs (marked ``workflow``).
+"""Workflow tests: Snakemake dry runs (marked ``dryrun``) and end-to-end runs (``workflow``).
 
 Each test runs on a copy of the workflow files (Snakefile, rules, scripts, config,
 envs) in a temporary directory, never on the data: real data are referenced by an
@@ -99,6 +99,7 @@ def job_counts(output: str) -> dict:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.MULTILINE)}
 
 
+@pytest.mark.dryrun
 def test_dry_run_demo(workdir):
     result = snakemake(workdir, "-n", "--cores", 2)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -118,6 +119,7 @@ def test_dry_run_demo(workdir):
     ("example", "analysis", "first_pass"),
     [(CRAB, "crab", False), (PKS, "pks2155", True), (MSH, "msh1552", False)],
 )
+@pytest.mark.dryrun
 def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_pass):
     result = snakemake(
         workdir, "-n", "--cores", 2, "--configfile", example, "--config", f"data_store={fake_store}"
@@ -133,6 +135,7 @@ def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_
     assert f"results/{analysis}/stacked/ring.fits" in output
 
 
+@pytest.mark.dryrun
 def test_dry_run_without_significance_has_no_first_pass(workdir):
     (workdir / "nosig.yaml").write_text(
         "analyses:\n  demo:\n    exclusion:\n      significance: null\n    ring: null\n"
@@ -146,6 +149,7 @@ def test_dry_run_without_significance_has_no_first_pass(workdir):
     assert "stacked/initial" not in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_several_analyses(workdir, shared, fake_store):
     (workdir / "both.yaml").write_text(
         (workdir / CRAB).read_text().replace("run: [crab]", "run: null")
@@ -176,6 +180,7 @@ def test_dry_run_several_analyses(workdir, shared, fake_store):
         ),
     ],
 )
+@pytest.mark.dryrun
 def test_dry_run_exclusion_errors(workdir, exclusion, message):
     (workdir / "bad.yaml").write_text(f"analyses:\n  demo:\n    exclusion:\n      {exclusion}\n")
     result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
@@ -193,12 +198,14 @@ def test_dry_run_exclusion_errors(workdir, exclusion, message):
         ),
     ],
 )
+@pytest.mark.dryrun
 def test_dry_run_config_errors(workdir, args, message):
     result = snakemake(workdir, "-n", *args)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_bad_quantity_names_key(workdir):
     (workdir / "bad.yaml").write_text("analyses:\n  demo:\n    geom:\n      binsz: 0.02 TeV\n")
     result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
@@ -209,6 +216,7 @@ def test_dry_run_bad_quantity_names_key(workdir):
     )
 
 
+@pytest.mark.dryrun
 def test_dry_run_schema_violation(workdir):
     """dl3flow's check runs before Snakemake's validate: a few lines, not the schema."""
     result = snakemake(workdir, "-n", "--config", "analyses={demo: {offset_maxx: 2 deg}}")
@@ -223,6 +231,7 @@ def test_dry_run_schema_violation(workdir):
     assert "data_stor: unknown key (did you mean 'data_store'?)" in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_missing_data_store(workdir):
     result = snakemake(
         workdir, "-n", "--configfile", CRAB, "--config", "data_store=/nonexistent/store"
@@ -236,6 +245,7 @@ def test_dry_run_missing_data_store(workdir):
     assert "MissingInputException" not in output
 
 
+@pytest.mark.dryrun
 def test_lint(workdir):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
