@@ -16,6 +16,44 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The session fixtures below that each make one expensive Snakemake run, and the
+#: xdist group of the tests using them: each group runs on one worker, so each run
+#: is made once per session (``--dist loadgroup``, pyproject.toml).
+SHARED_RUNS = {"demo_run": "demo_run", "demo_module_run": "demo_run", "crab_example_run": "crab"}
+
+
+def _group(item) -> str | None:
+    """The xdist group of a test: its shared run's, else its module's for the tests
+    marked workflow or validation (their module-scoped fixtures are runs too)."""
+    names = getattr(item, "fixturenames", ())
+    groups = {group for name, group in SHARED_RUNS.items() if name in names}
+    assert len(groups) <= 1, f"{item.nodeid}: uses the runs of several xdist groups {groups}"
+    if groups:
+        return groups.pop()
+    if item.get_closest_marker("workflow") or item.get_closest_marker("validation"):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def _rank(item) -> int:
+    """Longest first (the workers then finish together): the demo runs, the other
+    workflow runs, the gammapy comparisons, the Snakemake dry runs, the rest."""
+    if _group(item) == "demo_run":
+        return 0
+    for rank, marker in enumerate(("workflow", "validation", "dryrun"), start=1):
+        if item.get_closest_marker(marker):
+            return rank
+    return 4
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = _group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_rank)  # stable: the file order within a rank
+
 
 def shared_data_dir() -> Path:
     return Path(os.environ.get("DL3FLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
