@@ -16,6 +16,45 @@ WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "report")
 #: plots (PNG), provenance sidecars and per-observation status files.
 DATA_SUFFIXES = (".fits", ".ecsv")
 
+#: An analysis workflow of its own that includes this checkout's Snakefile as the
+#: Snakemake module ``dl3flow`` (README: "Running on a cluster"), with a rule that
+#: reads a dl3flow product: ``OUTER_SNAKEFILE.format(repo=REPO)``.
+OUTER_SNAKEFILE = """\
+# An analysis workflow of its own that uses dl3flow as a module.
+configfile: "{repo}/config/config.yaml"
+
+
+module dl3flow:
+    snakefile:
+        "{repo}/Snakefile"
+    config:
+        config
+
+
+use rule * from dl3flow as dl3flow_*
+
+
+rule all:
+    default_target: True
+    input:
+        rules.dl3flow_all.input,
+        "summary.txt",
+
+
+# a rule of the outer workflow that reads a dl3flow product
+rule summary:
+    input:
+        "results/demo/stacked/dataset.fits",
+    output:
+        "summary.txt",
+    run:
+        from astropy.io import fits
+
+        with fits.open(input[0]) as hdul:
+            counts = int(hdul["COUNTS"].data.sum())
+        Path(output[0]).write_text(f"stacked counts: {{counts}}\\n")
+"""
+
 
 def copy_workflow(workdir: Path, *, extra: tuple[str, ...] = ()) -> Path:
     """Copy the workflow files (and ``extra`` ones, e.g. "profiles") into ``workdir``."""

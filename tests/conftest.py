@@ -16,6 +16,44 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The session fixtures below that each make one expensive Snakemake run, and the
+#: xdist group of the tests using them: each group runs on one worker, so each run
+#: is made once per session (``--dist loadgroup``, pyproject.toml).
+SHARED_RUNS = {"demo_run": "demo_run", "demo_module_run": "demo_run", "crab_example_run": "crab"}
+
+
+def _group(item) -> str | None:
+    """The xdist group of a test: its shared run's, else its module's for the tests
+    marked workflow or validation (their module-scoped fixtures are runs too)."""
+    names = getattr(item, "fixturenames", ())
+    groups = {group for name, group in SHARED_RUNS.items() if name in names}
+    assert len(groups) <= 1, f"{item.nodeid}: uses the runs of several xdist groups {groups}"
+    if groups:
+        return groups.pop()
+    if item.get_closest_marker("workflow") or item.get_closest_marker("validation"):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def _rank(item) -> int:
+    """Longest first (the workers then finish together): the demo runs, the other
+    workflow runs, the gammapy comparisons, the Snakemake dry runs, the rest."""
+    if _group(item) == "demo_run":
+        return 0
+    for rank, marker in enumerate(("workflow", "validation", "dryrun"), start=1):
+        if item.get_closest_marker(marker):
+            return rank
+    return 4
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = _group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_rank)  # stable: the file order within a rank
+
 
 def shared_data_dir() -> Path:
     return Path(os.environ.get("DL3FLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -128,4 +166,53 @@ def demo_run(tmp_path_factory) -> Path:
     report = run_snakemake(workdir, "--report", "report.html")
     assert report.returncode == 0, output_of(report)
     print(f"demo run in {workdir}: {seconds:.1f} s (and the report)")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def demo_module_run(tmp_path_factory):
+    """The demo run again, through dl3flow used as a Snakemake module: (directory, result).
+
+    Its own simulation, its own directory, every output in it: the second, independent
+    run of the demo that the reproducibility tests compare with ``demo_run``, and the
+    module test's run (test_module_use.py). READ ONLY.
+    """
+    from _workflow_util import OUTER_SNAKEFILE, run_snakemake
+
+    outer = tmp_path_factory.mktemp("demo-module-run")
+    (outer / "Snakefile").write_text(OUTER_SNAKEFILE.format(repo=REPO))
+    start = time.perf_counter()
+    result = run_snakemake(outer, "--cores", 2)
+    print(f"demo run as a module in {outer}: {time.perf_counter() - start:.1f} s")
+    return outer, result
+
+
+@pytest.fixture(scope="session")
+def crab_example_run(tmp_path_factory, hess_dr1) -> Path:
+    """config/examples/hess-dr1-crab.yaml on H.E.S.S. DL3 DR1, a whole run: its directory.
+
+    ``../shared/data`` beside the copy of the workflow links to the shared data (the
+    example's region files and catalogs). Shared by test_workflow.py's Crab run and
+    the off-source significance of tests/validation: READ ONLY.
+    """
+    from _workflow_util import copy_workflow, output_of, run_snakemake
+
+    root = tmp_path_factory.mktemp("crab-run")
+    workdir = copy_workflow(root / "workflow")
+    (root / "shared").mkdir()
+    (root / "shared" / "data").symlink_to(shared_data_dir().resolve())
+    if not (root / "shared" / "data" / "catalogs").is_dir():
+        pytest.skip(f"shared data not found at {shared_data_dir()} (set DL3FLOW_SHARED_DATA)")
+    start = time.perf_counter()
+    result = run_snakemake(
+        workdir,
+        "--cores",
+        2,
+        "--configfile",
+        "config/examples/hess-dr1-crab.yaml",
+        "--config",
+        f"data_store={hess_dr1}",
+    )
+    assert result.returncode == 0, output_of(result)
+    print(f"crab workflow in {workdir}: {time.perf_counter() - start:.1f} s")
     return workdir

@@ -6,6 +6,7 @@ from dataclasses import replace
 import astropy.units as u
 import numpy as np
 import pytest
+from _factories import make_dataset, make_geom
 from astropy.table import Table
 from scipy.signal import convolve
 
@@ -21,31 +22,19 @@ from dl3flow.background import (
 )
 from dl3flow.dataset import DatasetError, MapDataset, read_dataset, stack_datasets
 from dl3flow.dataset_onoff import MapDatasetOnOff, read_dataset_onoff
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.geom import SkyGeom
 from dl3flow.io import write_table
 
 NY = NX = 10
 
 
 def _geom(*, width=1.0, center=(0.0, 0.0), n_energy=3):
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=center, width=width, binsz=0.1),
-        energy=EnergyAxis.from_bounds(1 * u.TeV, 10 * u.TeV, n_energy, name="energy"),
-        energy_true=EnergyAxis.from_bounds(0.5 * u.TeV, 20 * u.TeV, 2, name="energy_true"),
-    )
+    return make_geom(center=center, width=width, energy=(1.0, 10.0, n_energy))
 
 
 def _dataset(counts=1.0, background=0.5, *, geom=None, mask_safe=True, obs_id=7):
-    geom = geom or _geom()
-    shape = (geom.energy.nbin, *geom.sky.shape)
-    return MapDataset(
-        geom=geom,
-        counts=np.broadcast_to(np.asarray(counts, dtype=float), shape).copy(),
-        exposure=np.ones((geom.energy_true.nbin, *geom.sky.shape)),
-        background=np.broadcast_to(np.asarray(background, dtype=float), shape).copy(),
-        mask_safe=np.broadcast_to(np.asarray(mask_safe, dtype=bool), shape).copy(),
-        name=f"obs-{obs_id}",
-        meta={"OBS_ID": obs_id, "LIVETIME": 100.0},
+    return make_dataset(
+        geom or _geom(), counts=counts, background=background, mask_safe=mask_safe, obs_id=obs_id
     )
 
 

@@ -35,6 +35,7 @@ from types import SimpleNamespace
 import astropy.units as u
 import numpy as np
 import pytest
+from _factories import make_dataset, make_geom
 from astropy.io import fits
 from astropy.table import Table
 
@@ -49,7 +50,7 @@ from dl3flow.datastore import (
 )
 from dl3flow.exclusion import ExclusionError, ExclusionMask, regions_mask
 from dl3flow.fits_header import STRUCTURAL_KEYWORD
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.geom import SkyGeom
 from dl3flow.provenance import Provenance, ProvenanceError
 from dl3flow.rejection import BadObservationError, Rejection, reduce_to_files, write_rejections
 from dl3flow.safe_mask import SafeMask, write_safe_mask
@@ -361,21 +362,13 @@ def _catalog(kind="3hwc", name="catalog.ecsv", **kwargs):
 
 
 def _dataset(meta=None):
-    geom = DatasetGeom.create(
-        sky=SkyGeom.create(center=(83.6, 22.0), width=(0.5, 0.4), binsz=0.1),
-        energy=EnergyAxis(np.array([1.0, 3.0, 10.0])),
-        energy_true=EnergyAxis(np.array([0.5, 1.0, 5.0, 20.0]), name="energy_true"),
+    geom = make_geom(
+        center=(83.6, 22.0),
+        width=(0.5, 0.4),
+        energy=[1.0, 3.0, 10.0],
+        energy_true=[0.5, 1.0, 5.0, 20.0],
     )
-    ones = np.ones((2, 4, 5))
-    return MapDataset(
-        geom=geom,
-        counts=ones,
-        exposure=np.ones((3, 4, 5)),
-        background=ones,
-        mask_safe=ones.astype(bool),
-        name="obs-1",
-        meta=meta or {"OBS_ID": 1},
-    )
+    return make_dataset(geom, counts=1.0, background=1.0, meta=meta or {"OBS_ID": 1})
 
 
 def _disk_full(ctx):

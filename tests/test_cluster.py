@@ -109,6 +109,7 @@ def test_profile_is_valid_yaml(profile):
         assert set(groups.values()) == set(settings["group-components"])
 
 
+@pytest.mark.dryrun
 def test_local_profile_dry_run(tmp_path):
     workdir = copy_workflow(tmp_path / "workflow")
     result = subprocess.run(
@@ -140,6 +141,7 @@ with open(snakemake.output[0], "w") as f:
 """
 
 
+@pytest.mark.dryrun
 def test_profile_pins_blas_threads(tmp_path):
     """Script jobs see OMP/OpenBLAS/MKL thread counts equal to their ``threads``."""
     (tmp_path / "Snakefile").write_text(THREADS_SNAKEFILE)

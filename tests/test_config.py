@@ -1,6 +1,7 @@
 """Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
+import functools
 import inspect
 import re
 from dataclasses import fields, is_dataclass, replace
@@ -635,18 +636,25 @@ def test_crab_example():
     assert cfg.offset_max == 2.5 * u.deg
 
 
+@functools.cache
+def _load_schema():
+    return load_schema()
+
+
 def _schema():
-    return load_schema()  # read once (do not modify it)
+    """src/dl3flow/schema.yaml, parsed once per session: a copy, for the tests to change."""
+    return copy.deepcopy(_load_schema())
 
 
-def _walk(schema, path="config"):
+def _walk(schema, path="config", defs=None):
     """Yield (path, property schema, required names) of every property in the schema.
 
     The properties of an object that may also be a string (``geom.center``: a sky
     position or ``auto``) count as required: a default there would be set on the
-    string by Snakemake's default-filling validator.
+    string by Snakemake's default-filling validator. ``defs``: the schema's ``$defs``
+    (default: those of ``schema``, the whole schema).
     """
-    defs = _schema()["$defs"]
+    defs = schema["$defs"] if defs is None else defs
     for name, sub in (schema.get("properties") or {}).items():
         required = schema.get("required", [])
         if "string" in (schema.get("type") or []) and isinstance(schema.get("type"), list):
@@ -655,10 +663,10 @@ def _walk(schema, path="config"):
         target = sub
         if "$ref" in sub:
             target = defs[sub["$ref"].split("/")[-1]]
-        yield from _walk(target, f"{path}.{name}")
+        yield from _walk(target, f"{path}.{name}", defs)
     for sub in (schema.get("additionalProperties"),):
         if isinstance(sub, dict) and "$ref" in sub:
-            yield from _walk(defs[sub["$ref"].split("/")[-1]], f"{path}.*")
+            yield from _walk(defs[sub["$ref"].split("/")[-1]], f"{path}.*", defs)
 
 
 def test_schema_every_key_has_description_and_default():
@@ -1137,7 +1145,7 @@ def test_fov_alignment_choices_are_the_reductions():
     from dl3flow.reduce import FOV_ALIGNMENT_CHOICES
 
     assert FOV_ALIGNMENTS == FOV_ALIGNMENT_CHOICES
-    schema = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
+    schema = _schema()
     background = schema["$defs"]["analysis"]["properties"]["background"]["properties"]
     assert tuple(background["fov_alignment"]["enum"]) == FOV_ALIGNMENTS
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _factories import make_geom
 from astropy.io import fits
 from astropy.table import Table
 
@@ -26,10 +27,11 @@ RAD = np.array([0.0, 0.1, 0.3])
 
 def _geom():
     """4 x 5 pixels of 0.1 deg, 2 reco and 3 true energy bins, a 2 x 2 IRF image."""
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=(10.0, 0.0), width=(0.5, 0.4), binsz=0.1),
-        energy=EnergyAxis(np.array([1.0, 3.0, 10.0])),
-        energy_true=EnergyAxis(np.array([0.5, 1.0, 5.0, 20.0]), name="energy_true"),
+    return make_geom(
+        center=(10.0, 0.0),
+        width=(0.5, 0.4),
+        energy=[1.0, 3.0, 10.0],
+        energy_true=[0.5, 1.0, 5.0, 20.0],
         rad_edges=RAD,
     )
 

@@ -1,8 +1,10 @@
 """dl3flow as a Snakemake module inside another workflow (docs/cluster.md).
 
-The outer workflow lives in a temporary directory and includes this checkout's
-Snakefile with ``module`` + ``use rule * from dl3flow as dl3flow_*``; all its outputs
-(the simulated demo store, results, logs) go to the temporary directory.
+The outer workflow (``_workflow_util.OUTER_SNAKEFILE``) lives in a temporary directory
+and includes this checkout's Snakefile with ``module`` + ``use rule * from dl3flow as
+dl3flow_*``; all its outputs (the simulated demo store, results, logs) go to the
+temporary directory. Its whole run is the session fixture ``demo_module_run``
+(conftest.py), which test_reproducibility.py also compares with the demo run.
 
 Also here: Snakemake and its jobs import dl3flow from the workflow's own ``src/``
 (what makes ``--sdm conda`` environments, which do not install dl3flow, work).
@@ -17,45 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from _workflow_util import copy_workflow
+from _workflow_util import OUTER_SNAKEFILE, copy_workflow, output_of
 
 REPO = Path(__file__).resolve().parents[1]
-
-OUTER_SNAKEFILE = """\
-# An analysis workflow of its own that uses dl3flow as a module.
-configfile: "{repo}/config/config.yaml"
-
-
-module dl3flow:
-    snakefile:
-        "{repo}/Snakefile"
-    config:
-        config
-
-
-use rule * from dl3flow as dl3flow_*
-
-
-rule all:
-    default_target: True
-    input:
-        rules.dl3flow_all.input,
-        "summary.txt",
-
-
-# a rule of the outer workflow that reads a dl3flow product
-rule summary:
-    input:
-        "results/demo/stacked/dataset.fits",
-    output:
-        "summary.txt",
-    run:
-        from astropy.io import fits
-
-        with fits.open(input[0]) as hdul:
-            counts = int(hdul["COUNTS"].data.sum())
-        Path(output[0]).write_text(f"stacked counts: {{counts}}\\n")
-"""
 
 
 @pytest.fixture
@@ -71,6 +37,7 @@ def snakemake(workdir, *args, timeout=900):
     )
 
 
+@pytest.mark.dryrun
 def test_module_dry_run(outer):
     result = snakemake(outer, "-n", "--cores", 2)
     output = result.stdout + result.stderr
@@ -82,12 +49,11 @@ def test_module_dry_run(outer):
 
 
 @pytest.mark.workflow
-def test_module_run(outer, demo_run):
+def test_module_run(demo_module_run, demo_run):
     from _workflow_util import data_checksums
 
-    result = snakemake(outer, "--cores", 2)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
+    outer, result = demo_module_run
+    assert result.returncode == 0, output_of(result)
     assert (outer / "results/demo/stacked/dataset.fits").is_file()
     assert (outer / "summary.txt").read_text().startswith("stacked counts: ")
     # dl3flow's own files stay where they are: outputs went to the outer workflow
@@ -109,6 +75,7 @@ with open(_os.environ["DL3FLOW_IMPORT_PROBE"], "a") as _probe:
 """
 
 
+@pytest.mark.dryrun
 def test_jobs_import_dl3flow_from_the_workflow_src(tmp_path):
     """Not from the installed package: a copy of the workflow with its own src/."""
     workdir = copy_workflow(tmp_path / "workflow")

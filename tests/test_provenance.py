@@ -10,16 +10,16 @@ import sys
 import astropy.units as u
 import numpy as np
 import pytest
+from _factories import make_dataset, make_geom
 from astropy.io import fits
 from astropy.table import Table
 
 from dl3flow import __version__
 from dl3flow import provenance as provmod
 from dl3flow.cli import main
-from dl3flow.dataset import MapDataset, read_dataset
+from dl3flow.dataset import read_dataset
 from dl3flow.dataset_onoff import MapDatasetOnOff, read_dataset_onoff
 from dl3flow.exclusion import ExclusionMask, read_mask
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.provenance import (
     PROVENANCE_KEYWORDS,
     ConfigHashError,
@@ -43,25 +43,17 @@ TRICKY = "it's a 'quoted' & ampersanded && string  with  double  spaces, é, " *
 
 
 def _geom():
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=(83.6, 22.0), width=(0.5, 0.4), binsz=0.1),
-        energy=EnergyAxis(np.array([1.0, 3.0, 10.0])),
-        energy_true=EnergyAxis(np.array([0.5, 1.0, 5.0, 20.0]), name="energy_true"),
+    return make_geom(
+        center=(83.6, 22.0),
+        width=(0.5, 0.4),
+        energy=[1.0, 3.0, 10.0],
+        energy_true=[0.5, 1.0, 5.0, 20.0],
     )
 
 
 def _dataset(scale=1.0):
-    geom = _geom()
     counts = np.arange(40, dtype=float).reshape(2, 4, 5)
-    return MapDataset(
-        geom=geom,
-        counts=counts * scale,
-        exposure=np.ones((3, 4, 5)) * 1e6,
-        background=counts / 8.0,
-        mask_safe=np.ones((2, 4, 5), dtype=bool),
-        name="obs-1",
-        meta={"OBS_ID": 1, "LIVETIME": 100.0},
-    )
+    return make_dataset(_geom(), counts=counts * scale, exposure=1e6, background=counts / 8.0)
 
 
 @pytest.fixture

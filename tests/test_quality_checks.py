@@ -7,9 +7,9 @@ import types
 
 import numpy as np
 import pytest
+from _factories import make_geom
 
 from dl3flow.datastore import EventList
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.gti import GTITable
 from dl3flow.irf import (
     Background2D,
@@ -194,10 +194,12 @@ def _axis(values, name, interp="lin", unit="deg"):
 
 
 def _geom():
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=(83.6, 22.0), width=1.0, binsz=0.5),
-        energy=EnergyAxis(np.array([1.0, 10.0])),
-        energy_true=EnergyAxis(np.array([1.0, 10.0]), name="energy_true"),
+    return make_geom(
+        center=(83.6, 22.0),
+        width=1.0,
+        binsz=0.5,
+        energy=[1.0, 10.0],
+        energy_true=[1.0, 10.0],
         rad_edges=np.array([0.0, 0.1, 0.2]),
     )
 

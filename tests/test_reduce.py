@@ -7,11 +7,12 @@ from types import SimpleNamespace
 import astropy.units as u
 import numpy as np
 import pytest
+from _factories import make_geom
 from astropy.coordinates import EarthLocation, SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.geom import SkyGeom
 from dl3flow.irf import Background2D, Background3D, EffectiveArea2D, IrfAxis
 from dl3flow.quality import ObservationWarning, collect_notes
 from dl3flow.reduce import (
@@ -48,11 +49,7 @@ def flat_bkg_3d(rate=2.0, *, slope=0.0, alignment="RADEC"):
 
 
 def geom(center=(10.0, 0.0), width=4.0, binsz=0.5):
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=center, width=width, binsz=binsz),
-        energy=EnergyAxis.from_bounds(1 * u.TeV, 10 * u.TeV, 2),
-        energy_true=EnergyAxis.from_bounds(1 * u.TeV, 10 * u.TeV, 2, name="energy_true"),
-    )
+    return make_geom(center=center, width=width, binsz=binsz, energy_true=(1.0, 10.0, 2))
 
 
 def fake_observation(**overrides):

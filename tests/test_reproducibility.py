@@ -1,9 +1,11 @@
 """Reproducibility of the demo workflow: provenance, determinism, resume after SIGKILL.
 
-Two independent runs of the demo (each in its own copy of the workflow, simulation
-included) must give identical data in every FITS and ECSV product; a run killed
-with SIGKILL in the middle and resumed with ``--rerun-incomplete`` must give the
-same data as an uninterrupted run, with no partially written file left behind.
+Two independent runs of the demo (each in its own directory, simulation included: the
+session's ``demo_run`` and ``demo_module_run``, the demo through dl3flow used as a
+Snakemake module, conftest.py) must give the same products, with identical data in
+every FITS and ECSV product; a run killed with SIGKILL in the middle and resumed
+with ``--rerun-incomplete`` must give the same data as an uninterrupted run, with no
+partially written file left behind.
 Data are compared with `dl3flow.provenance.data_checksum` (headers hold dates).
 """
 
@@ -29,14 +31,6 @@ pytestmark = pytest.mark.workflow
 N_OBS = 6
 
 
-def _run_demo(workdir):
-    start = time.perf_counter()
-    result = run_snakemake(workdir, "--cores", 2)
-    assert result.returncode == 0, output_of(result)
-    print(f"demo run in {workdir}: {time.perf_counter() - start:.1f} s")
-    return workdir
-
-
 @pytest.fixture(scope="module")
 def run_a(demo_run):
     """The session's demo run (conftest.py), read only."""
@@ -44,8 +38,15 @@ def run_a(demo_run):
 
 
 @pytest.fixture(scope="module")
-def run_b(tmp_path_factory):
-    return _run_demo(copy_workflow(tmp_path_factory.mktemp("run-b") / "workflow"))
+def run_b(demo_module_run):
+    """The session's second demo run, as a module (conftest.py), read only.
+
+    The module test (test_module_use.py) made the same second run to compare it with
+    the first one: one run serves both.
+    """
+    workdir, result = demo_module_run
+    assert result.returncode == 0, output_of(result)
+    return workdir
 
 
 def _differences(a: dict, b: dict) -> list[str]:

@@ -4,6 +4,7 @@ import dataclasses
 import logging
 from types import SimpleNamespace
 
+import _factories
 import astropy.units as u
 import numpy as np
 import pytest
@@ -39,30 +40,24 @@ POINTING = SkyCoord(10.0, 0.0, unit="deg")
 
 
 def make_geom(true_edges=TRUE):
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=(10.0, 0.0), width=5.0, binsz=0.5),
-        energy=EnergyAxis(RECO, name="energy"),
-        energy_true=EnergyAxis(true_edges, name="energy_true"),
+    return _factories.make_geom(
+        center=(10.0, 0.0), width=5.0, binsz=0.5, energy=RECO, energy_true=true_edges
     )
 
 
 def make_dataset(*, aeff=None, background=None, edisp=None, geom=None, livetime=100.0):
     """aeff: effective area per true bin (m2), the same in every pixel."""
     geom = geom or make_geom()
-    n_e, n_t = geom.energy.nbin, geom.energy_true.nbin
+    n_t = geom.energy_true.nbin
     ny, nx = geom.sky.shape
     aeff = np.ones(n_t) if aeff is None else np.asarray(aeff, float)
     exposure = aeff[:, None, None] * livetime * np.ones((n_t, ny, nx))
-    if background is None:
-        background = np.ones((n_e, ny, nx))
-    return MapDataset(
-        geom=geom,
-        counts=np.ones((n_e, ny, nx)),
+    return _factories.make_dataset(
+        geom,
+        counts=1.0,
         exposure=exposure,
-        background=background,
-        mask_safe=np.ones((n_e, ny, nx), dtype=bool),
+        background=1.0 if background is None else background,
         edisp=edisp,
-        name="obs-1",
         meta={"OBS_ID": 1, "LIVETIME": livetime},
     )
 

@@ -2,13 +2,12 @@
 
 import logging
 
-import astropy.units as u
 import numpy as np
 import pytest
+from _factories import make_dataset, make_geom
 
-from dl3flow.dataset import MapDataset, read_dataset
+from dl3flow.dataset import read_dataset
 from dl3flow.exclusion import ExclusionMask
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.steps import (
     StackError,
     describe_norm,
@@ -20,25 +19,12 @@ from dl3flow.steps import (
 
 
 def _geom():
-    return DatasetGeom.create(
-        sky=SkyGeom.create(center=(0.0, 0.0), width=1.0, binsz=0.1),
-        energy=EnergyAxis.from_bounds(1 * u.TeV, 10 * u.TeV, 2, name="energy"),
-        energy_true=EnergyAxis.from_bounds(0.5 * u.TeV, 20 * u.TeV, 2, name="energy_true"),
-    )
+    # 10 x 10 pixels of 0.1 deg at (0, 0), 2 reco (1-10 TeV) and 2 true (0.5-20 TeV) bins
+    return make_geom()
 
 
 def _dataset(counts, obs_id):
-    geom = _geom()
-    shape = (geom.energy.nbin, *geom.sky.shape)
-    return MapDataset(
-        geom=geom,
-        counts=np.full(shape, float(counts)),
-        exposure=np.ones((geom.energy_true.nbin, *geom.sky.shape)),
-        background=np.full(shape, 0.5),
-        mask_safe=np.ones(shape, dtype=bool),
-        name=f"obs-{obs_id}",
-        meta={"OBS_ID": obs_id, "LIVETIME": 100.0},
-    )
+    return make_dataset(_geom(), counts=float(counts), background=0.5, obs_id=obs_id)
 
 
 def _exclusion():

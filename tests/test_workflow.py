@@ -1,4 +1,4 @@
-"""Workflow tests: Snakemake dry runs (fast) and end-to-end runs (marked ``workflow``).
+"""Workflow tests: Snakemake dry runs (marked ``dryrun``) and end-to-end runs (``workflow``).
 
 Each test runs on a copy of the workflow files (Snakefile, rules, scripts, config,
 envs) in a temporary directory, never on the data: real data are referenced by an
@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +105,7 @@ def job_counts(output: str) -> dict:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.MULTILINE)}
 
 
+@pytest.mark.dryrun
 def test_dry_run_demo(workdir):
     result = snakemake(workdir, "-n", "--cores", 2)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -125,6 +125,7 @@ def test_dry_run_demo(workdir):
     ("example", "analysis", "first_pass"),
     [(CRAB, "crab", False), (PKS, "pks2155", True), (MSH, "msh1552", False)],
 )
+@pytest.mark.dryrun
 def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_pass):
     result = snakemake(
         workdir, "-n", "--cores", 2, "--configfile", example, "--config", f"data_store={fake_store}"
@@ -140,6 +141,7 @@ def test_dry_run_examples(workdir, shared, fake_store, example, analysis, first_
     assert f"results/{analysis}/stacked/ring.fits" in output
 
 
+@pytest.mark.dryrun
 def test_dry_run_without_significance_has_no_first_pass(workdir):
     (workdir / "nosig.yaml").write_text(
         "analyses:\n  demo:\n    exclusion:\n      significance: null\n    ring: null\n"
@@ -153,6 +155,7 @@ def test_dry_run_without_significance_has_no_first_pass(workdir):
     assert "stacked/initial" not in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_several_analyses(workdir, shared, fake_store):
     (workdir / "both.yaml").write_text(
         (workdir / CRAB).read_text().replace("run: [crab]", "run: null")
@@ -183,6 +186,7 @@ def test_dry_run_several_analyses(workdir, shared, fake_store):
         ),
     ],
 )
+@pytest.mark.dryrun
 def test_dry_run_exclusion_errors(workdir, exclusion, message):
     (workdir / "bad.yaml").write_text(f"analyses:\n  demo:\n    exclusion:\n      {exclusion}\n")
     result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
@@ -200,12 +204,14 @@ def test_dry_run_exclusion_errors(workdir, exclusion, message):
         ),
     ],
 )
+@pytest.mark.dryrun
 def test_dry_run_config_errors(workdir, args, message):
     result = snakemake(workdir, "-n", *args)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_bad_quantity_names_key(workdir):
     (workdir / "bad.yaml").write_text("analyses:\n  demo:\n    geom:\n      binsz: 0.02 TeV\n")
     result = snakemake(workdir, "-n", "--configfile", "bad.yaml")
@@ -216,6 +222,7 @@ def test_dry_run_bad_quantity_names_key(workdir):
     )
 
 
+@pytest.mark.dryrun
 def test_dry_run_schema_violation(workdir):
     """dl3flow's check runs before Snakemake's validate: a few lines, not the schema."""
     result = snakemake(workdir, "-n", "--config", "analyses={demo: {offset_maxx: 2 deg}}")
@@ -230,6 +237,7 @@ def test_dry_run_schema_violation(workdir):
     assert "data_stor: unknown key (did you mean 'data_store'?)" in result.stdout + result.stderr
 
 
+@pytest.mark.dryrun
 def test_dry_run_missing_data_store(workdir):
     result = snakemake(
         workdir, "-n", "--configfile", CRAB, "--config", "data_store=/nonexistent/store"
@@ -243,6 +251,7 @@ def test_dry_run_missing_data_store(workdir):
     assert "MissingInputException" not in output
 
 
+@pytest.mark.dryrun
 def test_lint(workdir):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -421,15 +430,11 @@ def test_run_demo(demo_run, tmp_path):
 
 
 @pytest.mark.workflow
-def test_run_crab(workdir, shared, hess_dr1):
+def test_run_crab(crab_example_run):
     from dl3flow.exclusion import read_mask, read_mask_sources
 
-    start = time.perf_counter()
-    result = snakemake(
-        workdir, "--cores", 2, "--configfile", CRAB, "--config", f"data_store={hess_dr1}"
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    print(f"crab workflow: {time.perf_counter() - start:.1f} s")
+    # the session's Crab run (conftest.py: the whole example on DR1) is read only
+    workdir = crab_example_run
     stacked, norms = _check_products(workdir, "crab", obs_ids=CRAB_OBS_IDS)
     assert stacked.counts.shape == (11, 250, 250)
     assert stacked.exposure.shape == (20, 250, 250)
