@@ -58,7 +58,7 @@ def _differences(a: dict, b: dict) -> list[str]:
 
 def test_provenance_cli_shows_how_the_stack_was_made(run_a):
     from dl3flow import __version__
-    from dl3flow.provenance import file_checksum, read_provenance
+    from dl3flow.provenance import config_hash, file_checksum, read_provenance
 
     path = "results/demo/stacked/dataset.fits"
     result = subprocess.run(
@@ -90,13 +90,20 @@ def test_provenance_cli_shows_how_the_stack_was_made(run_a):
     # a per-observation dataset: its DL3 files and the reduction parameters
     obs = read_provenance(run_a / "results/demo/obs/2/dataset.fits")
     assert obs.rule == "reduce_observations" and obs.obs_ids == (2,)
-    assert obs.config_hash == record.config_hash
+    # the config hash is that of the config sections the job was given (its params)
+    for product in (obs, record):
+        given = {k: v for k, v in product.parameters.items() if k != "obs_ids"}
+        assert product.config_hash == config_hash(given)
+    assert obs.config_hash != record.config_hash  # reduction and stacking use other keys
     assert [item.path for item in obs.inputs] == [
         "resources/demo-dl3/obs-index.fits.gz",
         "resources/demo-dl3/hdu-index.fits.gz",
         "resources/demo-dl3/data/dl3flow_sim_obs_id_000002.fits.gz",
     ]
-    assert obs.parameters["offset_max"] == "2 deg" and obs.parameters["irfs"] == [True, True]
+    assert obs.parameters["offset_max"] == "2 deg" and obs.parameters["irfs"] == {
+        "edisp": True,
+        "psf": True,
+    }
     assert obs.parameters["geom"]["binsz"] == "0.02 deg"
     # the DL3 checksums were cached outside the data store
     assert len(list((run_a / "resources" / "checksums").glob("*.json"))) >= N_OBS + 2
