@@ -372,7 +372,14 @@ def _dataset(meta=None):
 
 
 def _disk_full(ctx):
-    """Make astropy FITS writes fail half-way, as a full disk does."""
+    """Make FITS writes (astropy's and dl3flow.fitsio's) fail half-way, as a full disk does."""
+    real_write_bytes = Path.write_bytes
+
+    def write_bytes(self, data):
+        real_write_bytes(self, bytes(data[:2000]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    ctx.monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
     def writeto(self, fileobj, *args, **kwargs):
         if isinstance(fileobj, str | os.PathLike):
