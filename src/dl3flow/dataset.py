@@ -413,15 +413,14 @@ def write_hdulist(hdulist, path, *, overwrite: bool = False, provenance=None):
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    add_to_header(hdulist[0].header, provenance)
     if isinstance(hdulist, fits.HDUList):
-        add_to_header(hdulist[0].header, provenance)
 
         def writer(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 hdulist.writeto(fh)
 
     else:
-        add_to_header(hdulist[0].header, provenance)
         data = fitsio.to_bytes(hdulist)
 
         def writer(tmp: Path) -> None:
