@@ -17,28 +17,55 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 #: The session fixtures below that each make one expensive Snakemake run, and the
-#: xdist group of the tests using them: each group runs on one worker, so each run
-#: is made once per session (``--dist loadgroup``, pyproject.toml).
+#: xdist scheduling unit of the tests using them: a unit runs on one worker, so each
+#: run is made once per session.
 SHARED_RUNS = {"demo_run": "demo_run", "demo_module_run": "demo_run", "crab_example_run": "crab"}
 
+#: Where those tests are: a test file, or one test of a file (``file::test``), and its
+#: unit. Every other test file is a unit of its own. The scheduler sees node ids only
+#: (the controller does not collect), hence a table; ``_check_scopes`` fails the
+#: collection when a test using a shared run is not in that run's unit.
+SCOPES = {
+    "tests/test_module_use.py": "demo_run",
+    "tests/test_reproducibility.py": "demo_run",
+    "tests/test_workflow_maps.py": "demo_run",
+    "tests/test_workflow.py::test_run_demo": "demo_run",
+    "tests/test_workflow.py::test_run_crab": "crab",
+    "tests/validation/test_significance_distribution.py": "crab",
+}
 
-def _group(item) -> str | None:
-    """The xdist group of a test: its shared run's, else its module's for the tests
-    marked workflow or validation (their module-scoped fixtures are runs too)."""
+
+def xdist_scope(nodeid: str) -> str:
+    """The scheduling unit of a test: its shared run's (``SCOPES``), else its file."""
+    for prefix, unit in SCOPES.items():
+        if nodeid == prefix or nodeid.startswith((f"{prefix}::", f"{prefix}[")):
+            return unit
+    return nodeid.split("::", 1)[0]
+
+
+def _shared_run(item) -> str | None:
     names = getattr(item, "fixturenames", ())
-    groups = {group for name, group in SHARED_RUNS.items() if name in names}
-    assert len(groups) <= 1, f"{item.nodeid}: uses the runs of several xdist groups {groups}"
-    if groups:
-        return groups.pop()
-    if item.get_closest_marker("workflow") or item.get_closest_marker("validation"):
-        return item.nodeid.split("::", 1)[0]
-    return None
+    units = {unit for name, unit in SHARED_RUNS.items() if name in names}
+    if len(units) > 1:
+        raise pytest.UsageError(f"{item.nodeid}: uses the shared runs of several units {units}")
+    return units.pop() if units else None
+
+
+def _check_scopes(items) -> None:
+    """Every test that uses a shared run is scheduled in that run's unit."""
+    for item in items:
+        unit = _shared_run(item)
+        if unit is not None and xdist_scope(item.nodeid) != unit:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the shared run {unit!r} but is scheduled in the unit "
+                f"{xdist_scope(item.nodeid)!r}: add it to SCOPES in tests/conftest.py"
+            )
 
 
 def _rank(item) -> int:
     """Longest first (the workers then finish together): the demo runs, the other
     workflow runs, the gammapy comparisons, the Snakemake dry runs, the rest."""
-    if _group(item) == "demo_run":
+    if xdist_scope(item.nodeid) == "demo_run":
         return 0
     for rank, marker in enumerate(("workflow", "validation", "dryrun"), start=1):
         if item.get_closest_marker(marker):
@@ -46,13 +73,22 @@ def _rank(item) -> int:
     return 4
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        group = _group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+    _check_scopes(items)
     items.sort(key=_rank)  # stable: the file order within a rank
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: absent without it
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by ``xdist_scope``: xdist's ``loadgroup`` does not group on pytest 9.2
+    (it tags the group onto ``item._nodeid``, which pytest 9.2 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return SharedRunScheduling(config, log)
 
 
 def shared_data_dir() -> Path:
