@@ -52,6 +52,13 @@ validate(config, str(SCHEMA_FILE))
 report: "report/workflow.rst"
 
 
+# Local runs: one warm process imports numpy, astropy and dl3flow once and forks each
+# job's script (dl3flow.jobserver; config key job_server).
+from dl3flow import jobserver
+
+JOB_SCRIPTS = Path(str(workflow.current_basedir)) / "scripts"
+
+
 include: "rules/paths.smk"
 include: "rules/common.smk"
 include: "rules/data.smk"
@@ -78,7 +85,24 @@ rule all:
 # and rejected (and why), the livetime, the highest peaks and the off-source
 # significance, then how to build the report (dl3flow.summary; also `dl3flow summary
 # results`).
+onstart:
+    print(
+        "dl3flow:",
+        jobserver.start(
+            scripts_dir=JOB_SCRIPTS,
+            enabled=config["job_server"],
+            local=workflow.local_exec,
+            deployment=workflow.deployment_settings.deployment_method,
+        ),
+    )
+
+
+onerror:
+    jobserver.stop()
+
+
 onsuccess:
+    jobserver.stop()
     summary = run_summary(ANALYSES)
     if summary:
         print(f"dl3flow: finished\n{summary}")

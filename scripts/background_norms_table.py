@@ -1,6 +1,10 @@
 """Table of the FoV background normalisation of every observation (status and reason)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from astropy.table import Table, vstack
 
 from dl3flow.io import write_table

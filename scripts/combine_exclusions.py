@@ -1,6 +1,10 @@
 """Combine exclusion masks with logical AND (the initial and the final mask)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from pathlib import Path
 
 from dl3flow.exclusion import combine_exclusions

@@ -1,6 +1,10 @@
 """Excess, Cash significance and flux maps of the stacked dataset (one band, or per band)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_geom, parse_maps
 from dl3flow.dataset import read_dataset
 from dl3flow.estimate import estimate_excess_maps

@@ -1,6 +1,10 @@
 """Exclusion mask from the first-pass significance image (hysteresis, then dilation)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_significance
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import significance_mask

@@ -6,7 +6,11 @@ observation gets a flagged one (dl3flow.spectrum.rejected_spectrum).
 on_bad_observation: fail raises instead.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_spectrum
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection

@@ -5,7 +5,11 @@ default range in their meta): the DL3 files are not read again. A rejected
 observation gets a flagged all-False mask.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_angle, parse_safe_mask
 from dl3flow.dataset import read_dataset
 from dl3flow.rejection import rejection_of

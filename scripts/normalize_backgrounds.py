@@ -1,6 +1,10 @@
 """FoV background normalisation of a batch of observations outside the final exclusion."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.background import results_table
 from dl3flow.config import parse_background
 from dl3flow.dataset import read_dataset

@@ -3,7 +3,11 @@
 One figure per output; each output is named after the mask input it draws.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_geom, parse_plots
 from dl3flow.dataset import read_dataset
 from dl3flow.io import write_figure

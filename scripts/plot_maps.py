@@ -1,7 +1,11 @@
 """Plots of excess maps: significance (exclusion contour, catalog sources), excess, flux,
 exposure and the significance distribution outside the exclusion regions."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_geom, parse_plots
 from dl3flow.estimate import read_maps
 from dl3flow.exclusion import read_mask, read_mask_sources

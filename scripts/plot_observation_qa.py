@@ -1,6 +1,10 @@
 """Per-observation quality plot: background norms, livetime, safe energy thresholds."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from astropy.table import Table
 
 from dl3flow.config import parse_geom, parse_plots

@@ -1,7 +1,11 @@
 """Plot the 1D spectra: theta², excess and significance per energy bin, cumulative
 significance and excess vs livetime, ON/OFF regions on the counts (one job, 4 PNGs)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.dataset_spectrum import read_spectrum_dataset
 from dl3flow.datastore import DataStore
 from dl3flow.io import write_figure

@@ -9,7 +9,11 @@ reason, and the warnings about the data). The DL3 is validated first
 raises instead.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_angle, parse_flag, parse_quality
 from dl3flow.datastore import DataStore
 from dl3flow.rejection import Rejection, reduce_to_files

@@ -1,6 +1,10 @@
 """Gather the reduction statuses of an analysis: its rejected observations and warnings."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.rejection import (
     collect_statuses,
     notes_summary,

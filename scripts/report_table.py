@@ -1,6 +1,10 @@
 """An ECSV table of the analysis as an HTML page, a Snakemake report item."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from pathlib import Path
 
 from astropy.table import Table

@@ -4,7 +4,11 @@ The on-off dataset (outside the final exclusion) and its excess, significance an
 flux maps in one job: the maps need nothing else, and a job's start costs more.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.background import ring_background
 from dl3flow.config import parse_geom, parse_maps, parse_ring
 from dl3flow.dataset import read_dataset

@@ -3,7 +3,11 @@
 With ``geom.center: auto`` the map centre is chosen here, from the selected pointings.
 """
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.config import parse_selection
 from dl3flow.datastore import DataStore
 from dl3flow.io import write_observations

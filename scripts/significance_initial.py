@@ -1,6 +1,10 @@
 """Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.dataset import read_dataset
 from dl3flow.estimate import estimate_excess_maps
 from dl3flow.workflow_support import script_job, script_provenance

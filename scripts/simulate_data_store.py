@@ -1,6 +1,10 @@
 """Write the simulated demo data store, its source catalog and region file."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from pathlib import Path
 
 from dl3flow.simulate import (

@@ -1,6 +1,10 @@
 """Table of the per-observation and stacked ON/OFF spectra (n_on, n_off, alpha, excess, ...)."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.dataset_spectrum import read_spectrum_dataset
 from dl3flow.io import write_table
 from dl3flow.spectrum import spectrum_table

@@ -1,6 +1,10 @@
 """Stack the background-corrected datasets of one analysis, leaving out dropped ones."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.steps import stack_background_corrected
 from dl3flow.workflow_support import job_geom, script_job, script_provenance
 

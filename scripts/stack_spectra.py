@@ -1,6 +1,10 @@
 """Stack the per-observation ON/OFF spectra, leaving out rejected observations."""
 
-# ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
+# ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
+from dl3flow.jobserver import delegate
+
+delegate()  # into the warm job server when one runs: dl3flow.jobserver
+
 from dl3flow.dataset_spectrum import read_spectrum_dataset
 from dl3flow.rejection import rejection_of
 from dl3flow.spectrum import stack_spectra
