@@ -218,7 +218,9 @@ if __name__ == "__main__":
 '''
 
 NOOP_SNAKEFILE = """\
-# benchmarks/end_to_end.py --job-overhead: N no-op jobs of one kind (script or shell)
+# benchmarks/end_to_end.py --job-overhead: N no-op jobs of one kind
+from dl3flow import jobserver
+
 KIND = config["kind"]
 N = int(config["count"])
 
@@ -235,11 +237,38 @@ rule script_job:
         "noop.py"
 
 
+rule perobs_job:
+    output:
+        "out/perobs_{i}.txt",
+    script:
+        "perobs.py"
+
+
+rule served_job:
+    output:
+        "out/served_{i}.txt",
+    script:
+        "served.py"
+
+
 rule shell_job:
     output:
         "out/shell_{i}.txt",
     shell:
         "touch {output}"
+
+
+onstart:
+    if KIND == "served":
+        print(jobserver.start(scripts_dir=workflow.basedir, local=workflow.local_exec))
+
+
+onsuccess:
+    jobserver.stop()
+
+
+onerror:
+    jobserver.stop()
 """
 
 NOOP_SCRIPT = """\
@@ -247,6 +276,18 @@ from pathlib import Path
 
 Path(snakemake.output[0]).touch()  # noqa: F821
 """
+
+#: The lightest per-observation step: its no-op job imports what its script imports.
+PEROBS_SCRIPT = REPO / "scripts" / "make_safe_masks.py"
+
+
+def perobs_scripts() -> tuple[str, str]:
+    """No-op scripts with ``PEROBS_SCRIPT``'s imports: run alone, and handed to the server."""
+    imports = [ast.unparse(node) for node in script_imports(PEROBS_SCRIPT)]
+    imports = [line for line in imports if "jobserver" not in line]
+    body = "\n".join([*imports, "from pathlib import Path", NOOP_SCRIPT.splitlines()[-1]])
+    served = "from dl3flow.jobserver import delegate\n\ndelegate()\n" + body
+    return body + "\n", served + "\n"
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -568,6 +609,9 @@ def noop_jobs(root: Path, kind: str, n: int, repeat: int) -> tuple[float, float]
         workdir = fresh_dir(root / f"{kind}-n{n}-{i}")
         (workdir / "Snakefile").write_text(NOOP_SNAKEFILE)
         (workdir / "noop.py").write_text(NOOP_SCRIPT)
+        perobs, served = perobs_scripts()
+        (workdir / "perobs.py").write_text(perobs)
+        (workdir / "served.py").write_text(served)
         args = ("--cores", 1, "--config", f"kind={kind}", f"count={n}")
         wall, output = run_timed(snakemake_command(workdir, *args), workdir)
         if count_steps(output) != n + 1:
@@ -592,7 +636,7 @@ def job_overhead(root: Path, repeat: int) -> None:
     print(f"\n== job overhead: no-op Snakemake jobs (--cores 1, best of {repeat})")
     print(f"{'kind':8s} {'0 jobs (s)':>10s} {'1 job (s)':>10s} {'10 jobs (s)':>11s} ", end="")
     print(f"{'(10-1)/9 (s/job)':>17s} {'(10-0)/10 (s/job)':>18s}")
-    for kind in ("script", "shell"):
+    for kind in ("shell", "script", "perobs", "served"):
         uptime("before")
         one, _ = noop_jobs(root, kind, 1, repeat)
         ten, zero = noop_jobs(root, kind, 10, repeat)
@@ -601,6 +645,8 @@ def job_overhead(root: Path, repeat: int) -> None:
             f"{kind:8s} {zero:10.2f} {one:10.2f} {ten:11.2f} "
             f"{(ten - one) / 9:17.3f} {(ten - zero) / 10:18.3f}"
         )
+    print(f"   perobs: a no-op script with {PEROBS_SCRIPT.name}'s imports; served: the same")
+    print("   handed to dl3flow.jobserver (started in onstart, imports made once);")
     print("   0 jobs: the same workflow re-run with every output up to date (start-up + DAG);")
     print("   each count also runs the local `all` job.")
 

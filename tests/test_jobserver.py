@@ -45,10 +45,19 @@ def test_start_when_unusable_starts_nothing(monkeypatch, tmp_path):
 def test_job_modules_lists_the_scripts_dl3flow_imports(tmp_path):
     (tmp_path / "b.py").write_text("from dl3flow.stats import cash\nimport numpy\n")
     (tmp_path / "a.py").write_text(
-        "from dl3flow.jobserver import delegate\nimport dl3flow.geom\nfrom dl3flow.stats import x\n"
+        "from dl3flow.jobserver import delegate\nimport dl3flow.geom\n"
+        "from dl3flow.stats import x, y\nfrom . import local\n"
+        "def f():\n    from dl3flow.irf import rare\n"
     )
-    (tmp_path / "notes.txt").write_text("from dl3flow.irf import nothing\n")
-    assert job_modules(tmp_path) == ["dl3flow.jobserver", "dl3flow.geom", "dl3flow.stats"]
+    (tmp_path / "notes.txt").write_text("from dl3flow.cli import nothing\n")
+    assert job_modules(tmp_path) == [
+        "dl3flow.jobserver:delegate",
+        "dl3flow.geom",
+        "dl3flow.stats:x",
+        "dl3flow.stats:y",
+        "dl3flow.irf:rare",
+        "dl3flow.stats:cash",
+    ]
 
 
 def test_delegate_without_a_server_returns(monkeypatch):

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import struct
@@ -54,7 +53,6 @@ BASE_MODULES = (
 _SERVED = False  # True in a child of the server: delegate() then returns at once
 _HEADER = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
-_IMPORT = re.compile(r"^(?:from|import)\s+(dl3flow(?:\.\w+)*)", re.MULTILINE)
 _started: list = []  # (process, socket directory) of the server start() started
 
 
@@ -83,13 +81,27 @@ def usable(*, enabled: bool, local: bool, deployment=()) -> str | None:
 
 
 def job_modules(scripts_dir) -> list[str]:
-    """The dl3flow modules the workflow's scripts import, in first-seen order."""
+    """What the workflow's scripts import from dl3flow, in first-seen order.
+
+    ``module`` for ``import module``, ``module:name`` for ``from module import name``:
+    the server imports the module and gets the name, which also loads the submodule
+    behind a package's lazily exported name.
+    """
+    import ast
     from pathlib import Path
 
     seen: dict[str, None] = {}
     for path in sorted(Path(scripts_dir).glob("*.py")):
-        for name in _IMPORT.findall(path.read_text(encoding="utf-8")):
-            seen.setdefault(name, None)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [f"{node.module}:{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".", 1)[0].split(":", 1)[0] == "dl3flow":
+                    seen.setdefault(name, None)
     return list(seen)
 
 
@@ -192,11 +204,14 @@ def _serve(path: str, parent: int, modules: list[str]) -> None:
     import importlib
     import selectors
 
-    for name in modules:  # before any fork: each child inherits them
+    for entry in modules:  # before any fork: each child inherits them
+        name, _, attribute = entry.partition(":")
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            if attribute:
+                getattr(module, attribute)
         except Exception as exc:  # noqa: BLE001 (a job importing it reports it properly)
-            print(f"dl3flow job server: cannot import {name}: {exc}", file=sys.stderr)
+            print(f"dl3flow job server: cannot import {entry}: {exc}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
