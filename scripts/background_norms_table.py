@@ -3,8 +3,8 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table, vstack
 
-from dl3flow.io import write_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import write_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     rows = [Table.read(path, format="ascii.ecsv") for path in snakemake.input]

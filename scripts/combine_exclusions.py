@@ -3,9 +3,9 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.exclusion import combine_exclusions
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.makers.exclusion import combine_exclusions
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     masks = [read_exclusion(path) for path in snakemake.input]

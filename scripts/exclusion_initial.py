@@ -3,9 +3,9 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.config import parse_exclusion
-from dl3flow.exclusion import catalogs_mask, combine_exclusions, regions_mask
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.config.core import parse_exclusion
+from dl3flow.makers.exclusion import catalogs_mask, combine_exclusions, regions_mask
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

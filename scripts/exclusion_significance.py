@@ -1,10 +1,10 @@
 """Exclusion mask from the first-pass significance image (hysteresis, then dilation)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_significance
-from dl3flow.estimate import read_maps
-from dl3flow.exclusion import significance_mask
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.config.core import parse_significance
+from dl3flow.estimators.excess import read_maps
+from dl3flow.makers.exclusion import significance_mask
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

@@ -1,10 +1,10 @@
 """Table of the significance peaks (local maxima above a threshold) of the stacked maps."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_geom, parse_maps
-from dl3flow.estimate import read_maps
-from dl3flow.peaks import find_peaks, write_peaks
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_maps
+from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.peaks import find_peaks, write_peaks
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

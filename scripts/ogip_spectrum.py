@@ -1,8 +1,8 @@
 """The stacked ON/OFF spectrum as OGIP PHA, ARF, RMF and BKG files (XSPEC, Sherpa, 3ML)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     stacked = read_spectrum_dataset(snakemake.input[0])

@@ -3,9 +3,9 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table
 
-from dl3flow.io import write_figure
-from dl3flow.plotting_background import plot_background_norms
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.background import plot_background_norms
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     table = Table.read(snakemake.input[0], format="ascii.ecsv")

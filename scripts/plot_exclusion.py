@@ -4,12 +4,12 @@ One figure per output; each output is named after the mask input it draws.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_figure
-from dl3flow.plotting_masks import plot_exclusion
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.masks import plot_exclusion
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 TITLES = {
     "regions": "Exclusion mask from regions",

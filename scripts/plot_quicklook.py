@@ -1,11 +1,11 @@
 """Quick-look images (counts, background, exposure) of the stacked dataset."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_figure
-from dl3flow.plotting import quicklook_figures
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.quicklook import quicklook_figures
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

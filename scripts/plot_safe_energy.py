@@ -3,10 +3,10 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from astropy.table import Table
 
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.io import write_figure
-from dl3flow.plotting import plot_safe_energy
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.quicklook import plot_safe_energy
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

@@ -3,9 +3,9 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.io import atomic_write
-from dl3flow.summary import read_summary, summary_html
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import atomic_write
+from dl3flow.workflow.summary import read_summary, summary_html
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     analysis = snakemake.wildcards.analysis

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from astropy.table import Table
 
-from dl3flow.io import atomic_write, read_observations
-from dl3flow.products import compact_observations, tables_html
-from dl3flow.rejection import notes_table, read_notes, read_rejections, rejections_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import atomic_write, read_observations
+from dl3flow.workflow.products import compact_observations, tables_html
+from dl3flow.workflow.rejection import notes_table, read_notes, read_rejections, rejections_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 #: {table} -> (page title, section heading) of the single-table pages.
 PAGES = {

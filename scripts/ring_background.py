@@ -5,12 +5,12 @@ flux maps in one job: the maps need nothing else, and a job's start costs more.
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.background import ring_background
-from dl3flow.config import parse_geom, parse_maps, parse_ring
-from dl3flow.dataset import read_dataset
-from dl3flow.products import ring_excess_maps
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_maps, parse_ring
+from dl3flow.datasets.map import read_dataset
+from dl3flow.makers.background import ring_background
+from dl3flow.workflow.products import ring_excess_maps
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

@@ -1,9 +1,9 @@
 """Table of the safe energy range of every observation (with its zenith angle)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.io import read_observations, write_table
-from dl3flow.safe_mask import read_safe_mask, safe_energy_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import read_observations, write_table
+from dl3flow.makers.safe import read_safe_mask, safe_energy_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     selected, _ = read_observations(snakemake.input.observations)

@@ -4,11 +4,11 @@ With ``geom.center: auto`` the map centre is chosen here, from the selected poin
 """
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.config import parse_selection
-from dl3flow.datastore import DataStore
-from dl3flow.io import write_observations
-from dl3flow.selection import select_observations
-from dl3flow.workflow_support import auto_center_of, script_job, script_provenance
+from dl3flow.config.core import parse_selection
+from dl3flow.data.selection import select_observations
+from dl3flow.data.store import DataStore
+from dl3flow.io.atomic import write_observations
+from dl3flow.workflow.support import auto_center_of, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

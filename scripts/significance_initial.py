@@ -1,9 +1,9 @@
 """Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.dataset import read_dataset
-from dl3flow.estimate import estimate_excess_maps
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.map import read_dataset
+from dl3flow.estimators.excess import estimate_excess_maps
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

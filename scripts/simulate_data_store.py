@@ -3,14 +3,14 @@
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
 from pathlib import Path
 
-from dl3flow.simulate import (
+from dl3flow.simulate.core import (
     remove_stale_store_temporaries,
     simulation_config_from_dict,
     write_data_store,
     write_region_file,
     write_source_catalog,
 )
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     # null values in the config mean "simulate's default"

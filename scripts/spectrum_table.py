@@ -1,10 +1,10 @@
 """Table of the per-observation and stacked ON/OFF spectra (n_on, n_off, alpha, excess, ...)."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.io import write_table
-from dl3flow.spectrum import spectrum_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.spectrum import spectrum_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     datasets = [read_spectrum_dataset(path) for path in snakemake.input.spectra]

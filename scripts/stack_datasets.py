@@ -1,8 +1,8 @@
 """Stack the background-corrected datasets of one analysis, leaving out dropped ones."""
 
 # ruff: noqa: F821  (`snakemake` is injected by Snakemake's script directive)
-from dl3flow.steps import stack_background_corrected
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.workflow.steps import stack_background_corrected
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis
