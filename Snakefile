@@ -4,7 +4,7 @@
 #   snakemake --cores 2 --configfile config/examples/hess-dr1-crab.yaml \
 #       --config data_store=../shared/data/hess-dl3-dr1
 #
-# Configuration keys: src/dl3flow/schema.yaml. File targets: docs/outputs.md.
+# Configuration keys: src/dl3flow/config/schema.yaml. File targets: docs/outputs.md.
 import os
 import sys
 from pathlib import Path
@@ -35,9 +35,9 @@ configfile: "config/config.yaml"
 # whole schema and config.
 from snakemake.exceptions import WorkflowError
 
-from dl3flow.config import ConfigError
-from dl3flow.config_check import check_config
-from dl3flow.schema import SCHEMA_FILE, load_schema
+from dl3flow.config.core import ConfigError
+from dl3flow.config.check import check_config
+from dl3flow.config.schema import SCHEMA_FILE, load_schema
 
 try:
     check_config(config, load_schema())
@@ -45,7 +45,7 @@ except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}") from None
 
 
-# dl3flow's package data (src/dl3flow/schema.yaml), whose defaults dl3flow.config uses
+# dl3flow's package data (src/dl3flow/config/schema.yaml), whose defaults dl3flow.config.core uses
 validate(config, str(SCHEMA_FILE))
 
 
@@ -53,8 +53,8 @@ report: "report/workflow.rst"
 
 
 # Local runs: one warm process imports numpy, astropy and dl3flow once and forks each
-# job's script (dl3flow.jobserver; config key job_server).
-from dl3flow import jobserver
+# job's script (dl3flow.workflow.jobserver; config key job_server).
+from dl3flow.workflow import jobserver
 
 JOB_SCRIPTS = Path(str(workflow.current_basedir)) / "scripts"
 
@@ -83,7 +83,7 @@ rule all:
 
 # End of a successful run: per analysis where its results are, the observations used
 # and rejected (and why), the livetime, the highest peaks and the off-source
-# significance, then how to build the report (dl3flow.summary; also `dl3flow summary
+# significance, then how to build the report (dl3flow.workflow.summary; also `dl3flow summary
 # results`).
 onstart:
     print(

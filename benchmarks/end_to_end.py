@@ -20,7 +20,7 @@ so that interpreter start-up and imports count on both sides):
     of the stack; ``RingBackgroundMaker(r_in=0.5 deg, width=0.3 deg)`` of
     ``stacked.to_image()`` (dl3flow's ring with ``ring.energy_edges: null``: one band)
     and its ``ExcessMapEstimator(correlate_off=False)`` (dl3flow correlates the ring's off
-    counts once, see ``dl3flow.background``); the estimators' default
+    counts once, see ``dl3flow.makers.background``); the estimators' default
     ``selection_optional`` (no ``flux_ul``, which dl3flow's maps always have:
     ``--gammapy-ul`` adds ``["ul"]``, minutes for the WStat maps). It writes the stacked
     dataset, the ring dataset and both maps files. Timed: the subprocess' wall time
@@ -219,7 +219,7 @@ if __name__ == "__main__":
 
 NOOP_SNAKEFILE = """\
 # benchmarks/end_to_end.py --job-overhead: N no-op jobs of one kind
-from dl3flow import jobserver
+from dl3flow.workflow import jobserver
 
 KIND = config["kind"]
 N = int(config["count"])
@@ -286,7 +286,7 @@ def perobs_scripts() -> tuple[str, str]:
     imports = [ast.unparse(node) for node in script_imports(PEROBS_SCRIPT)]
     imports = [line for line in imports if "jobserver" not in line]
     body = "\n".join([*imports, "from pathlib import Path", NOOP_SCRIPT.splitlines()[-1]])
-    served = "from dl3flow.jobserver import delegate\n\ndelegate()\n" + body
+    served = "from dl3flow.workflow.jobserver import delegate\n\ndelegate()\n" + body
     return body + "\n", served + "\n"
 
 
@@ -646,7 +646,7 @@ def job_overhead(root: Path, repeat: int) -> None:
             f"{(ten - one) / 9:17.3f} {(ten - zero) / 10:18.3f}"
         )
     print(f"   perobs: a no-op script with {PEROBS_SCRIPT.name}'s imports; served: the same")
-    print("   handed to dl3flow.jobserver (started in onstart, imports made once);")
+    print("   handed to dl3flow.workflow.jobserver (started in onstart, imports made once);")
     print("   0 jobs: the same workflow re-run with every output up to date (start-up + DAG);")
     print("   each count also runs the local `all` job.")
 

@@ -48,9 +48,9 @@ def time_read_floor(data: Path) -> float:
 
 
 def time_dl3flow(data: Path) -> float:
-    from dl3flow.datastore import DataStore
-    from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
-    from dl3flow.reduce import reduce_observation
+    from dl3flow.data.store import DataStore
+    from dl3flow.makers.map import reduce_observation
+    from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
     geom = DatasetGeom.create(
         sky=SkyGeom.create(center=CENTER, width=5, binsz=0.02, frame="icrs", proj="CAR"),

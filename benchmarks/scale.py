@@ -43,7 +43,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
-BENCHMARKS = Path("logs/benchmarks")  # dl3flow.workflow_support.BENCHMARKS
+BENCHMARKS = Path("logs/benchmarks")  # dl3flow.workflow.support.BENCHMARKS
 
 OVERLAY_FILE = "scale.yaml"
 OVERLAY = """\

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from dl3flow.config import (
+from dl3flow.config.core import (
     ANALYSIS_NAME_PATTERN,
     ConfigError,
     analysis_config,
@@ -13,9 +13,9 @@ from dl3flow.config import (
     check_data_store,
     check_exclusion_inputs,
 )
-from dl3flow.figure_text import figure_overlays, report_labels
-from dl3flow.io import read_observations
-from dl3flow.workflow_support import (
+from dl3flow.plotting.text import figure_overlays, report_labels
+from dl3flow.io.atomic import read_observations
+from dl3flow.workflow.support import (
     DEMO_CATALOG,
     DEMO_DATA_STORE,
     DEMO_REGIONS,
@@ -24,7 +24,7 @@ from dl3flow.workflow_support import (
 )
 
 # The simulated demo data store, its source catalog and region file (rules/data.smk):
-# DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow_support. Product
+# DEMO_DATA_STORE, DEMO_CATALOG, DEMO_REGIONS of dl3flow.workflow.support. Product
 # paths: rules/paths.smk.
 
 
@@ -62,8 +62,8 @@ wildcard_constraints:
     batch=r"\d+",
 
 
-# A job's config is its params: the sections (plain values, dl3flow.config.
-# analysis_sections) its script uses and parses (dl3flow.config.parse_<section>), so
+# A job's config is its params: the sections (plain values, dl3flow.config.core.
+# analysis_sections) its script uses and parses (dl3flow.config.core.parse_<section>), so
 # that what re-runs a job is what it uses (tests/test_rule_params.py checks the scripts).
 # Snakemake records a job's params as the set of their reprs: give a job's scalars
 # that could trade values in one dict (e.g. `irfs`).
@@ -117,7 +117,7 @@ _DATA_STORES = {}
 def _data_store(directory):
     """The analysis' data store, opened once per Snakemake run (by dl3flow, as the jobs do)."""
     if directory not in _DATA_STORES:
-        from dl3flow.datastore import DataStore, DataStoreError
+        from dl3flow.data.store import DataStore, DataStoreError
 
         try:
             _DATA_STORES[directory] = DataStore.from_dir(directory)
@@ -152,7 +152,7 @@ def geometry_inputs(wildcards):
     """The selection's table for a rule that places the map, if its centre is auto.
 
     With ``geom.center: auto`` the centre is chosen by checkpoint select_observations
-    (``dl3flow.workflow_support.job_geom`` reads it); a fixed centre needs nothing.
+    (``dl3flow.workflow.support.job_geom`` reads it); a fixed centre needs nothing.
     """
     if ANALYSIS_CONFIGS[wildcards.analysis].auto_center is None:
         return {}
@@ -187,7 +187,7 @@ def analysis_obs_ids(wildcards):
 
 def observation_batches(analysis):
     """Batch name -> observation ids of the per-observation batch jobs of an analysis."""
-    from dl3flow.workflow_support import observation_batches as split
+    from dl3flow.workflow.support import observation_batches as split
 
     batches = split(
         selected_obs_ids(analysis), max_per_job=config["observations_per_job"]
@@ -422,7 +422,7 @@ def maps_targets(analysis):
 
 def map_plot(name, caption, category="Sky maps"):
     """A plot as a report item (captions in report/, one subcategory per analysis,
-    listed by the title of dl3flow.figure_text.REPORT_TITLES[caption])."""
+    listed by the title of dl3flow.plotting.text.REPORT_TITLES[caption])."""
     return report(
         plot_path(name),
         caption=f"../report/{caption}.rst",
@@ -453,10 +453,10 @@ def report_targets(analysis):
     return [report_page(name, analysis) for name in pages]
 
 
-# Resource requests (dl3flow.resources): grow with the geometry size and with `attempt`.
+# Resource requests (dl3flow.workflow.resources): grow with the geometry size and with `attempt`.
 def job_mem_mb(rule_name):
     """``mem_mb`` of a rule's jobs (MB), for ``resources: mem_mb=job_mem_mb("rule")``."""
-    from dl3flow import resources
+    from dl3flow.workflow import resources
 
     def mem_mb(wildcards, attempt):
         size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)
@@ -467,7 +467,7 @@ def job_mem_mb(rule_name):
 
 def job_runtime(rule_name):
     """``runtime`` of a rule's jobs (minutes); stacking grows with its input datasets."""
-    from dl3flow import resources
+    from dl3flow.workflow import resources
 
     def runtime(wildcards, input, attempt):
         size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)

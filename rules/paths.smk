@@ -1,9 +1,9 @@
 # The workflow's products, bound from the one table of product paths
-# (dl3flow.workflow_support.PRODUCTS, which the scripts and the command line share):
+# (dl3flow.workflow.support.PRODUCTS, which the scripts and the command line share):
 # a rule names another's output by these (or by rules.<name>.output), never by a path
 # typed again. Logs: logs/{analysis}/{rule}[/{obs_id}].log; Snakemake's benchmark TSVs
 # beside them, under BENCHMARKS (logs/benchmarks).
-from dl3flow.workflow_support import BENCHMARKS, PRODUCTS, product_path
+from dl3flow.workflow.support import BENCHMARKS, PRODUCTS, product_path
 
 OBSERVATIONS = PRODUCTS["observations"]
 REJECTIONS_TABLE = PRODUCTS["rejections"]

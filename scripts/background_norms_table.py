@@ -1,14 +1,14 @@
 """Table of the FoV background normalisation of every observation (status and reason)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from astropy.table import Table, vstack
 
-from dl3flow.io import write_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import write_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     rows = [Table.read(path, format="ascii.ecsv") for path in snakemake.input]

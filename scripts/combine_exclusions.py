@@ -1,15 +1,15 @@
 """Combine exclusion masks with logical AND (the initial and the final mask)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.exclusion import combine_exclusions
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.makers.exclusion import combine_exclusions
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     masks = [read_exclusion(path) for path in snakemake.input]

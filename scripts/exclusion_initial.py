@@ -1,15 +1,15 @@
 """Exclusion masks from the analysis' regions, from its catalogs, and their AND (initial)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.config import parse_exclusion
-from dl3flow.exclusion import catalogs_mask, combine_exclusions, regions_mask
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.config.core import parse_exclusion
+from dl3flow.makers.exclusion import catalogs_mask, combine_exclusions, regions_mask
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

@@ -1,14 +1,14 @@
 """Exclusion mask from the first-pass significance image (hysteresis, then dilation)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_significance
-from dl3flow.estimate import read_maps
-from dl3flow.exclusion import significance_mask
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.config.core import parse_significance
+from dl3flow.estimators.excess import read_maps
+from dl3flow.makers.exclusion import significance_mask
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

@@ -2,21 +2,21 @@
 
 Each observation's spectrum is always written (under the batch directory, published
 as results/<analysis>/obs/<obs_id>/spectrum.fits by rule obs_spectrum); a rejected
-observation gets a flagged one (dl3flow.spectrum.rejected_spectrum).
+observation gets a flagged one (dl3flow.makers.spectrum.rejected_spectrum).
 on_bad_observation: fail raises instead.
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_spectrum
-from dl3flow.datastore import DataStore
-from dl3flow.rejection import Rejection
-from dl3flow.spectrum import extract_spectrum_to_file
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import (
+from dl3flow.config.core import parse_spectrum
+from dl3flow.data.store import DataStore
+from dl3flow.makers.spectrum import extract_spectrum_to_file
+from dl3flow.workflow.rejection import Rejection
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import (
     batch_observations,
     matching_inputs,
     script_job,

@@ -1,14 +1,14 @@
 """Table of the significance peaks (local maxima above a threshold) of the stacked maps."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_geom, parse_maps
-from dl3flow.estimate import read_maps
-from dl3flow.peaks import find_peaks, write_peaks
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_maps
+from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.peaks import find_peaks, write_peaks
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

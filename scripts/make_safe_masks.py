@@ -6,20 +6,20 @@ observation gets a flagged all-False mask.
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_angle, parse_safe_mask
-from dl3flow.dataset import read_dataset
-from dl3flow.rejection import rejection_of
-from dl3flow.safe_mask import (
+from dl3flow.config.core import parse_angle, parse_safe_mask
+from dl3flow.datasets.map import read_dataset
+from dl3flow.makers.safe import (
     DatasetObservation,
     make_safe_mask,
     rejected_safe_mask,
     write_safe_mask,
 )
-from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
+from dl3flow.workflow.rejection import rejection_of
+from dl3flow.workflow.support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

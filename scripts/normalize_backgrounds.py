@@ -1,17 +1,17 @@
 """FoV background normalisation of a batch of observations outside the final exclusion."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.background import results_table
-from dl3flow.config import parse_background
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_table
-from dl3flow.safe_mask import read_safe_mask, with_safe_mask
-from dl3flow.steps import describe_norm, normalise_observation, read_exclusion
-from dl3flow.workflow_support import batch_observations, script_job, write_batch_manifest
+from dl3flow.config.core import parse_background
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.background import results_table
+from dl3flow.makers.safe import read_safe_mask, with_safe_mask
+from dl3flow.workflow.steps import describe_norm, normalise_observation, read_exclusion
+from dl3flow.workflow.support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:
     background = parse_background(snakemake.wildcards.analysis, snakemake.params.background)

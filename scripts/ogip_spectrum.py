@@ -1,12 +1,12 @@
 """The stacked ON/OFF spectrum as OGIP PHA, ARF, RMF and BKG files (XSPEC, Sherpa, 3ML)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     stacked = read_spectrum_dataset(snakemake.input[0])

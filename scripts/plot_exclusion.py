@@ -4,16 +4,16 @@ One figure per output; each output is named after the mask input it draws.
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_figure
-from dl3flow.plotting_masks import plot_exclusion
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.masks import plot_exclusion
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 TITLES = {
     "regions": "Exclusion mask from regions",

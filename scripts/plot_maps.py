@@ -2,17 +2,17 @@
 exposure and the significance distribution outside the exclusion regions."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.estimate import read_maps
-from dl3flow.exclusion import read_mask, read_mask_sources
-from dl3flow.io import write_figure
-from dl3flow.plotting_maps import excess_map_figures
-from dl3flow.products import significance_distribution
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.estimators.excess import read_maps
+from dl3flow.io.atomic import write_figure
+from dl3flow.makers.exclusion import read_mask, read_mask_sources
+from dl3flow.plotting.maps import excess_map_figures
+from dl3flow.workflow.products import significance_distribution
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

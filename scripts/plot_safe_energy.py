@@ -1,16 +1,16 @@
 """Plot the safe energy threshold of each observation against its zenith angle."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from astropy.table import Table
 
-from dl3flow.config import parse_geom, parse_plots
-from dl3flow.io import write_figure
-from dl3flow.plotting import plot_safe_energy
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.quicklook import plot_safe_energy
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

@@ -2,17 +2,17 @@
 significance and excess vs livetime, ON/OFF regions on the counts (one job, 4 PNGs)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.datastore import DataStore
-from dl3flow.io import write_figure
-from dl3flow.plotting_spectrum import spectrum_figures
-from dl3flow.rejection import rejection_of
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.data.store import DataStore
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.io.atomic import write_figure
+from dl3flow.plotting.spectrum import spectrum_figures
+from dl3flow.workflow.rejection import rejection_of
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     datasets = [read_spectrum_dataset(path) for path in snakemake.input.spectra]

@@ -3,21 +3,21 @@
 For each observation both products are always written (under the batch directory,
 published as results/<analysis>/obs/<obs_id>/ by rule obs_dataset): the dataset
 (for a rejected observation a flagged one with nothing to use,
-dl3flow.rejection.rejected_dataset) and the status (ok or rejected with stage and
+dl3flow.workflow.rejection.rejected_dataset) and the status (ok or rejected with stage and
 reason, and the warnings about the data). The DL3 is validated first
-(dl3flow.quality_checks, the analysis' quality section). on_bad_observation: fail
+(dl3flow.data.checks, the analysis' quality section). on_bad_observation: fail
 raises instead.
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_angle, parse_flag, parse_quality
-from dl3flow.datastore import DataStore
-from dl3flow.rejection import Rejection, reduce_to_files
-from dl3flow.workflow_support import (
+from dl3flow.config.core import parse_angle, parse_flag, parse_quality
+from dl3flow.data.store import DataStore
+from dl3flow.workflow.rejection import Rejection, reduce_to_files
+from dl3flow.workflow.support import (
     batch_observations,
     job_geom,
     matching_inputs,

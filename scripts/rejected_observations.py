@@ -1,18 +1,18 @@
 """Gather the reduction statuses of an analysis: its rejected observations and warnings."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.rejection import (
+from dl3flow.workflow.rejection import (
     collect_statuses,
     notes_summary,
     rejection_summary,
     write_notes,
     write_rejections,
 )
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     rejections, notes = collect_statuses(snakemake.input)  # each status read once

@@ -1,15 +1,15 @@
 """The front page of an analysis in the report: key numbers and the significance map."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.io import atomic_write
-from dl3flow.summary import read_summary, summary_html
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import atomic_write
+from dl3flow.workflow.summary import read_summary, summary_html
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     analysis = snakemake.wildcards.analysis

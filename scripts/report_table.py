@@ -1,18 +1,18 @@
 """An ECSV table of the analysis as an HTML page, a Snakemake report item."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
 from astropy.table import Table
 
-from dl3flow.io import atomic_write, read_observations
-from dl3flow.products import compact_observations, tables_html
-from dl3flow.rejection import notes_table, read_notes, read_rejections, rejections_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import atomic_write, read_observations
+from dl3flow.workflow.products import compact_observations, tables_html
+from dl3flow.workflow.rejection import notes_table, read_notes, read_rejections, rejections_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 #: {table} -> (page title, section heading) of the single-table pages.
 PAGES = {

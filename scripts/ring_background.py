@@ -5,16 +5,16 @@ flux maps in one job: the maps need nothing else, and a job's start costs more.
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.background import ring_background
-from dl3flow.config import parse_geom, parse_maps, parse_ring
-from dl3flow.dataset import read_dataset
-from dl3flow.products import ring_excess_maps
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import parse_geom, parse_maps, parse_ring
+from dl3flow.datasets.map import read_dataset
+from dl3flow.makers.background import ring_background
+from dl3flow.workflow.products import ring_excess_maps
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name, params = snakemake.wildcards.analysis, snakemake.params

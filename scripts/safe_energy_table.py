@@ -1,13 +1,13 @@
 """Table of the safe energy range of every observation (with its zenith angle)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.io import read_observations, write_table
-from dl3flow.safe_mask import read_safe_mask, safe_energy_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.io.atomic import read_observations, write_table
+from dl3flow.makers.safe import read_safe_mask, safe_energy_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     selected, _ = read_observations(snakemake.input.observations)

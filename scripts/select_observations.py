@@ -4,15 +4,15 @@ With ``geom.center: auto`` the map centre is chosen here, from the selected poin
 """
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config import parse_selection
-from dl3flow.datastore import DataStore
-from dl3flow.io import write_observations
-from dl3flow.selection import select_observations
-from dl3flow.workflow_support import auto_center_of, script_job, script_provenance
+from dl3flow.config.core import parse_selection
+from dl3flow.data.selection import select_observations
+from dl3flow.data.store import DataStore
+from dl3flow.io.atomic import write_observations
+from dl3flow.workflow.support import auto_center_of, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

@@ -1,13 +1,13 @@
 """Significance image (Cash, top-hat correlation) of the first-pass stacked dataset."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.dataset import read_dataset
-from dl3flow.estimate import estimate_excess_maps
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.map import read_dataset
+from dl3flow.estimators.excess import estimate_excess_maps
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

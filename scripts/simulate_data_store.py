@@ -1,20 +1,20 @@
 """Write the simulated demo data store, its source catalog and region file."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.simulate import (
+from dl3flow.simulate.core import (
     remove_stale_store_temporaries,
     simulation_config_from_dict,
     write_data_store,
     write_region_file,
     write_source_catalog,
 )
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     # null values in the config mean "simulate's default"

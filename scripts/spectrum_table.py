@@ -1,14 +1,14 @@
 """Table of the per-observation and stacked ON/OFF spectra (n_on, n_off, alpha, excess, ...)."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.io import write_table
-from dl3flow.spectrum import spectrum_table
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.spectrum import spectrum_table
+from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:
     datasets = [read_spectrum_dataset(path) for path in snakemake.input.spectra]

@@ -1,12 +1,12 @@
 """Stack the background-corrected datasets of one analysis, leaving out dropped ones."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.steps import stack_background_corrected
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.workflow.steps import stack_background_corrected
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

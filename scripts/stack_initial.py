@@ -1,22 +1,22 @@
 """First pass: FoV-normalise each observation outside the initial exclusion mask, stack."""
 
 # ruff: noqa: F821, E402  (`snakemake` is injected; delegate() runs before the imports)
-from dl3flow.jobserver import delegate
+from dl3flow.workflow.jobserver import delegate
 
-delegate()  # into the warm job server when one runs: dl3flow.jobserver
+delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.background import results_table
-from dl3flow.config import parse_background
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_table
-from dl3flow.safe_mask import read_safe_mask, with_safe_mask
-from dl3flow.steps import (
+from dl3flow.config.core import parse_background
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.background import results_table
+from dl3flow.makers.safe import read_safe_mask, with_safe_mask
+from dl3flow.workflow.steps import (
     describe_norm,
     normalise_observation,
     read_exclusion,
     stack_background_corrected,
 )
-from dl3flow.workflow_support import job_geom, script_job, script_provenance
+from dl3flow.workflow.support import job_geom, script_job, script_provenance
 
 with script_job(snakemake) as log:
     name = snakemake.wildcards.analysis

@@ -1,6 +1,6 @@
 """Small synthetic geometries and datasets for the unit tests (not a test module).
 
-Many test modules need a `~dl3flow.geom.DatasetGeom` and a `~dl3flow.dataset.MapDataset`
+Many test modules need a `~dl3flow.maps.geom.DatasetGeom` and a `~dl3flow.datasets.map.MapDataset`
 of their own sizes and values: ``make_geom`` and ``make_dataset`` build them from
 arguments, so each module says only what is particular to it::
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dl3flow.dataset import MapDataset
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.datasets.map import MapDataset
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 
 def energy_axis(spec, name: str = "energy") -> EnergyAxis:

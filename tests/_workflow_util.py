@@ -2,7 +2,7 @@
 
 A test runs the workflow on a copy of its files (Snakefile, rules, scripts, config,
 envs) in a temporary directory; products are compared by their data checksums
-(`dl3flow.provenance.data_checksum`: data, not headers or creation dates).
+(`dl3flow.io.provenance.data_checksum`: data, not headers or creation dates).
 """
 
 import shutil
@@ -104,7 +104,7 @@ def product_files(workdir: Path, *, batches: bool = False) -> list[str]:
 
 def data_checksums(workdir: Path) -> dict[str, str]:
     """{relative path: data checksum} of every FITS and ECSV product under results/."""
-    from dl3flow.provenance import data_checksum
+    from dl3flow.io.provenance import data_checksum
 
     return {
         path: data_checksum(workdir / path)

@@ -1,4 +1,4 @@
-"""Unit tests of dl3flow.background (FoV normalisation, ring), dataset_onoff, plotting."""
+"""Unit tests of dl3flow.makers.background (FoV normalisation, ring), dataset_onoff, plotting."""
 
 import math
 from dataclasses import replace
@@ -10,7 +10,10 @@ from _factories import make_dataset, make_geom
 from astropy.table import Table
 from scipy.signal import convolve
 
-from dl3flow.background import (
+from dl3flow.datasets.map import DatasetError, MapDataset, read_dataset, stack_datasets
+from dl3flow.datasets.onoff import MapDatasetOnOff, read_dataset_onoff
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.background import (
     RESULT_COLUMNS,
     BackgroundError,
     BackgroundNormResult,
@@ -20,10 +23,7 @@ from dl3flow.background import (
     ring_background,
     ring_kernel,
 )
-from dl3flow.dataset import DatasetError, MapDataset, read_dataset, stack_datasets
-from dl3flow.dataset_onoff import MapDatasetOnOff, read_dataset_onoff
-from dl3flow.geom import SkyGeom
-from dl3flow.io import write_table
+from dl3flow.maps.geom import SkyGeom
 
 NY = NX = 10
 
@@ -528,8 +528,8 @@ def _mixed_results(method="fit"):
 
 
 def test_plot_background_norms(tmp_path):
-    from dl3flow.io import write_figure
-    from dl3flow.plotting_background import plot_background_norms
+    from dl3flow.io.atomic import write_figure
+    from dl3flow.plotting.background import plot_background_norms
 
     results = _mixed_results()
     fig = plot_background_norms(results)
@@ -552,7 +552,7 @@ def test_plot_background_norms(tmp_path):
 
 
 def test_plot_background_norms_missing_column():
-    from dl3flow.plotting_background import plot_background_norms
+    from dl3flow.plotting.background import plot_background_norms
 
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['norm_err', 'status'\]"):
         plot_background_norms(Table({"obs_id": [1], "norm": [1.0]}))

@@ -13,7 +13,7 @@ Each asserts
 
 DL3 cases corrupt a copy of one H.E.S.S. DL3 DR1 file in ``tmp_path`` (fixture
 ``hess_obs_copy``; the shared data is only read) and run the per-observation job
-(`dl3flow.rejection.reduce_to_files` with ``on_bad_observation="fail"``).
+(`dl3flow.workflow.rejection.reduce_to_files` with ``on_bad_observation="fail"``).
 
 This work made use of data from the H.E.S.S. DL3 public test data release 1
 (HESS DL3 DR1, H.E.S.S. collaboration, 2018).
@@ -39,21 +39,26 @@ from _factories import make_dataset, make_geom
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.catalogs import CatalogError, CatalogSpec, read_catalog
-from dl3flow.config import ConfigError, analysis_config
-from dl3flow.dataset import DatasetError, MapDataset, read_dataset
-from dl3flow.datastore import (
+from dl3flow.config.core import ConfigError, analysis_config
+from dl3flow.data.store import (
     CorruptFileError,
     DataStore,
     IndexFormatError,
     MissingIndexError,
 )
-from dl3flow.exclusion import ExclusionError, ExclusionMask, regions_mask
-from dl3flow.fits_header import STRUCTURAL_KEYWORD
-from dl3flow.geom import SkyGeom
-from dl3flow.provenance import Provenance, ProvenanceError
-from dl3flow.rejection import BadObservationError, Rejection, reduce_to_files, write_rejections
-from dl3flow.safe_mask import SafeMask, write_safe_mask
+from dl3flow.datasets.map import DatasetError, MapDataset, read_dataset
+from dl3flow.io.header import STRUCTURAL_KEYWORD
+from dl3flow.io.provenance import Provenance, ProvenanceError
+from dl3flow.makers.catalogs import CatalogError, CatalogSpec, read_catalog
+from dl3flow.makers.exclusion import ExclusionError, ExclusionMask, regions_mask
+from dl3flow.makers.safe import SafeMask, write_safe_mask
+from dl3flow.maps.geom import SkyGeom
+from dl3flow.workflow.rejection import (
+    BadObservationError,
+    Rejection,
+    reduce_to_files,
+    write_rejections,
+)
 
 OBS = 23523  # the observation hess_obs_copy copies (conftest.HESS_OBS_ID)
 FILE = f"hess_dl3_dr1_obs_id_{OBS:06d}.fits.gz"
@@ -372,7 +377,7 @@ def _dataset(meta=None):
 
 
 def _disk_full(ctx):
-    """Make FITS writes (astropy's and dl3flow.fitsio's) fail half-way, as a full disk does."""
+    """Make FITS writes (astropy's and dl3flow.io.fits's) fail half-way, as a full disk does."""
     real_write_bytes = Path.write_bytes
 
     def write_bytes(self, data):
@@ -1098,7 +1103,7 @@ CONFIG_CASES = [
         ConfigError,
         rf"^{KEY}\.geom\.width / {KEY}\.geom\.binsz: '3 deg' at '0\.0001 deg' is 900,000,000 "
         r"pixels x 5 energy planes, estimated [\d,]+ MB for the stacking and map jobs "
-        r"\(dl3flow\.resources\), more than this machine's [\d,]+ MB",
+        r"\(dl3flow\.workflow\.resources\), more than this machine's [\d,]+ MB",
     ),
     Case(
         "config-quality-unknown-check",
@@ -1251,7 +1256,12 @@ def _check_of(case: Case) -> str:
 @pytest.mark.parametrize("case", QUALITY, ids=[case.id for case in QUALITY])
 def test_quality_rejection_row(case, hess_obs_copy, tmp_path):
     """With on_bad_observation: skip the same input gives the rejection row, by check."""
-    from dl3flow.rejection import read_rejections, read_status, rejection_of, rejections_table
+    from dl3flow.workflow.rejection import (
+        read_rejections,
+        read_status,
+        rejection_of,
+        rejections_table,
+    )
 
     store = hess_obs_copy("store", **case.store)
     ctx = SimpleNamespace(store=store, out=tmp_path / "results")
@@ -1317,7 +1327,7 @@ WARNED = [
 )
 def test_quality_warning_row(corrupt, quality, check, pattern, n_dropped, hess_obs_copy, tmp_path):
     """The observation is kept; the warning is in its status (the QA table's row)."""
-    from dl3flow.rejection import notes_table, read_status, read_status_notes
+    from dl3flow.workflow.rejection import notes_table, read_status, read_status_notes
 
     ctx = SimpleNamespace(store=hess_obs_copy("store", **corrupt), out=tmp_path / "results")
     result, obs_dir = _skip_job(ctx, **quality)
@@ -1333,7 +1343,7 @@ def test_quality_warning_row(corrupt, quality, check, pattern, n_dropped, hess_o
 
 
 def test_nan_aeff_kept_by_policy_warn_is_set_to_zero_and_said(hess_obs_copy, tmp_path):
-    from dl3flow.rejection import read_status_notes
+    from dl3flow.workflow.rejection import read_status_notes
 
     corrupt = {"hdus": _values("AEFF", "EFFAREA", _setitem((slice(None), slice(40, 50)), np.nan))}
     ctx = SimpleNamespace(store=hess_obs_copy("store", **corrupt), out=tmp_path / "results")
@@ -1351,7 +1361,7 @@ def test_nan_aeff_kept_by_policy_warn_is_set_to_zero_and_said(hess_obs_copy, tmp
 
 
 def test_status_file_carries_provenance(hess_obs_copy, tmp_path):
-    from dl3flow.provenance import read_provenance
+    from dl3flow.io.provenance import read_provenance
 
     store = DataStore.from_dir(hess_obs_copy("store"))
     cfg = analysis_config(CONFIG, "crab")
@@ -1372,10 +1382,10 @@ def test_status_file_carries_provenance(hess_obs_copy, tmp_path):
 
 def test_source_name_longer_than_a_plot_is_cut(tmp_path):
     """A 100,000-character source name made a 1.1-million-pixel-wide PNG."""
-    from dl3flow.figure_text import LABEL_CHARS
-    from dl3flow.io import write_figure
-    from dl3flow.plotting_maps import plot_significance_map
-    from dl3flow.plotting_masks import plot_exclusion
+    from dl3flow.io.atomic import write_figure
+    from dl3flow.plotting.maps import plot_significance_map
+    from dl3flow.plotting.masks import plot_exclusion
+    from dl3flow.plotting.text import LABEL_CHARS
 
     name = "J0534+220 " + "x" * 100_000
     sources = Table({"NAME": [name], "RA": [83.63], "DEC": [22.01]})
@@ -1407,7 +1417,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_killed_simulation_leaves_no_temporary_store_after_resume(tmp_path):
     """The demo store job removes what a SIGKILLed earlier attempt left beside it."""
-    from dl3flow.simulate import remove_stale_store_temporaries
+    from dl3flow.simulate.core import remove_stale_store_temporaries
 
     resources = tmp_path / "resources"
     store = resources / "demo-dl3"

@@ -1,4 +1,4 @@
-"""Tests of dl3flow.catalogs and catalog-based exclusion on the H.E.S.S. MSH 15-52 field.
+"""Tests of dl3flow.makers.catalogs and catalog-based exclusion on the H.E.S.S. MSH 15-52 field.
 
 Catalogs used (read in place, never copied): HGPS (H.E.S.S. Collaboration, A&A 612, A1,
 2018; CC BY 4.0), gamma-cat (Gammapy data, CC BY-NC-SA 4.0), Fermi-LAT 3FGL/3FHL (CC0)
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from dl3flow.catalogs import CatalogColumns, CatalogError, CatalogSpec, read_catalog
-from dl3flow.exclusion import ExclusionError, catalog_exclusion, catalogs_mask
-from dl3flow.geom import SkyGeom
+from dl3flow.makers.catalogs import CatalogColumns, CatalogError, CatalogSpec, read_catalog
+from dl3flow.makers.exclusion import ExclusionError, catalog_exclusion, catalogs_mask
+from dl3flow.maps.geom import SkyGeom
 
 #: HGPS sources whose position lies inside the 6 deg MSH 15-52 field (l 317.3-323.3,
 #: b -4.2-1.8).
@@ -105,7 +105,7 @@ def test_fermi_extension_from_extended_sources(catalogs, msh_geom, caplog):
     row = table[list(table["NAME"]).index("3FHL J1514.2-5909e")]
     assert row["EXTENSION"] == pytest.approx(0.2429, abs=1e-4)  # Model_SemiMajor
     assert (table["EXTENSION"] > 0).sum() == sum(n.endswith("e") for n in table["NAME"])
-    with caplog.at_level(logging.WARNING, logger="dl3flow.catalogs"):
+    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.catalogs"):
         fgl = read_catalog(CatalogSpec("4fgl", catalogs / "fermi" / "gll_psc_v16.fit.gz"))
     # the gll_psc_v16 file is 3FGL: read (same format) with a warning
     assert "configured as 4FGL, but its sources are named 3FGL" in caplog.text
@@ -130,7 +130,7 @@ def test_3hwc_point_like(catalogs):
 
 
 def test_3hwc_empty_selection_warns(catalogs, msh_geom, caplog):
-    with caplog.at_level(logging.WARNING, logger="dl3flow.exclusion"):
+    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.exclusion"):
         result = catalogs_mask(msh_geom, [CatalogSpec("3hwc", catalogs / "3HWC.ecsv")])
     assert result.mask.all()
     assert len(result.sources) == 0

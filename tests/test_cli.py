@@ -12,7 +12,7 @@ from astropy.table import Table
 
 from dl3flow import __version__
 from dl3flow.cli import main
-from dl3flow.selection import OVERVIEW_COLUMNS, SelectionError, observations_overview
+from dl3flow.data.selection import OVERVIEW_COLUMNS, SelectionError, observations_overview
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -182,7 +182,7 @@ def test_summary_command(tmp_path, capsys):
         f"error: {tmp_path}: no analysis results (no observations.ecsv in it or in its "
         "subdirectories)\n"
     )
-    from dl3flow.io import write_observations
+    from dl3flow.io.atomic import write_observations
 
     write_observations(
         Table({"OBS_ID": [1], "LIVETIME": [3600.0]}),
@@ -198,7 +198,7 @@ def test_summary_command(tmp_path, capsys):
 
 def test_closed_pipe_is_quiet(tmp_path):
     """`dl3flow provenance ... | head -1`: no BrokenPipeError traceback."""
-    from dl3flow.provenance import Provenance
+    from dl3flow.io.provenance import Provenance
 
     Provenance.create(rule="r", parameters={f"p{i}": "x" * 80 for i in range(3000)}).to_sidecar(
         tmp_path / "t.ecsv"

@@ -1,4 +1,4 @@
-"""Tests of dl3flow.config: every quantity parsed once, every error names its key."""
+"""Tests of dl3flow.config.core: every quantity parsed once, every error names its key."""
 
 import copy
 import functools
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from dl3flow.config import (
+from dl3flow.config.core import (
     DEFAULTS,
     TOP_DEFAULTS,
     AnalysisConfig,
@@ -31,9 +31,9 @@ from dl3flow.config import (
     check_exclusion_inputs,
     parse_quantity,
 )
-from dl3flow.quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
-from dl3flow.schema import derive, derived, load_schema
-from dl3flow.selection import StringCut
+from dl3flow.config.schema import derive, derived, load_schema
+from dl3flow.data.quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
+from dl3flow.data.selection import StringCut
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -561,8 +561,8 @@ def test_analysis_config_errors(config, match):
 
 
 def test_geom_error_is_wrapped(monkeypatch):
-    from dl3flow import config as config_module
-    from dl3flow.geom import GeomError
+    from dl3flow.config import core as config_module
+    from dl3flow.maps.geom import GeomError
 
     def fail(**kwargs):
         raise GeomError("boom")
@@ -642,7 +642,7 @@ def _load_schema():
 
 
 def _schema():
-    """src/dl3flow/schema.yaml, parsed once per session: a copy, for the tests to change."""
+    """src/dl3flow/config/schema.yaml, parsed once per session: a copy, for the tests to change."""
     return copy.deepcopy(_load_schema())
 
 
@@ -681,8 +681,10 @@ def test_schema_every_key_has_description_and_default():
 
 
 def test_schema_defaults_json_is_the_schemas():
-    """dl3flow.config reads the schema's defaults and choices from this generated file."""
-    assert derived() == derive(_schema()), "schema.yaml changed: run python -m dl3flow.schema"
+    """dl3flow.config.core reads the schema's defaults and choices from this generated file."""
+    assert derived() == derive(_schema()), (
+        "schema.yaml changed: run python -m dl3flow.config.schema"
+    )
 
 
 def test_defaults_are_the_schemas():
@@ -706,7 +708,7 @@ def _filled(config):
     from snakemake.utils import validate
 
     config = copy.deepcopy(config)
-    validate(config, str(REPO / "src/dl3flow/schema.yaml"))
+    validate(config, str(REPO / "src/dl3flow/config/schema.yaml"))
     return config
 
 
@@ -794,15 +796,15 @@ def _check_defaults(func, kwargs: dict, *, equivalent=()):
 
 
 def test_science_function_defaults_are_the_analysis_defaults():
-    from dl3flow.background import normalize_background, ring_background
-    from dl3flow.catalogs import CatalogSpec
-    from dl3flow.estimate import estimate_excess_maps
-    from dl3flow.exclusion import catalog_exclusion, significance_mask
-    from dl3flow.peaks import find_peaks
-    from dl3flow.reduce import reduce_observation
-    from dl3flow.regions_off import ReflectedRegionsFinder, WobbleRegionsFinder
-    from dl3flow.safe_mask import make_safe_mask
-    from dl3flow.spectrum import extract_spectrum
+    from dl3flow.estimators.excess import estimate_excess_maps
+    from dl3flow.estimators.peaks import find_peaks
+    from dl3flow.makers.background import normalize_background, ring_background
+    from dl3flow.makers.catalogs import CatalogSpec
+    from dl3flow.makers.exclusion import catalog_exclusion, significance_mask
+    from dl3flow.makers.map import reduce_observation
+    from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
+    from dl3flow.makers.safe import make_safe_mask
+    from dl3flow.makers.spectrum import extract_spectrum
 
     config = with_analysis(spectrum=dict(SPECTRUM), exclusion=copy.deepcopy(SIGNIFICANCE), ring={})
     cfg = analysis_config(config, "a")
@@ -842,23 +844,23 @@ def test_science_function_defaults_are_the_analysis_defaults():
 @pytest.mark.parametrize(
     ("path", "module", "name"),
     [
-        ("analysis.safe_mask.methods", "dl3flow.safe_mask", "METHODS"),
-        ("analysis.spectrum.safe_mask.methods", "dl3flow.spectrum", "SPECTRUM_SAFE_METHODS"),
-        ("analysis.background.method", "dl3flow.background", "METHODS"),
-        ("analysis.background.on_failure", "dl3flow.background", "ON_FAILURE"),
-        ("analysis.background.fov_alignment", "dl3flow.reduce", "FOV_ALIGNMENT_CHOICES"),
-        ("on_bad_observation", "dl3flow.rejection", "ON_BAD_OBSERVATION"),
-        ("analysis.on_bad_observation", "dl3flow.rejection", "ON_BAD_OBSERVATION"),
-        ("analysis.spectrum.finder.method", "dl3flow.config", "FINDER_DEFAULTS"),
-        ("analysis.geom.frame", "dl3flow.geom", "FRAMES"),
-        ("analysis.geom.proj", "dl3flow.geom", "PROJECTIONS"),
-        ("analysis.exclusion.catalogs[].kind", "dl3flow.catalogs", "CATALOG_KINDS"),
-        ("simulation.fov_alignment", "dl3flow.simulate", "_FOV_ALIGNMENTS"),
-        ("simulation.irf_style", "dl3flow.simulate", "_IRF_STYLES"),
+        ("analysis.safe_mask.methods", "dl3flow.makers.safe", "SAFE_MASK_METHODS"),
+        ("analysis.spectrum.safe_mask.methods", "dl3flow.makers.spectrum", "SPECTRUM_SAFE_METHODS"),
+        ("analysis.background.method", "dl3flow.makers.background", "BACKGROUND_METHODS"),
+        ("analysis.background.on_failure", "dl3flow.makers.background", "ON_FAILURE"),
+        ("analysis.background.fov_alignment", "dl3flow.makers.map", "FOV_ALIGNMENT_CHOICES"),
+        ("on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
+        ("analysis.on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
+        ("analysis.spectrum.finder.method", "dl3flow.config.core", "FINDER_DEFAULTS"),
+        ("analysis.geom.frame", "dl3flow.maps.geom", "FRAMES"),
+        ("analysis.geom.proj", "dl3flow.maps.geom", "PROJECTIONS"),
+        ("analysis.exclusion.catalogs[].kind", "dl3flow.makers.catalogs", "CATALOG_KINDS"),
+        ("simulation.fov_alignment", "dl3flow.simulate.core", "_FOV_ALIGNMENTS"),
+        ("simulation.irf_style", "dl3flow.simulate.core", "_IRF_STYLES"),
     ],
 )
 def test_schema_choices_are_the_implementations(path, module, name):
-    """The schema's enums (Snakemake's and check-config's check; dl3flow.config's
+    """The schema's enums (Snakemake's and check-config's check; dl3flow.config.core's
     choices) list the options the science code implements, in its order."""
     import importlib
 
@@ -867,11 +869,19 @@ def test_schema_choices_are_the_implementations(path, module, name):
 
 
 def test_config_choices_are_the_implementations():
-    from dl3flow import background, config, reduce, rejection, safe_mask, spectrum
+    from dl3flow.config import core as config
+    from dl3flow.makers import background, spectrum
+    from dl3flow.makers import map as reduce
+    from dl3flow.makers import safe as safe_mask
+    from dl3flow.workflow import rejection
 
-    assert config.SAFE_MASK_METHODS == safe_mask.METHODS == tuple(safe_mask._METHOD_FUNCTIONS)
+    assert (
+        config.SAFE_MASK_METHODS
+        == safe_mask.SAFE_MASK_METHODS
+        == tuple(safe_mask._METHOD_FUNCTIONS)
+    )
     assert config.SPECTRUM_SAFE_METHODS == spectrum.SPECTRUM_SAFE_METHODS
-    assert config.BACKGROUND_METHODS == background.METHODS
+    assert config.BACKGROUND_METHODS == background.BACKGROUND_METHODS
     assert config.ON_FAILURE == background.ON_FAILURE
     assert config.FOV_ALIGNMENTS == reduce.FOV_ALIGNMENT_CHOICES
     assert config.ON_BAD_OBSERVATION == rejection.ON_BAD_OBSERVATION
@@ -1141,8 +1151,8 @@ def test_background_fov_alignment(choice):
 
 
 def test_fov_alignment_choices_are_the_reductions():
-    from dl3flow.config import FOV_ALIGNMENTS
-    from dl3flow.reduce import FOV_ALIGNMENT_CHOICES
+    from dl3flow.config.core import FOV_ALIGNMENTS
+    from dl3flow.makers.map import FOV_ALIGNMENT_CHOICES
 
     assert FOV_ALIGNMENTS == FOV_ALIGNMENT_CHOICES
     schema = _schema()
@@ -1453,7 +1463,7 @@ def test_schema_accepts_an_auto_center(center):
     from snakemake.utils import validate
 
     config = with_geom(center=center)
-    validate(config, str(REPO / "src/dl3flow/schema.yaml"))
+    validate(config, str(REPO / "src/dl3flow/config/schema.yaml"))
     assert config["analyses"]["a"]["geom"]["center"] == center
 
 
@@ -1464,18 +1474,18 @@ def test_schema_rejects_a_bad_center(center):
     from snakemake.utils import validate
 
     with pytest.raises(Exception, match="Error validating config"):
-        validate(with_geom(center=center), str(REPO / "src/dl3flow/schema.yaml"))
+        validate(with_geom(center=center), str(REPO / "src/dl3flow/config/schema.yaml"))
 
 
 def test_simulation_defaults_are_simulates():
-    """The schema's ``simulation`` defaults are dl3flow.simulate's (null: simulate's own)."""
-    from dl3flow.simulate import SimulationConfig
+    """The schema's ``simulation`` defaults are dl3flow.simulate.core's (null: simulate's own)."""
+    from dl3flow.simulate.core import SimulationConfig
 
     default = SimulationConfig()
     for key, value in TOP_DEFAULTS["simulation"].items():
         if key == "target":
             got = {"name": default.target_name, "ra": default.target_ra, "dec": default.target_dec}
-        elif value is None:  # sources, site: dl3flow.simulate's default
+        elif value is None:  # sources, site: dl3flow.simulate.core's default
             continue
         else:
             got = getattr(default, key)

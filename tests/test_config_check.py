@@ -6,13 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dl3flow.config import (
-    ConfigError,
-    analysis_config,
-    check_data_store,
-    did_you_mean,
-)
-from dl3flow.config_check import (
+from dl3flow.config.check import (
     MAX_ERRORS,
     check_config,
     find_schema,
@@ -20,9 +14,15 @@ from dl3flow.config_check import (
     read_config_files,
     schema_errors,
 )
+from dl3flow.config.core import (
+    ConfigError,
+    analysis_config,
+    check_data_store,
+    did_you_mean,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "src/dl3flow/config/schema.yaml").read_text())
 
 
 def demo():
@@ -41,7 +41,7 @@ def changed(path, value):
 
 def test_demo_config_is_valid():
     assert schema_errors(demo(), SCHEMA) == []
-    check_config(demo(), REPO / "src/dl3flow/schema.yaml")  # no error
+    check_config(demo(), REPO / "src/dl3flow/config/schema.yaml")  # no error
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,7 @@ def test_merge_config_returns_new_objects():
 def test_find_schema(tmp_path, monkeypatch):
     # the package's schema, wherever dl3flow runs (also in a workflow copy)
     monkeypatch.chdir(tmp_path)
-    assert find_schema() == REPO / "src" / "dl3flow" / "schema.yaml"
+    assert find_schema() == REPO / "src" / "dl3flow" / "config" / "schema.yaml"
 
 
 def test_check_data_store(tmp_path):

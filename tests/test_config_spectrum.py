@@ -1,4 +1,4 @@
-"""Tests of the `spectrum` section and `maps_enabled` of an analysis (dl3flow.config)."""
+"""Tests of the `spectrum` section and `maps_enabled` of an analysis (dl3flow.config.core)."""
 
 import copy
 from pathlib import Path
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import yaml
 
-from dl3flow.config import (
+from dl3flow.config.core import (
     FINDER_DEFAULTS,
     SPECTRUM_DEFAULTS,
     ConfigError,
     analysis_config,
 )
-from dl3flow.regions_off import ReflectedRegionsFinder, WobbleRegionsFinder
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 
 REPO = Path(__file__).resolve().parents[1]
 CIRCLE = "icrs;circle(83.633,22.014,0.11)"
@@ -292,7 +292,7 @@ def test_input_not_modified():
 
 
 def _spectrum_schema():
-    schema = yaml.safe_load((REPO / "src/dl3flow/schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "src/dl3flow/config/schema.yaml").read_text())
     analysis = schema["$defs"]["analysis"]["properties"]
     (section,) = [s for s in analysis["spectrum"]["oneOf"] if s.get("type") == "object"]
     return schema, analysis, section

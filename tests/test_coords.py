@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord, SkyOffsetFrame
 
-from dl3flow.coords import fov_to_sky, icrs_deg, sky_to_fov, wrap_longitude
+from dl3flow.maps.coords import fov_to_sky, icrs_deg, sky_to_fov, wrap_longitude
 
 
 def test_pointing_is_fov_origin():

@@ -1,4 +1,4 @@
-"""Unit tests of dl3flow.dataset on tiny geometries with literal arrays."""
+"""Unit tests of dl3flow.datasets.map on tiny geometries with literal arrays."""
 
 from pathlib import Path
 
@@ -8,8 +8,8 @@ from _factories import make_geom
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow import dataset as dsmod
-from dl3flow.dataset import (
+from dl3flow.datasets import map as dsmod
+from dl3flow.datasets.map import (
     DatasetError,
     EDispKernelMap,
     MapDataset,
@@ -20,7 +20,7 @@ from dl3flow.dataset import (
     stack,
     stack_datasets,
 )
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 RAD = np.array([0.0, 0.1, 0.3])
 
@@ -239,7 +239,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
     real_write_bytes = Path.write_bytes
 
-    def failing_write_bytes(self, data):  # dl3flow.fitsio's bytes, cut short
+    def failing_write_bytes(self, data):  # dl3flow.io.fits's bytes, cut short
         real_write_bytes(self, data[:7])
         raise OSError("disk full")
 
@@ -582,7 +582,7 @@ def _fields(ds):
 def test_gti_is_a_table_like_gtitable():
     import astropy.units as u
 
-    from dl3flow.gti import GTITable
+    from dl3flow.data.gti import GTITable
 
     ds = _full_dataset(gti=_gti(100.0, 1787.0))
     gti = ds.gti

@@ -1,4 +1,4 @@
-"""Tests of dl3flow.datastore on tiny synthetic GADF stores (and on H.E.S.S. DL3 DR1)."""
+"""Tests of dl3flow.data.store on tiny synthetic GADF stores (and on H.E.S.S. DL3 DR1)."""
 
 import gzip
 import hashlib
@@ -16,8 +16,8 @@ from astropy.io import fits
 from astropy.table import MaskedColumn, Table
 from astropy.time import Time
 
-from dl3flow import datastore as ds_module
-from dl3flow.datastore import (
+from dl3flow.data import store as ds_module
+from dl3flow.data.store import (
     OBSERVATORY_LOCATIONS,
     AmbiguousHDUError,
     CorruptFileError,
@@ -32,7 +32,7 @@ from dl3flow.datastore import (
     UnknownObservationError,
     UnsupportedHDUClassError,
 )
-from dl3flow.irf import EffectiveArea2D, IrfError
+from dl3flow.irf.core import EffectiveArea2D, IrfError
 
 MJDREFI, MJDREFF = 51910, 0.5
 
@@ -206,9 +206,9 @@ def store(store_dir):
 
 @pytest.fixture
 def fake_irf(monkeypatch):
-    """Replace dl3flow.irf by a module whose read_irf records its calls."""
+    """Replace dl3flow.irf.core by a module whose read_irf records its calls."""
     calls = []
-    module = types.ModuleType("dl3flow.irf")
+    module = types.ModuleType("dl3flow.irf.core")
 
     def read_irf(hdu, *, hdu_class, source):
         calls.append((hdu.name, source))
@@ -220,7 +220,7 @@ def fake_irf(monkeypatch):
         }
 
     module.read_irf = read_irf
-    monkeypatch.setitem(sys.modules, "dl3flow.irf", module)
+    monkeypatch.setitem(sys.modules, "dl3flow.irf.core", module)
     return calls
 
 
@@ -847,11 +847,11 @@ def test_shared_caldb_irf_file_through_file_dir_with_dotdot(tmp_path):
 
 def test_bkg_fov_alignment(tmp_path, monkeypatch):
     # the alignment is the bkg IRF's own (irf.read_irf: FOVALIGN, GADF default ALTAZ)
-    module = types.ModuleType("dl3flow.irf")
+    module = types.ModuleType("dl3flow.irf.core")
     module.read_irf = lambda hdu, *, hdu_class, source: types.SimpleNamespace(
         fov_alignment=hdu.header.get("FOVALIGN", "ALTAZ")
     )
-    monkeypatch.setitem(sys.modules, "dl3flow.irf", module)
+    monkeypatch.setitem(sys.modules, "dl3flow.irf.core", module)
     root = make_store(tmp_path)
     store = DataStore.from_dir(root)
     assert store.observation(1).bkg_fov_alignment == "ALTAZ"  # no FOVALIGN keyword
@@ -1111,7 +1111,7 @@ def test_hess_dr1_all_observations_open(hess_dr1):
 
 
 def test_hess_dr1_irfs(hess_dr1):
-    pytest.importorskip("dl3flow.irf")
+    pytest.importorskip("dl3flow.irf.core")
     obs = DataStore.from_dir(hess_dr1).observation(23523)
     for name in ("aeff", "edisp", "psf", "bkg"):
         assert getattr(obs, name) is not None

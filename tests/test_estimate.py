@@ -8,8 +8,8 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.dataset import EDispKernelMap, MapDataset
-from dl3flow.estimate import (
+from dl3flow.datasets.map import EDispKernelMap, MapDataset
+from dl3flow.estimators.excess import (
     MAP_UNITS,
     REFERENCE_AMPLITUDE,
     EstimateError,
@@ -25,8 +25,8 @@ from dl3flow.estimate import (
     tophat_kernel,
     write_maps,
 )
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
-from dl3flow.peaks import PEAK_COLUMNS, PeaksError, find_peaks, write_peaks
+from dl3flow.estimators.peaks import PEAK_COLUMNS, PeaksError, find_peaks, write_peaks
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.stats import CashCounts, WStatCounts
 
 EDGES = np.array([1.0, 2.0, 4.0, 8.0])
@@ -430,7 +430,7 @@ def test_write_and_read_maps(tmp_path):
 
 
 def test_write_maps_records_provenance(tmp_path):
-    from dl3flow.provenance import Provenance, read_provenance
+    from dl3flow.io.provenance import Provenance, read_provenance
 
     maps = estimate_excess_maps(_dataset(counts=2.0))
     source = tmp_path / "dataset.fits"

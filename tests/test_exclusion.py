@@ -1,4 +1,5 @@
-"""Tests of dl3flow.exclusion: regions, significance hysteresis, combination, FITS I/O, plot."""
+"""Tests of dl3flow.makers.exclusion: regions, significance hysteresis, combination, FITS I/O,
+plot."""
 
 import logging
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from dl3flow.catalogs import CatalogSpec
-from dl3flow.exclusion import (
+from dl3flow.io.atomic import write_figure
+from dl3flow.makers.catalogs import CatalogSpec
+from dl3flow.makers.exclusion import (
     MASK_HDU,
     ExclusionError,
     ExclusionMask,
@@ -26,8 +28,7 @@ from dl3flow.exclusion import (
     significance_mask,
     write_mask,
 )
-from dl3flow.geom import SkyGeom
-from dl3flow.io import write_figure
+from dl3flow.maps.geom import SkyGeom
 
 
 @pytest.fixture
@@ -228,7 +229,7 @@ def test_catalog_exclusion_outside_source_reaching_in(geom):
 
 def test_catalog_exclusion_empty_warns(geom, caplog):
     sources = _sources([("far", 50.0, 40.0, 0.0)])
-    with caplog.at_level(logging.WARNING, logger="dl3flow.exclusion"):
+    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.exclusion"):
         mask, excluded = catalog_exclusion(geom, sources)
     assert mask.all() and mask.shape == geom.shape
     assert len(excluded) == 0
@@ -480,7 +481,7 @@ def test_read_errors(tmp_path, geom):
 
 @pytest.mark.parametrize("with_counts", [True, False])
 def test_plot_exclusion_writes_png(tmp_path, geom, with_counts):
-    from dl3flow.plotting_masks import plot_exclusion
+    from dl3flow.plotting.masks import plot_exclusion
 
     sources = _sources([("HESS J0000-000", 10.0, 0.0, 0.1), ("Outside", 20.0, 0.0, 0.0)])
     mask, _ = catalog_exclusion(geom, sources[:1], min_radius=0.2)
@@ -503,7 +504,7 @@ def test_plot_exclusion_writes_png(tmp_path, geom, with_counts):
 
 
 def test_plot_exclusion_shape_errors(geom):
-    from dl3flow.plotting_masks import plot_exclusion
+    from dl3flow.plotting.masks import plot_exclusion
 
     with pytest.raises(ValueError, match="mask shape"):
         plot_exclusion(np.ones((2, 2)), geom)

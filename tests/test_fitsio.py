@@ -1,4 +1,4 @@
-"""dl3flow.fitsio against astropy.io.fits: the same cards, readable files, the same data."""
+"""dl3flow.io.fits against astropy.io.fits: the same cards, readable files, the same data."""
 
 import gzip
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from dl3flow import fitsio
+from dl3flow.io import fits as fitsio
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from dl3flow.geom import DatasetGeom, EnergyAxis, GeomError, SkyGeom
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, GeomError, SkyGeom
 
 
 def test_energy_axis_from_bounds_is_log_spaced():

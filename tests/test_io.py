@@ -1,4 +1,4 @@
-"""Tests of dl3flow.io: atomic writes leave either the old file or the new one."""
+"""Tests of dl3flow.io.atomic: atomic writes leave either the old file or the new one."""
 
 import logging
 import os
@@ -8,7 +8,7 @@ import warnings
 import pytest
 from astropy.table import Table
 
-from dl3flow.io import (
+from dl3flow.io.atomic import (
     atomic_path,
     atomic_write,
     read_observations,
@@ -149,12 +149,12 @@ def test_script_logging_writes_messages_and_traceback(tmp_path):
     with pytest.raises(ValueError, match="bad obs"):
         with script_logging([str(log)]) as logger:
             logger.info("starting")
-            logging.getLogger("dl3flow.reduce").warning("from a module")
+            logging.getLogger("dl3flow.makers.map").warning("from a module")
             warnings.warn("a python warning", UserWarning, stacklevel=1)
             raise ValueError("bad obs")
     text = log.read_text()
     assert "INFO dl3flow.script: starting" in text
-    assert "WARNING dl3flow.reduce: from a module" in text
+    assert "WARNING dl3flow.makers.map: from a module" in text
     assert "a python warning" in text
     assert "Traceback" in text and "ValueError: bad obs" in text
     # the handler is removed afterwards
@@ -174,7 +174,7 @@ def test_script_logging_turns_off_the_iers_download_without_importing_it():
 
     code = (
         "import sys\n"
-        "from dl3flow.io import script_logging\n"
+        "from dl3flow.io.atomic import script_logging\n"
         "with script_logging([]):\n"
         "    pass\n"
         "assert 'astropy.utils.iers' not in sys.modules\n"

@@ -1,11 +1,11 @@
-"""Unit tests for dl3flow.irf on tiny literal synthetic GADF IRF tables."""
+"""Unit tests for dl3flow.irf.core on tiny literal synthetic GADF IRF tables."""
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from scipy.interpolate import RegularGridInterpolator
 
-from dl3flow.irf import (
+from dl3flow.irf.core import (
     Background2D,
     Background3D,
     EffectiveArea2D,

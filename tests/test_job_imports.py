@@ -81,8 +81,8 @@ def loaded():
 
 
 @IMPORTS@
-from dl3flow.config import analysis_config
-from dl3flow.workflow_support import script_job, script_provenance
+from dl3flow.config.core import analysis_config
+from dl3flow.workflow.support import script_job, script_provenance
 
 report = {"imports": loaded()}
 print(json.dumps(report), flush=True)
@@ -103,10 +103,10 @@ print(json.dumps(report))
 """
 
 REDUCE_IMPORTS = """
-from dl3flow.datastore import DataStore
-from dl3flow.rejection import Rejection, reduce_to_files
-from dl3flow.reduce import reduce_observation
-from dl3flow.workflow_support import job_geom
+from dl3flow.data.store import DataStore
+from dl3flow.workflow.rejection import Rejection, reduce_to_files
+from dl3flow.makers.map import reduce_observation
+from dl3flow.workflow.support import job_geom
 """
 
 # the reduction alone (reduce_to_files, the script's call: test_reduce_to_files_stays_light)
@@ -148,10 +148,10 @@ with script_job(job):
 
 # scripts/make_safe_masks.py, with the default methods [aeff-default, offset-max]
 SAFE_MASK_IMPORTS = """
-from dl3flow.dataset import read_dataset
-from dl3flow.rejection import rejection_of
-from dl3flow.safe_mask import DatasetObservation, make_safe_mask, rejected_safe_mask
-from dl3flow.safe_mask import write_safe_mask
+from dl3flow.datasets.map import read_dataset
+from dl3flow.workflow.rejection import rejection_of
+from dl3flow.makers.safe import DatasetObservation, make_safe_mask, rejected_safe_mask
+from dl3flow.makers.safe import write_safe_mask
 """
 
 SAFE_MASK_CALLS = """
@@ -168,11 +168,11 @@ with script_job(job):
 # scripts/normalize_backgrounds.py with method: scale, up to the dataset (its ECSV
 # status table needs astropy.table; the exclusion's SOURCES table is not read)
 NORMALIZE_IMPORTS = """
-from dl3flow.background import results_table
-from dl3flow.dataset import read_dataset
-from dl3flow.io import write_table
-from dl3flow.safe_mask import read_safe_mask, with_safe_mask
-from dl3flow.steps import describe_norm, normalise_observation, read_exclusion
+from dl3flow.makers.background import results_table
+from dl3flow.datasets.map import read_dataset
+from dl3flow.io.atomic import write_table
+from dl3flow.makers.safe import read_safe_mask, with_safe_mask
+from dl3flow.workflow.steps import describe_norm, normalise_observation, read_exclusion
 """
 
 NORMALIZE_CALLS = """
@@ -189,11 +189,11 @@ with script_job(job):
 # scripts/extract_spectra.py with reflected regions and aeff-default (aeff-max solves
 # for its threshold with scipy.optimize, as gammapy: an analysis that asks for it pays)
 SPECTRUM_IMPORTS = """
-from dl3flow.datastore import DataStore
-from dl3flow.rejection import Rejection
-from dl3flow.spectrum import extract_spectrum_to_file
-from dl3flow.steps import read_exclusion
-from dl3flow.workflow_support import batch_observations, matching_inputs
+from dl3flow.data.store import DataStore
+from dl3flow.workflow.rejection import Rejection
+from dl3flow.makers.spectrum import extract_spectrum_to_file
+from dl3flow.workflow.steps import read_exclusion
+from dl3flow.workflow.support import batch_observations, matching_inputs
 """
 
 SPECTRUM_CALLS = """
@@ -223,9 +223,9 @@ JOBS = {
 @pytest.fixture(scope="module")
 def tiny_job(tmp_path_factory):
     """A one-observation simulated store, the analysis config and an exclusion mask."""
-    from dl3flow.config import analysis_config
-    from dl3flow.exclusion import write_mask
-    from dl3flow.simulate import SimulationConfig, write_data_store
+    from dl3flow.config.core import analysis_config
+    from dl3flow.makers.exclusion import write_mask
+    from dl3flow.simulate.core import SimulationConfig, write_data_store
 
     root = tmp_path_factory.mktemp("job_imports")
     store = write_data_store(SimulationConfig(n_obs=1, livetime=120.0), root / "store")

@@ -1,4 +1,4 @@
-"""dl3flow.jobserver: the warm fork server of local runs, with real processes."""
+"""dl3flow.workflow.jobserver: the warm fork server of local runs, with real processes."""
 
 import ast
 import os
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dl3flow import jobserver
-from dl3flow.jobserver import JOB_SERVER_ENV, delegate, job_modules, usable
+from dl3flow.workflow import jobserver
+from dl3flow.workflow.jobserver import JOB_SERVER_ENV, delegate, job_modules, usable
 
 REPO = Path(__file__).resolve().parents[1]
 linux_only = pytest.mark.skipif(
@@ -45,13 +45,13 @@ def test_start_when_unusable_starts_nothing(monkeypatch, tmp_path):
 def test_job_modules_lists_the_scripts_dl3flow_imports(tmp_path):
     (tmp_path / "b.py").write_text("from dl3flow.stats import cash\nimport numpy\n")
     (tmp_path / "a.py").write_text(
-        "from dl3flow.jobserver import delegate\nimport dl3flow.geom\n"
+        "from dl3flow.workflow.jobserver import delegate\nimport dl3flow.geom\n"
         "from dl3flow.stats import x, y\nfrom . import local\n"
         "def f():\n    from dl3flow.irf import rare\n"
     )
     (tmp_path / "notes.txt").write_text("from dl3flow.cli import nothing\n")
     assert job_modules(tmp_path) == [
-        "dl3flow.jobserver:delegate",
+        "dl3flow.workflow.jobserver:delegate",
         "dl3flow.geom",
         "dl3flow.stats:x",
         "dl3flow.stats:y",
@@ -76,7 +76,8 @@ def test_every_script_delegates_first():
         body = ast.parse(path.read_text()).body
         first, second = body[1], body[2]
         assert isinstance(first, ast.ImportFrom), path.name
-        assert (first.module, first.names[0].name) == ("dl3flow.jobserver", "delegate"), path.name
+        imported = (first.module, first.names[0].name)
+        assert imported == ("dl3flow.workflow.jobserver", "delegate"), path.name
         assert ast.unparse(second) == "delegate()", path.name
 
 
@@ -100,7 +101,8 @@ def server(tmp_path, monkeypatch):
 
 def _job(tmp_path, body: str) -> Path:
     script = tmp_path / "job.py"
-    script.write_text("from dl3flow.jobserver import delegate\ndelegate()\nimport os, sys\n" + body)
+    head = "from dl3flow.workflow.jobserver import delegate\ndelegate()\nimport os, sys\n"
+    script.write_text(head + body)
     return script
 
 

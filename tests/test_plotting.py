@@ -1,4 +1,4 @@
-"""Tests of dl3flow.plotting: files are written, axes are labelled and titled."""
+"""Tests of dl3flow.plotting.quicklook: files are written, axes are labelled and titled."""
 
 from types import SimpleNamespace
 
@@ -6,9 +6,9 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
-from dl3flow.io import write_figure
-from dl3flow.plotting import (
+from dl3flow.io.atomic import write_figure
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.plotting.quicklook import (
     QUICKLOOK_NAMES,
     plot_background,
     plot_counts,
@@ -146,7 +146,7 @@ def test_plotting_does_not_touch_pyplot():
 def test_plot_safe_energy():
     from astropy.table import Table
 
-    from dl3flow.plotting import plot_safe_energy
+    from dl3flow.plotting.quicklook import plot_safe_energy
 
     table = Table(
         {
@@ -185,7 +185,7 @@ def test_plot_safe_energy():
 def test_plot_safe_energy_histogram_beyond_max_rows():
     from astropy.table import Table
 
-    from dl3flow.plotting import MAX_ROWS, plot_safe_energy
+    from dl3flow.plotting.quicklook import MAX_ROWS, plot_safe_energy
 
     n = MAX_ROWS + 1
     table = Table(

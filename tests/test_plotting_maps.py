@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from dl3flow.geom import SkyGeom
-from dl3flow.io import write_figure
-from dl3flow.plotting_maps import (
+from dl3flow.io.atomic import write_figure
+from dl3flow.maps.geom import SkyGeom
+from dl3flow.plotting.maps import (
     plot_excess_map,
     plot_exposure_map,
     plot_flux_map,
@@ -71,7 +71,7 @@ def test_significance_map(tmp_path, sky, significance, exclusion):
     assert "significance" in cbar.get_ylabel()
     # one source inside the image, labelled
     assert [t.get_text() for t in ax.texts] == ["Crab"]
-    # the overlays are explained in the legend (words of dl3flow.figure_text), the
+    # the overlays are explained in the legend (words of dl3flow.plotting.text), the
     # footer is the caption only
     legend = fig.axes[2].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == [

@@ -3,15 +3,7 @@
 import numpy as np
 import pytest
 
-from dl3flow.figure_text import (
-    FIGURE_OVERLAYS,
-    OVERLAYS,
-    REPORT_TITLES,
-    figure_overlays,
-    overlay_caption,
-    report_labels,
-)
-from dl3flow.plotting_scales import (
+from dl3flow.plotting.scales import (
     Stretch,
     asinh_stretch,
     asinh_ticks,
@@ -20,6 +12,14 @@ from dl3flow.plotting_scales import (
     robust_width,
     significance_stretch,
     times_ten,
+)
+from dl3flow.plotting.text import (
+    FIGURE_OVERLAYS,
+    OVERLAYS,
+    REPORT_TITLES,
+    figure_overlays,
+    overlay_caption,
+    report_labels,
 )
 
 

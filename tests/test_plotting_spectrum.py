@@ -1,4 +1,4 @@
-"""Tests of dl3flow.plotting_spectrum: the numbers behind the spectrum plots, and the plots."""
+"""Tests of dl3flow.plotting.spectrum: the numbers behind the spectrum plots, and the plots."""
 
 from types import SimpleNamespace
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dl3flow.dataset_spectrum import SpectrumDatasetOnOff
-from dl3flow.geom import EnergyAxis
-from dl3flow.plotting_spectrum import cumulative_summary, spectrum_figures, theta2_histograms
-from dl3flow.regions_off import CircleRegion, WobbleRegionsFinder
-from dl3flow.rejection import Rejection
-from dl3flow.spectrum import rejected_spectrum
+from dl3flow.datasets.spectrum import SpectrumDatasetOnOff
+from dl3flow.makers.reflected import CircleRegion, WobbleRegionsFinder
+from dl3flow.makers.spectrum import rejected_spectrum
+from dl3flow.maps.geom import EnergyAxis
+from dl3flow.plotting.spectrum import cumulative_summary, spectrum_figures, theta2_histograms
+from dl3flow.workflow.rejection import Rejection
 
 ON = CircleRegion(10.0, 0.0, 0.1)
 ENERGY = EnergyAxis([1.0, 2.0, 4.0])

@@ -1,4 +1,4 @@
-"""Tests of dl3flow.provenance: records, FITS header / sidecar round trips, checksums, CLI."""
+"""Tests of dl3flow.io.provenance: records, FITS header / sidecar round trips, checksums, CLI."""
 
 import dataclasses
 import hashlib
@@ -15,12 +15,11 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dl3flow import __version__
-from dl3flow import provenance as provmod
 from dl3flow.cli import main
-from dl3flow.dataset import read_dataset
-from dl3flow.dataset_onoff import MapDatasetOnOff, read_dataset_onoff
-from dl3flow.exclusion import ExclusionMask, read_mask
-from dl3flow.provenance import (
+from dl3flow.datasets.map import read_dataset
+from dl3flow.datasets.onoff import MapDatasetOnOff, read_dataset_onoff
+from dl3flow.io import provenance as provmod
+from dl3flow.io.provenance import (
     PROVENANCE_KEYWORDS,
     ConfigHashError,
     InputFile,
@@ -36,7 +35,8 @@ from dl3flow.provenance import (
     read_provenance,
     sidecar_path,
 )
-from dl3flow.safe_mask import SafeMask, read_safe_mask, write_safe_mask
+from dl3flow.makers.exclusion import ExclusionMask, read_mask
+from dl3flow.makers.safe import SafeMask, read_safe_mask, write_safe_mask
 
 # A string that astropy's long-string (CONTINUE) splitting does not round-trip as is.
 TRICKY = "it's a 'quoted' & ampersanded && string  with  double  spaces, é, " * 7
@@ -128,7 +128,7 @@ def test_package_versions_skips_missing_packages():
 
 def test_create_does_not_import_matplotlib_or_snakemake(tmp_path):
     code = (
-        "import sys; from dl3flow.provenance import Provenance; "
+        "import sys; from dl3flow.io.provenance import Provenance; "
         "p = Provenance.create(rule='r'); "
         "assert 'numpy' in p.packages; "
         "print(sorted(m for m in ('matplotlib', 'snakemake') if m in sys.modules))"
@@ -414,7 +414,7 @@ def test_dataset_write_records_provenance_outside_meta(prov, tmp_path):
 
 
 def test_dataset_meta_may_not_use_provenance_keywords(tmp_path):
-    from dl3flow.dataset import DatasetError
+    from dl3flow.datasets.map import DatasetError
 
     ds = dataclasses.replace(_dataset(), meta={"PROVRULE": "x"})
     with pytest.raises(DatasetError, match="meta key 'PROVRULE' is reserved"):

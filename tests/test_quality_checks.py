@@ -1,4 +1,4 @@
-"""Unit tests of the DL3 validation checks (dl3flow.quality_checks), on tiny literal data."""
+"""Unit tests of the DL3 validation checks (dl3flow.data.checks), on tiny literal data."""
 
 from __future__ import annotations
 
@@ -9,26 +9,7 @@ import numpy as np
 import pytest
 from _factories import make_geom
 
-from dl3flow.datastore import EventList
-from dl3flow.gti import GTITable
-from dl3flow.irf import (
-    Background2D,
-    EffectiveArea2D,
-    EnergyDispersion2D,
-    IrfAxis,
-    PSF3Gauss,
-    PSFKing,
-)
-from dl3flow.quality import (
-    DEFAULT_POLICIES,
-    VALIDATION_CHECKS,
-    ObservationWarning,
-    QualityError,
-    QualityNote,
-    QualityPolicy,
-    collect_notes,
-)
-from dl3flow.quality_checks import (
+from dl3flow.data.checks import (
     Finding,
     _Usage,
     events_direction_invalid,
@@ -42,6 +23,25 @@ from dl3flow.quality_checks import (
     find_normalisation,
     find_pointing_index,
     validate_observation,
+)
+from dl3flow.data.gti import GTITable
+from dl3flow.data.quality import (
+    DEFAULT_POLICIES,
+    VALIDATION_CHECKS,
+    ObservationWarning,
+    QualityError,
+    QualityNote,
+    QualityPolicy,
+    collect_notes,
+)
+from dl3flow.data.store import EventList
+from dl3flow.irf.core import (
+    Background2D,
+    EffectiveArea2D,
+    EnergyDispersion2D,
+    IrfAxis,
+    PSF3Gauss,
+    PSFKing,
 )
 
 # ----------------------------------------------------------------------------- policy

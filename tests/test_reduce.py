@@ -12,10 +12,9 @@ from astropy.coordinates import EarthLocation, SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
-from dl3flow.geom import SkyGeom
-from dl3flow.irf import Background2D, Background3D, EffectiveArea2D, IrfAxis
-from dl3flow.quality import ObservationWarning, collect_notes
-from dl3flow.reduce import (
+from dl3flow.data.quality import ObservationWarning, collect_notes
+from dl3flow.irf.core import Background2D, Background3D, EffectiveArea2D, IrfAxis
+from dl3flow.makers.map import (
     ReductionError,
     make_background,
     make_counts,
@@ -24,6 +23,7 @@ from dl3flow.reduce import (
     reduce_observation,
     resolve_fov_alignment,
 )
+from dl3flow.maps.geom import SkyGeom
 
 MEV_PER_TEV = 1e6
 

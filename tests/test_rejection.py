@@ -1,4 +1,4 @@
-"""Tests of dl3flow.rejection: one bad observation is a clear error or a rejection record.
+"""Tests of dl3flow.workflow.rejection: one bad observation is a clear error or a rejection record.
 
 Each failure is made on a copy of one H.E.S.S. DL3 DR1 file in ``tmp_path``
 (``hess_obs_copy`` in conftest.py); the shared data is only read.
@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from dl3flow.config import analysis_config
-from dl3flow.dataset import MapDataset, read_dataset
-from dl3flow.datastore import DataStore
-from dl3flow.provenance import (
+from dl3flow.config.core import analysis_config
+from dl3flow.data.quality import QualityNote
+from dl3flow.data.store import DataStore
+from dl3flow.datasets.map import MapDataset, read_dataset
+from dl3flow.io.provenance import (
     Provenance,
     data_checksum,
     file_checksum,
     observation_files,
     read_provenance,
 )
-from dl3flow.quality import QualityNote
-from dl3flow.rejection import (
+from dl3flow.workflow.rejection import (
     BadObservationError,
     Rejection,
     collect_notes,

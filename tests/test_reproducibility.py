@@ -6,7 +6,7 @@ Snakemake module, conftest.py) must give the same products, with identical data 
 every FITS and ECSV product; a run killed with SIGKILL in the middle and resumed
 with ``--rerun-incomplete`` must give the same data as an uninterrupted run, with no
 partially written file left behind.
-Data are compared with `dl3flow.provenance.data_checksum` (headers hold dates).
+Data are compared with `dl3flow.io.provenance.data_checksum` (headers hold dates).
 """
 
 import os
@@ -58,7 +58,7 @@ def _differences(a: dict, b: dict) -> list[str]:
 
 def test_provenance_cli_shows_how_the_stack_was_made(run_a):
     from dl3flow import __version__
-    from dl3flow.provenance import config_hash, file_checksum, read_provenance
+    from dl3flow.io.provenance import config_hash, file_checksum, read_provenance
 
     path = "results/demo/stacked/dataset.fits"
     result = subprocess.run(
@@ -112,7 +112,7 @@ def test_provenance_cli_shows_how_the_stack_was_made(run_a):
 def test_every_product_has_provenance(run_a):
     from astropy.io import fits
 
-    from dl3flow.provenance import read_provenance
+    from dl3flow.io.provenance import read_provenance
 
     suffixes = (".fits", ".ecsv", ".png", ".html")
     products = [p for p in product_files(run_a) if p.endswith(suffixes)]

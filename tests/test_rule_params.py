@@ -1,7 +1,7 @@
 """Each workflow script reads only what its rule gives it (issue 16, item 3).
 
 A job's config is its rule's ``params`` (the sections it uses, plain values, parsed by
-``dl3flow.config.parse_<section>``), and those params are what re-runs it. So a
+``dl3flow.config.core.parse_<section>``), and those params are what re-runs it. So a
 script must not read ``snakemake.config`` nor parse the whole config
 (``analysis_config``, the former ``job_config``), and every ``snakemake.params.X``
 it reads must be a param of its rule; a param the script never reads must be a
@@ -21,12 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Params that only re-run a job, and why (its script does not read them).
 TRIGGER_ONLY = {
-    # the overlay captions (dl3flow.figure_text) the plotting code draws: a change of
+    # the overlay captions (dl3flow.plotting.text) the plotting code draws: a change of
     # the text re-runs the plots that show it
     "overlays",
 }
 
-#: Params read for the script by a dl3flow.workflow_support helper it calls: always,
+#: Params read for the script by a dl3flow.workflow.support helper it calls: always,
 #: and if the rule gives them (script_provenance records the observations given).
 HELPER_PARAMS = {"batch_observations": {"obs_ids"}}
 OPTIONAL_HELPER_PARAMS = {"script_provenance": {"obs_ids"}}
@@ -191,7 +191,7 @@ def test_script_reads_only_what_its_rule_gives(name):
 
 def test_workflow_support_does_not_read_the_config():
     """The helpers the scripts give ``snakemake`` to read no config either."""
-    tree = ast.parse((REPO / "src/dl3flow/workflow_support.py").read_text())
+    tree = ast.parse((REPO / "src/dl3flow/workflow/support.py").read_text())
     for node in ast.walk(tree):
         assert not (isinstance(node, ast.Attribute) and node.attr == "config"), node.lineno
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr":
@@ -222,7 +222,7 @@ use rule plot_thing as plot_third with:
 """
 
 GOOD_SCRIPT = """
-from dl3flow.config import parse_plots
+from dl3flow.config.core import parse_plots
 name, params = snakemake.wildcards.analysis, snakemake.params
 plots = parse_plots(name, params.plots, geom=None)
 """
@@ -252,7 +252,7 @@ plots = parse_plots(name, params.plots, geom=None)
             ],
         ),
         (
-            "from dl3flow.workflow_support import job_config\n"
+            "from dl3flow.workflow.support import job_config\n"
             "x = snakemake.params['plots'], snakemake.params.get('geom')",
             "plot_thing",
             [

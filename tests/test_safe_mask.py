@@ -12,10 +12,9 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.dataset import EDispKernelMap, MapDataset, stack_datasets
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
-from dl3flow.safe_mask import (
-    METHODS,
+from dl3flow.datasets.map import EDispKernelMap, MapDataset, stack_datasets
+from dl3flow.makers.safe import (
+    SAFE_MASK_METHODS,
     SafeMask,
     SafeMaskError,
     energy_mask,
@@ -33,6 +32,7 @@ from dl3flow.safe_mask import (
     with_safe_mask,
     write_safe_mask,
 )
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 RECO = np.array([0.5, 1.0, 2.0, 4.0, 8.0])  # 4 bins, factor 2
 TRUE = np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0])  # 6 bins, factor 2
@@ -106,7 +106,7 @@ def test_aeff_default_thresholds():
 @pytest.mark.parametrize("missing", [None, 0.0])
 def test_aeff_default_missing_threshold_warns_and_does_not_cut(caplog, missing):
     aeff = SimpleNamespace(lo_threshold=missing, hi_threshold=missing)
-    with caplog.at_level(logging.WARNING, logger="dl3flow.safe_mask"):
+    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.safe"):
         result = energy_range_aeff_default(aeff, obs_id=7)
     assert result.energy_min is None and result.energy_max is None
     assert "No default lower safe energy threshold (LO_THRES) defined for obs 7" in caplog.text
@@ -285,7 +285,7 @@ def test_methods_combine_with_and():
         ds, obs, methods=["offset-max", "bkg-peak", "aeff-default"], offset_max=1.6
     )
     np.testing.assert_array_equal(safe.mask, parts[0] & parts[1] & parts[2])
-    assert safe.methods == ("aeff-default", "offset-max", "bkg-peak")  # METHODS order
+    assert safe.methods == ("aeff-default", "offset-max", "bkg-peak")  # SAFE_MASK_METHODS order
     assert safe.energy_min == 2.0 and safe.energy_max is None
     assert set(safe.details) == {"aeff-default", "offset-max", "bkg-peak"}
     assert safe.details["offset-max"].note == "offset < 1.6 deg from the pointing"
@@ -328,7 +328,7 @@ def test_safe_mask_shape_checked():
 
 
 def test_all_methods_listed():
-    assert METHODS == ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
+    assert SAFE_MASK_METHODS == ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
 
 
 # ------------------------------------------------------------------------------- I/O
@@ -372,7 +372,7 @@ def test_write_read_empty_and_uncut(tmp_path):
 
 
 def test_a_rejected_observations_mask_is_empty_flagged_and_left_out_of_the_table(tmp_path):
-    from dl3flow.rejection import Rejection
+    from dl3flow.workflow.rejection import Rejection
 
     rejection = Rejection(obs_id=9, stage="events", reason="obs 9: truncated", error="E")
     safe = rejected_safe_mask(make_dataset(), rejection, methods=("aeff-default",))
@@ -444,7 +444,7 @@ def test_with_safe_mask_checks_geometry():
 
 def test_the_safe_mask_needs_only_the_reduced_dataset():
     """The reduction records pointing and default range: no second read of the DL3 file."""
-    from dl3flow.safe_mask import DatasetObservation
+    from dl3flow.makers.safe import DatasetObservation
 
     ds = make_dataset()
     meta = {"OBS_ID": 1, "RA_PNT": 10.0, "DEC_PNT": 0.0, "AEFF_LO": 1.0, "AEFF_HI": "none"}

@@ -1,4 +1,4 @@
-"""Tests of dl3flow.selection.select_observations on small synthetic obs-index tables."""
+"""Tests of dl3flow.data.selection.select_observations on small synthetic obs-index tables."""
 
 import astropy.units as u
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import MaskedColumn, Table
 
-from dl3flow.selection import SelectionError, StringCut, auto_center, select_observations
+from dl3flow.data.selection import SelectionError, StringCut, auto_center, select_observations
 
 CENTER = SkyCoord(83.0, 22.0, unit="deg", frame="icrs")
 

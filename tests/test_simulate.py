@@ -1,4 +1,4 @@
-"""Tests of the synthetic GADF data store (dl3flow.simulate)."""
+"""Tests of the synthetic GADF data store (dl3flow.simulate.core)."""
 
 import hashlib
 import os
@@ -9,9 +9,9 @@ from astropy.coordinates import SkyCoord, SkyOffsetFrame
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow import simulate
-from dl3flow.coords import fov_to_sky
-from dl3flow.simulate import (
+from dl3flow.maps.coords import fov_to_sky
+from dl3flow.simulate import core as simulate
+from dl3flow.simulate.core import (
     SimulationConfig,
     SimulationConfigError,
     SourceSpec,
@@ -397,8 +397,8 @@ def test_caldb_events_come_from_the_shared_instrument():
 
 
 def test_caldb_store_reads_with_dl3flow(caldb_store):
-    from dl3flow.datastore import DataStore
-    from dl3flow.irf import Background3D, EffectiveArea2D, EnergyDispersion2D, PSF3Gauss
+    from dl3flow.data.store import DataStore
+    from dl3flow.irf.core import Background3D, EffectiveArea2D, EnergyDispersion2D, PSF3Gauss
 
     config, path = caldb_store
     store = DataStore.from_dir(path)

@@ -4,7 +4,7 @@ The simulator writes an ``MC_ID`` column (0 = background, k = k-th source), so t
 number of injected source events in a region is known exactly; the reduction
 must find it back as excess, and its IRF background must predict the counts of
 a source-free region, both within 3 sigma of the Poisson error. The data store is
-read through `dl3flow.datastore` like real data: no special case.
+read through `dl3flow.data.store` like real data: no special case.
 """
 
 import astropy.units as u
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from dl3flow.coords import angular_offset
-from dl3flow.dataset import stack_datasets
-from dl3flow.datastore import DataStore
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom
-from dl3flow.reduce import make_counts, reduce_observation
-from dl3flow.simulate import simulation_config_from_dict, write_data_store
+from dl3flow.data.store import DataStore
+from dl3flow.datasets.map import stack_datasets
+from dl3flow.makers.map import make_counts, reduce_observation
+from dl3flow.maps.coords import angular_offset
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
+from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
 
 N_OBS = 6
 TARGET = (60.0, -25.0)

@@ -10,18 +10,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dl3flow.dataset import DatasetError
-from dl3flow.dataset_spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
-from dl3flow.geom import EnergyAxis, SkyGeom
-from dl3flow.irf import EffectiveArea2D, IrfAxis, IrfError, RadMax2D, rad_max_from_irf
-from dl3flow.regions_off import (
+from dl3flow.datasets.map import DatasetError
+from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
+from dl3flow.irf.core import EffectiveArea2D, IrfAxis, IrfError, RadMax2D, rad_max_from_irf
+from dl3flow.makers.reflected import (
     CircleRegion,
     OffRegionsError,
     ReflectedRegionsFinder,
     WobbleRegionsFinder,
     angular_separation,
 )
-from dl3flow.spectrum import (
+from dl3flow.makers.spectrum import (
     SpectrumError,
     check_map_analysis,
     check_on_region,
@@ -30,6 +29,7 @@ from dl3flow.spectrum import (
     spectrum_summary,
     stack_spectra,
 )
+from dl3flow.maps.geom import EnergyAxis, SkyGeom
 
 POINTING = (10.0, 0.0)
 ON = CircleRegion(10.0, 0.5, 0.1)
@@ -295,7 +295,7 @@ def _rad_max_hdu(**header):
 
 
 def test_read_rad_max_2d_table():
-    from dl3flow.irf import read_irf
+    from dl3flow.irf.core import read_irf
 
     hdu = _rad_max_hdu(HDUCLAS1="RESPONSE", HDUCLAS2="RAD_MAX", HDUCLAS4="RAD_MAX_2D")
     rad_max = read_irf(hdu, hdu_class="rad_max_2d", source="m.fits[RAD_MAX]")
@@ -343,10 +343,10 @@ def test_ogip_files(tmp_path):
 SPECTRUM_JOB = """
 import json, sys
 import numpy as np
-from dl3flow.datastore import DataStore
-from dl3flow.geom import EnergyAxis, SkyGeom
-from dl3flow.regions_off import CircleRegion, ReflectedRegionsFinder
-from dl3flow.spectrum import extract_spectrum
+from dl3flow.data.store import DataStore
+from dl3flow.maps.geom import EnergyAxis, SkyGeom
+from dl3flow.makers.reflected import CircleRegion, ReflectedRegionsFinder
+from dl3flow.makers.spectrum import extract_spectrum
 
 store = DataStore.from_dir(sys.argv[1])
 obs = store.observation(int(store.obs_ids[0]))
@@ -376,7 +376,7 @@ def test_spectrum_job_stays_light(tmp_path):
 
     from test_job_imports import FORBIDDEN
 
-    from dl3flow.simulate import SimulationConfig, write_data_store
+    from dl3flow.simulate.core import SimulationConfig, write_data_store
 
     store = write_data_store(SimulationConfig(n_obs=1, livetime=120.0), tmp_path / "store")
     result = subprocess.run(
@@ -393,8 +393,8 @@ def test_spectrum_job_stays_light(tmp_path):
 
 
 def test_rejected_spectrum_is_flagged_and_left_out_of_the_stack(tmp_path):
-    from dl3flow.rejection import Rejection, rejection_of
-    from dl3flow.spectrum import rejected_spectrum
+    from dl3flow.makers.spectrum import rejected_spectrum
+    from dl3flow.workflow.rejection import Rejection, rejection_of
 
     rejection = Rejection(obs_id=9, stage="reduce", reason="obs 9: no OFF region", error="E")
     bad = rejected_spectrum(
@@ -427,7 +427,7 @@ def _point_like(rad_max):
 def test_point_like_copy_of_a_real_run(hess_obs_copy):
     """A point-like AEFF with a fixed RAD_MAX: the observation's cut, the map refusal and
     the radius check name the file and the observation."""
-    from dl3flow.datastore import DataStore
+    from dl3flow.data.store import DataStore
 
     store = DataStore.from_dir(hess_obs_copy(hdus=_point_like(0.11)))
     obs = store.observation(23523)
@@ -470,7 +470,7 @@ def _extract_kwargs():
 
 
 def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
-    from dl3flow.rejection import rejection_of
+    from dl3flow.workflow.rejection import rejection_of
 
     def loader(obs_id):
         raise OSError(f"obs {obs_id}: cannot open hess_{obs_id}.fits.gz")
@@ -487,7 +487,7 @@ def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
 
 
 def test_extract_spectrum_to_file_fail_raises_and_writes_nothing(tmp_path):
-    from dl3flow.rejection import BadObservationError
+    from dl3flow.workflow.rejection import BadObservationError
 
     def loader(obs_id):
         raise ValueError("broken")
@@ -505,9 +505,9 @@ def test_extract_spectrum_to_file_fail_raises_and_writes_nothing(tmp_path):
 
 
 def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
-    from dl3flow.datastore import DataStore
-    from dl3flow.provenance import read_provenance
-    from dl3flow.rejection import reduce_or_reject
+    from dl3flow.data.store import DataStore
+    from dl3flow.io.provenance import read_provenance
+    from dl3flow.workflow.rejection import reduce_or_reject
 
     store = DataStore.from_dir(hess_obs_copy(hdus=_point_like(0.11)))
     path = tmp_path / "spectrum.fits"
@@ -515,7 +515,7 @@ def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
 
     def provenance():
         calls.append(path.exists())  # called after the extraction, before the write
-        from dl3flow.provenance import Provenance
+        from dl3flow.io.provenance import Provenance
 
         return Provenance.create(rule="extract_spectra", obs_ids=[23523])
 
@@ -535,8 +535,8 @@ def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
 
 
 def test_spectrum_table_rows_rejected_and_stacked():
-    from dl3flow.rejection import Rejection
-    from dl3flow.spectrum import rejected_spectrum, spectrum_table
+    from dl3flow.makers.spectrum import rejected_spectrum, spectrum_table
+    from dl3flow.workflow.rejection import Rejection
 
     good = _dataset([3, 4], [10, 20], 4, [True, True], name="1")
     bad = rejected_spectrum(

@@ -1,4 +1,5 @@
-"""Tests of dl3flow.steps: the glue the workflow scripts use (normalise, stack, read masks)."""
+"""Tests of dl3flow.workflow.steps: the glue the workflow scripts use (normalise, stack, read
+masks)."""
 
 import logging
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 from _factories import make_dataset, make_geom
 
-from dl3flow.dataset import read_dataset
-from dl3flow.exclusion import ExclusionMask
-from dl3flow.steps import (
+from dl3flow.datasets.map import read_dataset
+from dl3flow.makers.exclusion import ExclusionMask
+from dl3flow.workflow.steps import (
     StackError,
     describe_norm,
     is_dropped,
@@ -93,7 +94,7 @@ def test_read_exclusion_roundtrip(tmp_path):
 def test_read_exclusion_can_leave_the_sources_out(tmp_path):
     from astropy.table import Table
 
-    from dl3flow.exclusion import ExclusionMask
+    from dl3flow.makers.exclusion import ExclusionMask
 
     excl = _exclusion()
     sources = Table({"NAME": ["a"], "RA": [83.6], "DEC": [22.0]})
@@ -105,7 +106,7 @@ def test_read_exclusion_can_leave_the_sources_out(tmp_path):
 
 
 def test_a_rejected_observation_is_dropped_whatever_on_failure_says(tmp_path):
-    from dl3flow.rejection import Rejection, rejected_dataset
+    from dl3flow.workflow.rejection import Rejection, rejected_dataset
 
     rejection = Rejection(obs_id=7, stage="irf", reason="obs 7: aeff is NaN", error="IrfError")
     flagged = rejected_dataset(rejection, geom=_geom(), offset_max=0.25)

@@ -5,11 +5,11 @@ from pathlib import Path
 import astropy.units as u
 from astropy.table import Table
 
-from dl3flow.io import write_observations
-from dl3flow.provenance import Provenance
-from dl3flow.quality import QualityNote
-from dl3flow.rejection import Rejection, write_notes, write_rejections
-from dl3flow.summary import (
+from dl3flow.data.quality import QualityNote
+from dl3flow.io.atomic import write_observations
+from dl3flow.io.provenance import Provenance
+from dl3flow.workflow.rejection import Rejection, write_notes, write_rejections
+from dl3flow.workflow.summary import (
     AnalysisSummary,
     Peak,
     analysis_dirs,
@@ -17,7 +17,7 @@ from dl3flow.summary import (
     read_summary,
     summary_html,
 )
-from dl3flow.workflow_support import run_summary
+from dl3flow.workflow.support import run_summary
 
 SIGMA, DEG = "\N{GREEK SMALL LETTER SIGMA}", "\N{DEGREE SIGN}"
 
@@ -168,7 +168,7 @@ def test_summary_html_front_page(tmp_path):
 
 
 def test_report_tables_compact_and_scrolling():
-    from dl3flow.products import compact_observations, tables_html
+    from dl3flow.workflow.products import compact_observations, tables_html
 
     selected = Table({"OBS_ID": [1], "TSTART": [0.0], "OBJECT": ["Crab"], "LIVETIME": [1500.0]})
     compact = compact_observations(selected)

@@ -261,10 +261,10 @@ def test_lint(workdir):
 def _check_products(workdir, analysis, obs_ids=None, *, first_pass=False):
     from astropy.table import Table
 
-    from dl3flow.dataset import read_dataset
-    from dl3flow.dataset_onoff import read_dataset_onoff
-    from dl3flow.exclusion import read_mask
-    from dl3flow.io import read_observations
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.datasets.onoff import read_dataset_onoff
+    from dl3flow.io.atomic import read_observations
+    from dl3flow.makers.exclusion import read_mask
 
     results = workdir / "results" / analysis
     selected, _ = read_observations(results / "observations.ecsv")
@@ -319,7 +319,7 @@ def test_run_demo(demo_run, tmp_path):
     import numpy as np
     from astropy.table import Table
 
-    from dl3flow.dataset import read_dataset
+    from dl3flow.datasets.map import read_dataset
 
     # the session's demo run (conftest.py) is read only: changes go to a copy
     stacked, norms = _check_products(demo_run, "demo", obs_ids=range(1, 7), first_pass=True)
@@ -431,7 +431,7 @@ def test_run_demo(demo_run, tmp_path):
 
 @pytest.mark.workflow
 def test_run_crab(crab_example_run):
-    from dl3flow.exclusion import read_mask, read_mask_sources
+    from dl3flow.makers.exclusion import read_mask, read_mask_sources
 
     # the session's Crab run (conftest.py: the whole example on DR1) is read only
     workdir = crab_example_run

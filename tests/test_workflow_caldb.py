@@ -19,9 +19,9 @@ N_OBS = 2
 def test_demo_on_caldb_store(tmp_path):
     from astropy.coordinates import SkyCoord
 
-    from dl3flow.dataset import read_dataset
-    from dl3flow.io import read_geom_center, read_observations
-    from dl3flow.rejection import read_notes, read_rejections
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.io.atomic import read_geom_center, read_observations
+    from dl3flow.workflow.rejection import read_notes, read_rejections
 
     workdir = copy_workflow(tmp_path / "workflow")
     (workdir / "caldb.yaml").write_text(

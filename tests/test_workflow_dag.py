@@ -42,7 +42,7 @@ def store(tmp_path_factory):
     """The simulated store, its files under ``sub/`` reached through BASE_DIR = 'sub'."""
     from astropy.io import fits
 
-    from dl3flow.simulate import simulation_config_from_dict, write_data_store
+    from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
 
     config = simulation_config_from_dict({"seed": 3, "n_obs": N_OBS, "livetime": 600.0})
     root = write_data_store(config, tmp_path_factory.mktemp("store") / "store")
@@ -62,9 +62,9 @@ def _run(workdir):
 def _state(workdir):
     from astropy.table import Table
 
-    from dl3flow.dataset import read_dataset
-    from dl3flow.rejection import read_rejections, rejection_of
-    from dl3flow.safe_mask import read_safe_mask
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.makers.safe import read_safe_mask
+    from dl3flow.workflow.rejection import read_rejections, rejection_of
 
     results = workdir / "results" / "demo"
     stacked = read_dataset(results / "stacked" / "dataset.fits")

@@ -13,9 +13,9 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.estimate import read_maps
-from dl3flow.exclusion import read_mask
-from dl3flow.products import significance_distribution
+from dl3flow.estimators.excess import read_maps
+from dl3flow.makers.exclusion import read_mask
+from dl3flow.workflow.products import significance_distribution
 
 pytestmark = pytest.mark.workflow
 

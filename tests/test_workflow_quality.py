@@ -1,7 +1,7 @@
 """Impossible DL3 in the workflow: a mixed store, defective observations among good ones.
 
 The demo's simulator writes 8 observations into a temporary directory; four get a
-defect the DL3 validation must reject (dl3flow.quality_checks), one a defect it must
+defect the DL3 validation must reject (dl3flow.data.checks), one a defect it must
 keep with a warning (two events with a NaN energy: dropped and counted). The run
 completes (rc 0); every defective observation is in the rejection table or the
 warnings table under the right check name, and in the end-of-run summary; and the
@@ -87,7 +87,7 @@ CHANGES = {
 
 
 def _store(directory, changes):
-    from dl3flow.simulate import simulation_config_from_dict, write_data_store
+    from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     section = {k: v for k, v in config["simulation"].items() if v is not None}
@@ -139,8 +139,8 @@ def runs(tmp_path_factory):
 
 
 def test_every_defective_observation_is_rejected_or_warned_by_name(runs):
-    from dl3flow.dataset import read_dataset
-    from dl3flow.rejection import read_notes, read_rejections, read_status
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.workflow.rejection import read_notes, read_rejections, read_status
 
     mixed, result, _ = runs
     tables = mixed / "results" / "demo" / "tables"
@@ -174,14 +174,14 @@ def test_every_defective_observation_is_rejected_or_warned_by_name(runs):
 
 def _science_checksums(path):
     """Data checksums of every HDU but META_TABLE (which lists the left-out observations)."""
-    from dl3flow.provenance import hdu_checksums
+    from dl3flow.io.provenance import hdu_checksums
 
     return {k: v for k, v in hdu_checksums(path).items() if not k.endswith(":META_TABLE")}
 
 
 def test_good_observations_give_the_clean_run_data(runs):
-    from dl3flow.dataset import read_dataset
-    from dl3flow.provenance import data_checksum
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.io.provenance import data_checksum
 
     mixed, _, clean = runs
     results = [run / "results" / "demo" for run in (mixed, clean)]

@@ -33,7 +33,7 @@ def bad_store(tmp_path_factory):
     """The demo's simulated data store with the AEFF HDU of observation 3 dropped."""
     from astropy.io import fits
 
-    from dl3flow.simulate import simulation_config_from_dict, write_data_store
+    from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     section = {k: v for k, v in config["simulation"].items() if v is not None}
@@ -67,10 +67,10 @@ def skip_run(tmp_path_factory, bad_store):
 def test_skip_completes_without_the_bad_observation(skip_run):
     from astropy.table import Table
 
-    from dl3flow.dataset import read_dataset
-    from dl3flow.provenance import read_provenance
-    from dl3flow.rejection import read_rejections, read_status, rejection_of
-    from dl3flow.safe_mask import read_safe_mask
+    from dl3flow.datasets.map import read_dataset
+    from dl3flow.io.provenance import read_provenance
+    from dl3flow.makers.safe import read_safe_mask
+    from dl3flow.workflow.rejection import read_rejections, read_status, rejection_of
 
     workdir, result = skip_run
     assert result.returncode == 0, output_of(result)

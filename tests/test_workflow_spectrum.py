@@ -18,9 +18,9 @@ from _workflow_util import copy_workflow, output_of, product_files, run_snakemak
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.dataset_spectrum import read_spectrum_dataset
-from dl3flow.provenance import read_provenance
-from dl3flow.spectrum import spectrum_summary
+from dl3flow.datasets.spectrum import read_spectrum_dataset
+from dl3flow.io.provenance import read_provenance
+from dl3flow.makers.spectrum import spectrum_summary
 
 pytestmark = pytest.mark.workflow
 

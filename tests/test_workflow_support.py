@@ -1,14 +1,14 @@
-"""Unit tests of dl3flow.workflow_support (no Snakemake run: a stand-in ``snakemake``)."""
+"""Unit tests of dl3flow.workflow.support (no Snakemake run: a stand-in ``snakemake``)."""
 
 import logging
 from types import SimpleNamespace
 
 import pytest
 
-from dl3flow.io import atomic_path
-from dl3flow.provenance import config_hash, file_checksum, read_provenance
-from dl3flow.rejection import Rejection, write_rejections
-from dl3flow.workflow_support import (
+from dl3flow.io.atomic import atomic_path
+from dl3flow.io.provenance import config_hash, file_checksum, read_provenance
+from dl3flow.workflow.rejection import Rejection, write_rejections
+from dl3flow.workflow.support import (
     auto_center_of,
     auto_center_params,
     choose_center,
@@ -147,7 +147,7 @@ def test_provenance_sidecar_round_trip(tmp_path, files):
 def test_run_summary(tmp_path):
     from astropy.table import Table
 
-    from dl3flow.io import write_observations
+    from dl3flow.io.atomic import write_observations
 
     tables = tmp_path / "results" / "demo" / "tables"
     rejection = Rejection(obs_id=3, stage="irf", reason="obs 3: no AEFF HDU in f.fits", error="E")
@@ -179,8 +179,8 @@ def _auto_config(data_store="store"):
 def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
     from astropy.table import Table
 
-    from dl3flow.config import analysis_config
-    from dl3flow.io import read_geom_center, write_observations
+    from dl3flow.config.core import analysis_config
+    from dl3flow.io.atomic import read_geom_center, write_observations
 
     config = _auto_config()
     selected = Table({"OBS_ID": [1, 2, 3], "RA_PNT": [266.0, 267.0, 300.0], "DEC_PNT": [-29.0] * 3})
@@ -199,7 +199,7 @@ def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
         input=SimpleNamespace(observations=str(path)),
         wildcards=SimpleNamespace(analysis="gc"),
     )
-    from dl3flow.config import analysis_sections
+    from dl3flow.config.core import analysis_sections
 
     section = analysis_sections(config, "gc")["geom"]  # the rule's param
     geom = job_geom(job, section)
@@ -223,7 +223,7 @@ def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
 
 
 def test_choose_center_is_none_for_a_fixed_centre():
-    from dl3flow.config import analysis_config
+    from dl3flow.config.core import analysis_config
 
     config = _auto_config()
     config["analyses"]["gc"]["geom"]["center"] = {"lon": "0 deg", "lat": "0 deg"}

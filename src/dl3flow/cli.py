@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 
 def _version(args) -> int:
-    from . import __version__
+    from dl3flow import __version__
 
     print(__version__)
     return 0
@@ -40,10 +40,10 @@ def _check_files(cfg) -> str:
     """
     from pathlib import Path
 
-    from .config import ConfigError, check_data_store, check_exclusion_inputs
-    from .datastore import DataStore, DataStoreError
-    from .selection import SelectionError, select_observations
-    from .workflow_support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS, choose_center
+    from dl3flow.config.core import ConfigError, check_data_store, check_exclusion_inputs
+    from dl3flow.data.selection import SelectionError, select_observations
+    from dl3flow.data.store import DataStore, DataStoreError
+    from dl3flow.workflow.support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS, choose_center
 
     check_exclusion_inputs(cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
     if Path(cfg.data_store) == Path(DEMO_DATA_STORE) and not Path(cfg.data_store).exists():
@@ -69,7 +69,7 @@ def _read_config(args) -> dict:
     ConfigError
         For a missing file, invalid YAML (file:line) or a schema violation.
     """
-    from .config_check import check_config, find_schema, read_config_files
+    from dl3flow.config.check import check_config, find_schema, read_config_files
 
     config = read_config_files(args.configfile)
     if getattr(args, "data_store", None):
@@ -79,7 +79,7 @@ def _read_config(args) -> dict:
 
 
 def _check_config(args) -> int:
-    from .config import analysis_config, analysis_names
+    from dl3flow.config.core import analysis_config, analysis_names
 
     config = _read_config(args)
     for name in analysis_names(config):
@@ -106,7 +106,7 @@ def _observation_analysis(args):
         For --analysis without --config, a config problem, or several analyses to
         choose from.
     """
-    from .config import ConfigError, analysis_config, analysis_names
+    from dl3flow.config.core import ConfigError, analysis_config, analysis_names
 
     if not args.configfile:
         if args.analysis:
@@ -128,9 +128,9 @@ def _observation_analysis(args):
 def _observations(args) -> int:
     import numpy as np
 
-    from .datastore import DataStore
-    from .selection import observations_overview, select_observations
-    from .workflow_support import choose_center
+    from dl3flow.data.selection import observations_overview, select_observations
+    from dl3flow.data.store import DataStore
+    from dl3flow.workflow.support import choose_center
 
     cfg = _observation_analysis(args)  # config problems first: no need to open the store
     store = DataStore.from_dir(args.store)
@@ -165,8 +165,8 @@ def _observations(args) -> int:
 
 
 def _summary(args) -> int:
-    from .config import ConfigError
-    from .summary import REPORT_COMMAND, analysis_dirs, format_summary, read_summary
+    from dl3flow.config.core import ConfigError
+    from dl3flow.workflow.summary import REPORT_COMMAND, analysis_dirs, format_summary, read_summary
 
     directories = analysis_dirs(args.results)
     if not directories:
@@ -180,7 +180,7 @@ def _summary(args) -> int:
 
 
 def _provenance(args) -> int:
-    from .provenance import ProvenanceError, format_provenance, read_provenance
+    from dl3flow.io.provenance import ProvenanceError, format_provenance, read_provenance
 
     status = 0
     for path in args.path:
@@ -198,7 +198,7 @@ def _provenance(args) -> int:
 
 
 def _parser():
-    from . import __version__
+    from dl3flow import __version__
 
     parser = argparse.ArgumentParser(
         prog="dl3flow",
@@ -211,7 +211,7 @@ def _parser():
     def config_options(command):
         command.add_argument(
             "--schema",
-            help="JSON schema of the config (default: dl3flow's, src/dl3flow/schema.yaml)",
+            help="JSON schema of the config (default: dl3flow's, src/dl3flow/config/schema.yaml)",
         )
         return command
 
@@ -276,9 +276,9 @@ def main(argv=None) -> int:
         0, or 1 after an error (one line on stderr: a config, data store or selection
         problem naming the key or file).
     """
-    from .config import ConfigError
-    from .datastore import DataStoreError
-    from .selection import SelectionError
+    from dl3flow.config.core import ConfigError
+    from dl3flow.data.selection import SelectionError
+    from dl3flow.data.store import DataStoreError
 
     args = _parser().parse_args(argv)
     try:

@@ -1,12 +1,12 @@
-"""dl3flow.datastore / dl3flow.selection against gammapy 1.3 on H.E.S.S. DL3 DR1."""
+"""dl3flow.data.store / dl3flow.data.selection against gammapy 1.3 on H.E.S.S. DL3 DR1."""
 
 import astropy.units as u
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from dl3flow.datastore import DataStore
-from dl3flow.selection import select_observations
+from dl3flow.data.selection import select_observations
+from dl3flow.data.store import DataStore
 
 gammapy_data = pytest.importorskip("gammapy.data")
 

@@ -31,8 +31,8 @@ from gammapy.makers import MapDatasetMaker, RingBackgroundMaker, SafeMaskMaker  
 from gammapy.maps import Map, MapAxis, WcsGeom  # noqa: E402
 from regions import CircleSkyRegion  # noqa: E402
 
-from dl3flow.dataset import read_dataset  # noqa: E402
-from dl3flow.estimate import (  # noqa: E402
+from dl3flow.datasets.map import read_dataset  # noqa: E402
+from dl3flow.estimators.excess import (  # noqa: E402
     band_indices,
     edisp_kernel_center,
     estimate_excess_maps,
@@ -40,7 +40,7 @@ from dl3flow.estimate import (  # noqa: E402
     exposure_reco,
     resample_energy,
 )
-from dl3flow.peaks import find_peaks  # noqa: E402
+from dl3flow.estimators.peaks import find_peaks  # noqa: E402
 
 pytestmark = pytest.mark.validation
 

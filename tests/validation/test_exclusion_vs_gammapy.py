@@ -8,7 +8,7 @@ gammapy = pytest.importorskip("gammapy")
 
 from gammapy.maps import Map, WcsGeom  # noqa: E402
 
-from dl3flow.exclusion import (  # noqa: E402
+from dl3flow.makers.exclusion import (  # noqa: E402
     catalogs_mask,
     parse_regions,
     read_mask,
@@ -17,7 +17,7 @@ from dl3flow.exclusion import (  # noqa: E402
     regions_mask,
     write_mask,
 )
-from dl3flow.geom import SkyGeom  # noqa: E402
+from dl3flow.maps.geom import SkyGeom  # noqa: E402
 
 pytestmark = pytest.mark.validation
 
@@ -109,7 +109,7 @@ def test_gammapy_reads_mask_file(tmp_path):
 
 
 def test_catalog_mask_file_opens_in_gammapy(tmp_path, shared_data):
-    from dl3flow.catalogs import CatalogSpec
+    from dl3flow.makers.catalogs import CatalogSpec
 
     path = shared_data / "catalogs" / "hgps_catalog_v1.fits.gz"
     if not path.is_file():

@@ -9,7 +9,7 @@ gammapy = pytest.importorskip("gammapy")
 
 from gammapy.maps import MapAxis, WcsGeom  # noqa: E402
 
-from dl3flow.geom import EnergyAxis, SkyGeom  # noqa: E402
+from dl3flow.maps.geom import EnergyAxis, SkyGeom  # noqa: E402
 
 pytestmark = pytest.mark.validation
 

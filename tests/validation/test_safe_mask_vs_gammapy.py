@@ -3,7 +3,7 @@
 Datasets: gammapy's ``MapDataset.create`` -> ``cutout`` -> ``MapDatasetMaker().run``
 (as tests/validation/test_reduce_vs_gammapy.py) against dl3flow's
 ``reduce_observation``, then ``SafeMaskMaker(methods=[...], offset_max=...).run`` against
-``dl3flow.safe_mask.make_safe_mask`` with the same options.
+``dl3flow.makers.safe.make_safe_mask`` with the same options.
 
 Observations: the 4 H.E.S.S. Crab runs on the geometry of
 config/examples/hess-dr1-crab.yaml, and the PKS 2155-304 runs (OBJECT containing
@@ -37,10 +37,10 @@ from gammapy.datasets import MapDataset as GpMapDataset  # noqa: E402
 from gammapy.makers import MapDatasetMaker, SafeMaskMaker  # noqa: E402
 from gammapy.maps import MapAxis, WcsGeom  # noqa: E402
 
-from dl3flow.datastore import DataStore  # noqa: E402
-from dl3flow.geom import DatasetGeom, EnergyAxis, SkyGeom  # noqa: E402
-from dl3flow.reduce import reduce_observation  # noqa: E402
-from dl3flow.safe_mask import make_safe_mask  # noqa: E402
+from dl3flow.data.store import DataStore  # noqa: E402
+from dl3flow.makers.map import reduce_observation  # noqa: E402
+from dl3flow.makers.safe import make_safe_mask  # noqa: E402
+from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom  # noqa: E402
 
 pytestmark = pytest.mark.validation
 

@@ -2,7 +2,7 @@
 
 gammapy: ``SpectrumDatasetMaker(containment_correction=...)`` +
 ``ReflectedRegionsBackgroundMaker`` (+ ``SafeMaskMaker``), stacked with
-``Datasets.stack_reduce``; dl3flow: `dl3flow.spectrum.extract_spectrum` and
+``Datasets.stack_reduce``; dl3flow: `dl3flow.makers.spectrum.extract_spectrum` and
 `stack_spectra` with the same options.
 
 * H.E.S.S. DL3 DR1, the 4 Crab runs: ON circle 0.11 deg at (83.633, 22.014),
@@ -46,15 +46,15 @@ from gammapy.makers import WobbleRegionsFinder as GpWobble  # noqa: E402
 from gammapy.maps import MapAxis, RegionGeom, WcsGeom  # noqa: E402
 from regions import CircleSkyRegion, PointSkyRegion  # noqa: E402
 
-from dl3flow.dataset_spectrum import read_spectrum_dataset  # noqa: E402
-from dl3flow.datastore import DataStore  # noqa: E402
-from dl3flow.geom import EnergyAxis, SkyGeom  # noqa: E402
-from dl3flow.regions_off import (  # noqa: E402
+from dl3flow.data.store import DataStore  # noqa: E402
+from dl3flow.datasets.spectrum import read_spectrum_dataset  # noqa: E402
+from dl3flow.makers.reflected import (  # noqa: E402
     CircleRegion,
     ReflectedRegionsFinder,
     WobbleRegionsFinder,
 )
-from dl3flow.spectrum import extract_spectrum, spectrum_summary, stack_spectra  # noqa: E402
+from dl3flow.makers.spectrum import extract_spectrum, spectrum_summary, stack_spectra  # noqa: E402
+from dl3flow.maps.geom import EnergyAxis, SkyGeom  # noqa: E402
 
 pytestmark = pytest.mark.validation
 
@@ -255,7 +255,7 @@ def test_psf_containment(kind, hess_dr1):
     """`psf_containment` against gammapy's ``PSF.containment`` for each PSF class."""
     from test_irf_vs_gammapy import parametric_hdu, read_both
 
-    from dl3flow.irf import psf_containment
+    from dl3flow.irf.core import psf_containment
 
     if kind == "table":
         ours = DataStore.from_dir(hess_dr1).observation(23523).psf

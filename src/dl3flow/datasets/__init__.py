@@ -1,0 +1,39 @@
+"""Datasets: map, on-off map and 1D spectrum datasets (containers, FITS I/O in gammapy's
+layouts, stacking) and OGIP spectrum files.
+
+The names below are imported from their module on first use (`dl3flow._lazy`):
+importing this package imports none of its modules.
+"""
+
+from dl3flow._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "map": [
+            "DatasetError",
+            "EDispKernelMap",
+            "PSFMap",
+            "MapDataset",
+            "read_dataset",
+            "empty_dataset",
+            "stack",
+            "stack_datasets",
+            "cutout_slices",
+        ],
+        "ogip": [
+            "ogip_filenames",
+            "write_ogip",
+        ],
+        "onoff": [
+            "MapDatasetOnOff",
+            "onoff_alpha",
+            "read_dataset_onoff",
+        ],
+        "spectrum": [
+            "SpectrumDatasetOnOff",
+            "read_spectrum_dataset",
+            "SPECTRUM_HDUS",
+        ],
+    },
+)

@@ -1,0 +1,32 @@
+"""Sky geometries, energy axes and field-of-view coordinates.
+
+The names below are imported from their module on first use (`dl3flow._lazy`):
+importing this package imports none of its modules.
+"""
+
+from dl3flow._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "coords": [
+            "sky_to_fov",
+            "fov_coordinates",
+            "fov_to_sky",
+            "angular_offset",
+            "unit_vectors",
+            "wrap_longitude",
+            "icrs_deg",
+        ],
+        "geom": [
+            "EnergyAxis",
+            "SkyGeom",
+            "DatasetGeom",
+            "GeomError",
+            "FRAMES",
+            "PROJECTIONS",
+            "RAD_EDGES_DEFAULT",
+            "BINSZ_IRF_DEFAULT",
+        ],
+    },
+)
