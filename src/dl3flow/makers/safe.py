@@ -855,7 +855,7 @@ def safe_energy_table(masks: Iterable[SafeMask], observations: Table | None = No
     table["offset_max"].unit = "deg"
     table["zenith"].unit = "deg"
     table.meta["description"] = (
-        "Safe energy range per observation (dl3flow.makers.safe); thresholds NaN = no cut"
+        "Safe energy range per observation (dl3flow.safe_mask); thresholds NaN = no cut"
     )
     return table
 

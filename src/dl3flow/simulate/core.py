@@ -1813,7 +1813,7 @@ def write_source_catalog(
     table["Flux_Above_1TeV"] = [s.integral_flux(1.0) for s in sources]
     table["Flux_Above_1TeV"].unit = "cm-2 s-1"
     table.meta["EXTNAME"] = "SOURCES"
-    table.meta["COMMENT"] = ["Sources injected by dl3flow.simulate.core"]
+    table.meta["COMMENT"] = ["Sources injected by dl3flow.simulate"]
     fmt = "ascii.ecsv" if path.suffix.lower() == ".ecsv" else "fits"
     table.write(path, format=fmt, overwrite=overwrite)
     return path

@@ -571,7 +571,7 @@ def notes_table(notes: Iterable):
     table.meta["n_warnings"] = len(rows)
     table.meta["comments"] = [
         "warnings about the data of observations that were used (or rejected later): "
-        "what was assumed or looks wrong (dl3flow.data.quality)"
+        "what was assumed or looks wrong (dl3flow.quality)"
     ]
     return table
 
