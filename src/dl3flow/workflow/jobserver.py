@@ -247,11 +247,11 @@ def _fork_job(conn, listener, sel) -> int | None:
         msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
         (size,) = _HEADER.unpack(msg[: _HEADER.size])
         body = msg[_HEADER.size :]
-        while len(body) < size:
-            chunk = conn.recv(size - len(body))
-            if not chunk:
+        if len(body) < size:
+            rest = _recv_exact(conn, size - len(body))
+            if not rest:
                 raise OSError("request cut short")
-            body += chunk
+            body += rest
         request = json.loads(body)
     except (OSError, ValueError, struct.error):
         conn.close()
