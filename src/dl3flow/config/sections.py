@@ -382,6 +382,28 @@ def _quality(value, path: str) -> QualityPolicy:
     )
 
 
+def _axis_edges(value, path: str, *, geom: DatasetGeom) -> u.Quantity | None:
+    """Increasing energies (None: none), each an edge of ``geom``'s reconstructed-energy axis."""
+    if value is None:
+        return None
+    items = _list(value, path)
+    if len(items) < 2:
+        raise ConfigError(f"{path}: expected at least two energies, got {value!r}")
+    edges = u.Quantity(
+        [_positive(e, kind="energy", path=f"{path}[{i}]") for i, e in enumerate(items)]
+    )
+    if np.any(np.diff(edges.value) <= 0):
+        raise ConfigError(f"{path}: must increase, got {items!r}")
+    axis = geom.energy.edges
+    for i, energy in enumerate(edges.value):
+        if not np.isclose(axis, energy, rtol=1e-6, atol=0).any():
+            raise ConfigError(
+                f"{path}[{i}]: {items[i]!r} is not an edge of the "
+                f"reconstructed-energy axis ({', '.join(f'{e:.4g}' for e in axis)} TeV)"
+            )
+    return edges
+
+
 def _ring(value, path: str, *, geom: DatasetGeom) -> RingConfig | None:
     if value is None:
         return None
@@ -396,25 +418,7 @@ def _ring(value, path: str, *, geom: DatasetGeom) -> RingConfig | None:
             f"{path}: the ring (r_in + width = {r_in + width:g}) is smaller than one pixel "
             f"({binsz:g} deg)"
         )
-    edges = value["energy_edges"]
-    if edges is not None:
-        items = _list(edges, f"{path}.energy_edges")
-        if len(items) < 2:
-            raise ConfigError(f"{path}.energy_edges: expected at least two energies, got {edges!r}")
-        parsed = [
-            _positive(e, kind="energy", path=f"{path}.energy_edges[{i}]")
-            for i, e in enumerate(items)
-        ]
-        edges = u.Quantity(parsed)
-        if np.any(np.diff(edges.value) <= 0):
-            raise ConfigError(f"{path}.energy_edges: must increase, got {items!r}")
-        axis = geom.energy.edges
-        for i, energy in enumerate(edges.value):
-            if not np.isclose(axis, energy, rtol=1e-6, atol=0).any():
-                raise ConfigError(
-                    f"{path}.energy_edges[{i}]: {items[i]!r} is not an edge of the "
-                    f"reconstructed-energy axis ({', '.join(f'{e:.4g}' for e in axis)} TeV)"
-                )
+    edges = _axis_edges(value["energy_edges"], f"{path}.energy_edges", geom=geom)
     return RingConfig(r_in=r_in, width=width, energy_edges=edges)
 
 
@@ -430,26 +434,7 @@ def _maps(value, path: str, *, geom: DatasetGeom) -> MapsConfig:
         n_sigma[key] = _number(value[key], f"{path}.{key}")
         if not n_sigma[key] > 0:
             raise ConfigError(f"{path}.{key}: must be positive, got {value[key]!r}")
-    bands = value["energy_bands"]
-    if bands is not None:
-        items = _list(bands, f"{path}.energy_bands")
-        if len(items) < 2:
-            raise ConfigError(f"{path}.energy_bands: expected at least two energies, got {bands!r}")
-        bands = u.Quantity(
-            [
-                _positive(e, kind="energy", path=f"{path}.energy_bands[{i}]")
-                for i, e in enumerate(items)
-            ]
-        )
-        if np.any(np.diff(bands.value) <= 0):
-            raise ConfigError(f"{path}.energy_bands: must increase, got {items!r}")
-        axis = geom.energy.edges
-        for i, energy in enumerate(bands.value):
-            if not np.isclose(axis, energy, rtol=1e-6, atol=0).any():
-                raise ConfigError(
-                    f"{path}.energy_bands[{i}]: {items[i]!r} is not an edge of the "
-                    f"reconstructed-energy axis ({', '.join(f'{e:.4g}' for e in axis)} TeV)"
-                )
+    bands = _axis_edges(value["energy_bands"], f"{path}.energy_bands", geom=geom)
     return MapsConfig(
         correlation_radius=_positive(
             value["correlation_radius"], kind="angle", path=f"{path}.correlation_radius"
