@@ -35,7 +35,7 @@ configfile: "config/config.yaml"
 # whole schema and config.
 from snakemake.exceptions import WorkflowError
 
-from dl3flow.config.core import ConfigError
+from dl3flow.config.values import ConfigError
 from dl3flow.config.check import check_config
 from dl3flow.config.schema import SCHEMA_FILE, load_schema
 
@@ -45,7 +45,7 @@ except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}") from None
 
 
-# dl3flow's package data (src/dl3flow/config/schema.yaml), whose defaults dl3flow.config.core uses
+# dl3flow's package data (src/dl3flow/config/schema.yaml), whose defaults dl3flow.config.options uses
 validate(config, str(SCHEMA_FILE))
 
 

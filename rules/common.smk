@@ -4,15 +4,15 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from dl3flow.config.core import (
-    ANALYSIS_NAME_PATTERN,
-    ConfigError,
+from dl3flow.config.analysis import (
     analysis_config,
     analysis_names,
     analysis_sections,
     check_data_store,
     check_exclusion_inputs,
 )
+from dl3flow.config.options import ANALYSIS_NAME_PATTERN
+from dl3flow.config.values import ConfigError
 from dl3flow.plotting.text import figure_overlays, report_labels
 from dl3flow.io.atomic import read_observations
 from dl3flow.workflow.support import (
@@ -62,8 +62,8 @@ wildcard_constraints:
     batch=r"\d+",
 
 
-# A job's config is its params: the sections (plain values, dl3flow.config.core.
-# analysis_sections) its script uses and parses (dl3flow.config.core.parse_<section>), so
+# A job's config is its params: the sections (plain values, dl3flow.config.analysis.
+# analysis_sections) its script uses and parses (dl3flow.config's parse_<section>), so
 # that what re-runs a job is what it uses (tests/test_rule_params.py checks the scripts).
 # Snakemake records a job's params as the set of their reprs: give a job's scalars
 # that could trade values in one dict (e.g. `irfs`).

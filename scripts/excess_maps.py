@@ -5,7 +5,8 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_geom, parse_maps
+from dl3flow.config.geometry import parse_geom
+from dl3flow.config.sections import parse_maps
 from dl3flow.datasets.map import read_dataset
 from dl3flow.estimators.excess import estimate_excess_maps
 from dl3flow.workflow.support import script_job, script_provenance

@@ -7,7 +7,7 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.config.core import parse_exclusion
+from dl3flow.config.sections import parse_exclusion
 from dl3flow.makers.exclusion import catalogs_mask, combine_exclusions, regions_mask
 from dl3flow.workflow.support import job_geom, script_job, script_provenance
 

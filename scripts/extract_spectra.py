@@ -11,7 +11,7 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_spectrum
+from dl3flow.config.spectrum import parse_spectrum
 from dl3flow.data.store import DataStore
 from dl3flow.makers.spectrum import extract_spectrum_to_file
 from dl3flow.workflow.rejection import Rejection

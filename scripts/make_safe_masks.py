@@ -10,7 +10,8 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_angle, parse_safe_mask
+from dl3flow.config.sections import parse_safe_mask
+from dl3flow.config.values import parse_angle
 from dl3flow.datasets.map import read_dataset
 from dl3flow.makers.safe import (
     DatasetObservation,

@@ -7,7 +7,8 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from astropy.table import Table
 
-from dl3flow.config.core import parse_geom, parse_plots
+from dl3flow.config.geometry import parse_geom
+from dl3flow.config.sections import parse_plots
 from dl3flow.io.atomic import write_figure
 from dl3flow.plotting.quicklook import plot_safe_energy
 from dl3flow.workflow.support import script_job, script_provenance

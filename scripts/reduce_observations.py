@@ -14,7 +14,8 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_angle, parse_flag, parse_quality
+from dl3flow.config.sections import parse_quality
+from dl3flow.config.values import parse_angle, parse_flag
 from dl3flow.data.store import DataStore
 from dl3flow.workflow.rejection import Rejection, reduce_to_files
 from dl3flow.workflow.support import (

@@ -9,7 +9,8 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_geom, parse_maps, parse_ring
+from dl3flow.config.geometry import parse_geom
+from dl3flow.config.sections import parse_maps, parse_ring
 from dl3flow.datasets.map import read_dataset
 from dl3flow.makers.background import ring_background
 from dl3flow.workflow.products import ring_excess_maps

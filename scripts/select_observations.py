@@ -8,7 +8,7 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_selection
+from dl3flow.config.sections import parse_selection
 from dl3flow.data.selection import select_observations
 from dl3flow.data.store import DataStore
 from dl3flow.io.atomic import write_observations

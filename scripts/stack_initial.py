@@ -5,7 +5,7 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
-from dl3flow.config.core import parse_background
+from dl3flow.config.sections import parse_background
 from dl3flow.datasets.map import read_dataset
 from dl3flow.io.atomic import write_table
 from dl3flow.makers.background import results_table

@@ -39,7 +39,8 @@ from _factories import make_dataset, make_geom
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.config.core import ConfigError, analysis_config
+from dl3flow.config.analysis import analysis_config
+from dl3flow.config.values import ConfigError
 from dl3flow.data.store import (
     CorruptFileError,
     DataStore,

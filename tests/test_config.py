@@ -1,4 +1,4 @@
-"""Tests of dl3flow.config.core: every quantity parsed once, every error names its key."""
+"""Tests of dl3flow.config: every quantity parsed once, every error names its key."""
 
 import copy
 import functools
@@ -12,26 +12,21 @@ import numpy as np
 import pytest
 import yaml
 
-from dl3flow.config.core import (
-    DEFAULTS,
-    TOP_DEFAULTS,
+from dl3flow.config.analysis import analysis_config, analysis_names, check_exclusion_inputs
+from dl3flow.config.model import (
     AnalysisConfig,
     BackgroundConfig,
-    ConfigError,
     ExclusionConfig,
-    FinderConfig,
     MapsConfig,
     PlotConfig,
     SafeMaskConfig,
     SelectionConfig,
     SignificanceMaskConfig,
-    SpectrumConfig,
-    analysis_config,
-    analysis_names,
-    check_exclusion_inputs,
-    parse_quantity,
 )
+from dl3flow.config.options import DEFAULTS, TOP_DEFAULTS
 from dl3flow.config.schema import derive, derived, load_schema
+from dl3flow.config.spectrum import FinderConfig, SpectrumConfig
+from dl3flow.config.values import ConfigError, parse_quantity
 from dl3flow.data.quality import DEFAULT_POLICIES, POLICIES, QualityPolicy
 from dl3flow.data.selection import StringCut
 
@@ -561,7 +556,7 @@ def test_analysis_config_errors(config, match):
 
 
 def test_geom_error_is_wrapped(monkeypatch):
-    from dl3flow.config import core as config_module
+    from dl3flow.config import geometry as config_module
     from dl3flow.maps.geom import GeomError
 
     def fail(**kwargs):
@@ -681,7 +676,7 @@ def test_schema_every_key_has_description_and_default():
 
 
 def test_schema_defaults_json_is_the_schemas():
-    """dl3flow.config.core reads the schema's defaults and choices from this generated file."""
+    """dl3flow.config.options reads the schema's defaults and choices from this generated file."""
     assert derived() == derive(_schema()), (
         "schema.yaml changed: run python -m dl3flow.config.schema"
     )
@@ -851,7 +846,7 @@ def test_science_function_defaults_are_the_analysis_defaults():
         ("analysis.background.fov_alignment", "dl3flow.makers.map", "FOV_ALIGNMENT_CHOICES"),
         ("on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
         ("analysis.on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
-        ("analysis.spectrum.finder.method", "dl3flow.config.core", "FINDER_DEFAULTS"),
+        ("analysis.spectrum.finder.method", "dl3flow.config.options", "FINDER_DEFAULTS"),
         ("analysis.geom.frame", "dl3flow.maps.geom", "FRAMES"),
         ("analysis.geom.proj", "dl3flow.maps.geom", "PROJECTIONS"),
         ("analysis.exclusion.catalogs[].kind", "dl3flow.makers.catalogs", "CATALOG_KINDS"),
@@ -860,7 +855,7 @@ def test_science_function_defaults_are_the_analysis_defaults():
     ],
 )
 def test_schema_choices_are_the_implementations(path, module, name):
-    """The schema's enums (Snakemake's and check-config's check; dl3flow.config.core's
+    """The schema's enums (Snakemake's and check-config's check; dl3flow.config.options'
     choices) list the options the science code implements, in its order."""
     import importlib
 
@@ -869,7 +864,7 @@ def test_schema_choices_are_the_implementations(path, module, name):
 
 
 def test_config_choices_are_the_implementations():
-    from dl3flow.config import core as config
+    from dl3flow.config import options as config
     from dl3flow.makers import background, spectrum
     from dl3flow.makers import map as reduce
     from dl3flow.makers import safe as safe_mask
@@ -1151,7 +1146,7 @@ def test_background_fov_alignment(choice):
 
 
 def test_fov_alignment_choices_are_the_reductions():
-    from dl3flow.config.core import FOV_ALIGNMENTS
+    from dl3flow.config.options import FOV_ALIGNMENTS
     from dl3flow.makers.map import FOV_ALIGNMENT_CHOICES
 
     assert FOV_ALIGNMENTS == FOV_ALIGNMENT_CHOICES

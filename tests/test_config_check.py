@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dl3flow.config.analysis import analysis_config, check_data_store
 from dl3flow.config.check import (
     MAX_ERRORS,
     check_config,
@@ -14,12 +15,7 @@ from dl3flow.config.check import (
     read_config_files,
     schema_errors,
 )
-from dl3flow.config.core import (
-    ConfigError,
-    analysis_config,
-    check_data_store,
-    did_you_mean,
-)
+from dl3flow.config.values import ConfigError, did_you_mean
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "src/dl3flow/config/schema.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Tests of the `spectrum` section and `maps_enabled` of an analysis (dl3flow.config.core)."""
+"""Tests of the `spectrum` section and `maps_enabled` of an analysis (dl3flow.config.spectrum)."""
 
 import copy
 from pathlib import Path
@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from dl3flow.config.core import (
-    FINDER_DEFAULTS,
-    SPECTRUM_DEFAULTS,
-    ConfigError,
-    analysis_config,
-)
+from dl3flow.config.analysis import analysis_config
+from dl3flow.config.options import FINDER_DEFAULTS, SPECTRUM_DEFAULTS
+from dl3flow.config.values import ConfigError
 from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -81,7 +81,7 @@ def loaded():
 
 
 @IMPORTS@
-from dl3flow.config.core import analysis_config
+from dl3flow.config.analysis import analysis_config
 from dl3flow.workflow.support import script_job, script_provenance
 
 report = {"imports": loaded()}
@@ -223,7 +223,7 @@ JOBS = {
 @pytest.fixture(scope="module")
 def tiny_job(tmp_path_factory):
     """A one-observation simulated store, the analysis config and an exclusion mask."""
-    from dl3flow.config.core import analysis_config
+    from dl3flow.config.analysis import analysis_config
     from dl3flow.makers.exclusion import write_mask
     from dl3flow.simulate.core import SimulationConfig, write_data_store
 

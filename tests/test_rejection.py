@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from dl3flow.config.core import analysis_config
+from dl3flow.config.analysis import analysis_config
 from dl3flow.data.quality import QualityNote
 from dl3flow.data.store import DataStore
 from dl3flow.datasets.map import MapDataset, read_dataset

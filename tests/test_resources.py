@@ -3,7 +3,7 @@
 import astropy.units as u
 import pytest
 
-from dl3flow.config.core import analysis_config
+from dl3flow.config.analysis import analysis_config
 from dl3flow.workflow import resources
 from dl3flow.workflow.resources import JOB_KINDS, RULE_KINDS, job_size, mem_mb, n_pixels, runtime
 

@@ -1,7 +1,7 @@
 """Each workflow script reads only what its rule gives it (issue 16, item 3).
 
 A job's config is its rule's ``params`` (the sections it uses, plain values, parsed by
-``dl3flow.config.core.parse_<section>``), and those params are what re-runs it. So a
+``dl3flow.config``'s ``parse_<section>``), and those params are what re-runs it. So a
 script must not read ``snakemake.config`` nor parse the whole config
 (``analysis_config``, the former ``job_config``), and every ``snakemake.params.X``
 it reads must be a param of its rule; a param the script never reads must be a
@@ -222,7 +222,7 @@ use rule plot_thing as plot_third with:
 """
 
 GOOD_SCRIPT = """
-from dl3flow.config.core import parse_plots
+from dl3flow.config.sections import parse_plots
 name, params = snakemake.wildcards.analysis, snakemake.params
 plots = parse_plots(name, params.plots, geom=None)
 """

@@ -179,7 +179,7 @@ def _auto_config(data_store="store"):
 def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
     from astropy.table import Table
 
-    from dl3flow.config.core import analysis_config
+    from dl3flow.config.analysis import analysis_config
     from dl3flow.io.atomic import read_geom_center, write_observations
 
     config = _auto_config()
@@ -199,7 +199,7 @@ def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
         input=SimpleNamespace(observations=str(path)),
         wildcards=SimpleNamespace(analysis="gc"),
     )
-    from dl3flow.config.core import analysis_sections
+    from dl3flow.config.analysis import analysis_sections
 
     section = analysis_sections(config, "gc")["geom"]  # the rule's param
     geom = job_geom(job, section)
@@ -223,7 +223,7 @@ def test_job_geom_places_an_auto_centre_from_the_selection(tmp_path):
 
 
 def test_choose_center_is_none_for_a_fixed_centre():
-    from dl3flow.config.core import analysis_config
+    from dl3flow.config.analysis import analysis_config
 
     config = _auto_config()
     config["analyses"]["gc"]["geom"]["center"] = {"lon": "0 deg", "lat": "0 deg"}

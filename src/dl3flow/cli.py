@@ -40,7 +40,8 @@ def _check_files(cfg) -> str:
     """
     from pathlib import Path
 
-    from dl3flow.config.core import ConfigError, check_data_store, check_exclusion_inputs
+    from dl3flow.config.analysis import check_data_store, check_exclusion_inputs
+    from dl3flow.config.values import ConfigError
     from dl3flow.data.selection import SelectionError, select_observations
     from dl3flow.data.store import DataStore, DataStoreError
     from dl3flow.workflow.support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS, choose_center
@@ -79,7 +80,7 @@ def _read_config(args) -> dict:
 
 
 def _check_config(args) -> int:
-    from dl3flow.config.core import analysis_config, analysis_names
+    from dl3flow.config.analysis import analysis_config, analysis_names
 
     config = _read_config(args)
     for name in analysis_names(config):
@@ -106,7 +107,8 @@ def _observation_analysis(args):
         For --analysis without --config, a config problem, or several analyses to
         choose from.
     """
-    from dl3flow.config.core import ConfigError, analysis_config, analysis_names
+    from dl3flow.config.analysis import analysis_config, analysis_names
+    from dl3flow.config.values import ConfigError
 
     if not args.configfile:
         if args.analysis:
@@ -165,7 +167,7 @@ def _observations(args) -> int:
 
 
 def _summary(args) -> int:
-    from dl3flow.config.core import ConfigError
+    from dl3flow.config.values import ConfigError
     from dl3flow.workflow.summary import REPORT_COMMAND, analysis_dirs, format_summary, read_summary
 
     directories = analysis_dirs(args.results)
@@ -276,7 +278,7 @@ def main(argv=None) -> int:
         0, or 1 after an error (one line on stderr: a config, data store or selection
         problem naming the key or file).
     """
-    from dl3flow.config.core import ConfigError
+    from dl3flow.config.values import ConfigError
     from dl3flow.data.selection import SelectionError
     from dl3flow.data.store import DataStoreError
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from dl3flow.config.core import ConfigError, did_you_mean
+from dl3flow.config.values import ConfigError, did_you_mean
 
 __all__ = [
     "SCHEMA_NAME",
@@ -130,7 +130,7 @@ def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
 
 
 def check_config(config: Mapping, schema) -> None:
-    """Raise one :class:`~dl3flow.config.core.ConfigError` listing the schema violations.
+    """Raise one :class:`~dl3flow.config.values.ConfigError` listing the schema violations.
 
     Parameters
     ----------
@@ -158,7 +158,7 @@ def check_config(config: Mapping, schema) -> None:
 
 def find_schema() -> Path:
     """The schema: dl3flow's package data (``dl3flow/config/schema.yaml``), whose defaults and
-    choices :mod:`dl3flow.config.core` uses."""
+    choices :mod:`dl3flow.config.options` uses."""
     from dl3flow.config.schema import SCHEMA_FILE
 
     return Path(str(SCHEMA_FILE))

@@ -3,10 +3,10 @@
 ``schema.yaml`` (package data, next to this module) is the JSON schema of a config
 file: Snakemake's ``validate`` reads it, and so do :mod:`dl3flow.config.check` and
 ``dl3flow check-config``. Its ``default`` and ``enum`` values are also what
-:mod:`dl3flow.config.core` fills in and accepts.
+:mod:`dl3flow.config.options` fills in and accepts.
 
 Reading YAML costs a per-observation job more than its computation (the ``yaml``
-import alone; ``tests/test_job_imports.py``), so :mod:`dl3flow.config.core` reads what it
+import alone; ``tests/test_job_imports.py``), so :mod:`dl3flow.config.options` reads what it
 needs from ``schema_defaults.json``, which :func:`derive` makes from the schema: never
 edit it by hand, run ``python -m dl3flow.config.schema`` after changing ``schema.yaml``
 (a test fails while the two disagree).

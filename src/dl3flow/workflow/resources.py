@@ -161,7 +161,7 @@ def job_size(analysis, kind: str) -> dict[str, int]:
 
     Parameters
     ----------
-    analysis : `~dl3flow.config.core.AnalysisConfig`
+    analysis : `~dl3flow.config.model.AnalysisConfig`
         The parsed analysis (``layout.sky.width``, ``layout.sky.binsz``, energy axes,
         ``offset_max``).
     kind : str

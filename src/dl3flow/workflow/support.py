@@ -22,7 +22,7 @@ Nothing here imports Snakemake: ``snakemake`` is the object the ``script:``
 directive injects (attributes ``rule``, ``input``, ``output``, ``params``,
 ``wildcards``, ``log``), and any object with those attributes works. A job's
 config comes as its rule's ``params`` (the sections it uses, plain values; parsed by
-the ``dl3flow.config.core.parse_*`` functions), never from ``snakemake.config``.
+the ``dl3flow.config`` ``parse_*`` functions), never from ``snakemake.config``.
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ def choose_center(cfg, selected):
 
     Parameters
     ----------
-    cfg : `dl3flow.config.core.AnalysisConfig`
+    cfg : `dl3flow.config.model.AnalysisConfig`
     selected : `~astropy.table.Table`
         The selected observations (RA_PNT, DEC_PNT).
 
@@ -509,7 +509,7 @@ def job_geom(snakemake, section):
     snakemake
         The job (its ``wildcards.analysis``, ``rule`` and ``input``).
     section : dict
-        The analysis' ``geom`` section (`dl3flow.config.core.analysis_sections`).
+        The analysis' ``geom`` section (`dl3flow.config.analysis.analysis_sections`).
 
     Returns
     -------
@@ -521,7 +521,8 @@ def job_geom(snakemake, section):
         For a bad section (naming its key), or if the centre is auto and the rule
         has no ``observations`` input.
     """
-    from dl3flow.config.core import ConfigError, is_auto_center, parse_geom, place_geom
+    from dl3flow.config.geometry import is_auto_center, parse_geom, place_geom
+    from dl3flow.config.values import ConfigError
     from dl3flow.io.atomic import read_geom_center
 
     name = str(_wildcard(snakemake, "analysis"))
