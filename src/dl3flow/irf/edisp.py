@@ -119,70 +119,109 @@ def edisp_kernel(
     offset = np.asarray(offset, dtype=float).reshape(-1)
     etrue = IrfAxis.from_edges(energy_true_edges, name="energy_true", unit="TeV", interp="log")
     ereco = _check_nodes(energy_edges, name="energy", interp="log", minimum=2)
-    ax_e, ax_m, ax_o = edisp.axes
-    n_et, n_pos = etrue.nbin, offset.size
+    ax_m, ax_o = edisp.axes[1], edisp.axes[2]
+    nodes = _edisp_at_offset_nodes(edisp, etrue)  # (n_et, n_m, n_o)
+    idx, t = _offset_weights(ax_o, offset)
+    valid_pos = ~ax_o.outside(offset)
+    width = np.diff(ax_m.edges)
+    pixels = _migra_pixels(ax_m, etrue, ereco)  # (n_et, n_e + 1) each
 
-    # IRF at (true-energy centres, migra nodes) for each offset node: (n_et, n_m, n_o).
+    kernel = np.zeros((etrue.nbin, ereco.size - 1, offset.size))
+    linear, fast = _linear_kernel(nodes, idx, t, valid_pos, width, pixels)
+    np.copyto(kernel, fast, where=linear[:, None, :])
+    # Direct path (extrapolation / clipping / NaN): gammapy's operations per pair.
+    et_rows, pos_cols = np.nonzero(~linear & valid_pos[None, :])
+    if et_rows.size:
+        pairs = _direct_kernel(nodes, idx[pos_cols], t[pos_cols], et_rows, width, pixels)
+        kernel[et_rows, :, pos_cols] = pairs
+    return np.ascontiguousarray(np.moveaxis(kernel, 2, 0))
+
+
+def _edisp_at_offset_nodes(edisp: EnergyDispersion2D, etrue: IrfAxis) -> np.ndarray:
+    """IRF at (true-energy centres, migra nodes) per offset node, ``(n_et, n_m, n_o)``.
+
+    A length-1 offset axis is ignored as gammapy does: its values are repeated on a
+    second node, so that every offset gets them (`_offset_weights`).
+    """
+    ax_e, ax_m, ax_o = edisp.axes
     grids = [ax_e.scaled_nodes, ax_m.scaled_nodes]
     coords = [ax_e.scale(etrue.nodes)[:, None], ax_m.scaled_nodes[None, :]]
     nodes = np.stack(
         [_multilinear(edisp.data[:, :, j], grids, coords) for j in range(ax_o.nbin)], axis=-1
     )
-    if ax_o.nbin > 1:
-        idx, t = _index_weights(ax_o.scaled_nodes, ax_o.scale(offset))
-    else:  # gammapy ignores length-1 axes: the same values at every offset
+    if ax_o.nbin == 1:
         nodes = np.concatenate([nodes, nodes], axis=-1)
-        idx, t = np.zeros(n_pos, dtype=int), np.zeros(n_pos)
-    valid_pos = ~ax_o.outside(offset)
+    return nodes
 
-    width = np.diff(ax_m.edges)
-    # Cumulative-sum axis: nodes at the migra edges, padded by one node each side;
-    # evaluation points migra = energy_edges / energy_true_centre in its pixel space.
+
+def _offset_weights(ax_o: IrfAxis, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower offset node and weight per position (node 0, weight 0 for a length-1 axis)."""
+    if ax_o.nbin > 1:
+        return _index_weights(ax_o.scaled_nodes, ax_o.scale(offset))
+    return np.zeros(offset.size, dtype=int), np.zeros(offset.size)
+
+
+def _migra_pixels(
+    ax_m: IrfAxis, etrue: IrfAxis, ereco: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index and weight of ``energy_edges / energy_true_centre`` on the cumulative-sum axis.
+
+    That axis has its nodes at the migra edges, padded by one node each side; the
+    points are placed in its pixel space, as gammapy's ``to_edisp_kernel_map``.
+    """
     cum_axis = IrfAxis.from_nodes(ax_m.edges, name="migra", unit="", interp="lin").pad(1)
     pixel_grid = np.arange(cum_axis.nbin, dtype=float)
     pix = _interp1d_linear(cum_axis.nodes, pixel_grid, ereco[None, :] / etrue.nodes[:, None])
-    pix_idx, pix_t = _index_weights(pixel_grid, pix)  # (n_et, n_e + 1)
+    return _index_weights(pixel_grid, pix)
 
-    def integral_at_pixels(cumsum: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Interpolate padded cumulative sums (..., n_m + 3, k) at the migra points."""
-        i, w = (pix_idx, pix_t) if rows is None else (pix_idx[rows], pix_t[rows])
-        lo = np.take_along_axis(cumsum, i[..., None], axis=1)
-        hi = np.take_along_axis(cumsum, i[..., None] + 1, axis=1)
-        return lo * (1.0 - w[..., None]) + hi * w[..., None]
 
-    def padded_cumsum(values: np.ndarray) -> np.ndarray:
-        """Cumulative sum over migra (axis 1) with a leading 0, edge-padded by one."""
-        cumsum = np.cumsum(values * width[None, :, None], axis=1)
-        zero = np.zeros_like(cumsum[:, :1])
-        return np.concatenate([zero, zero, cumsum, cumsum[:, -1:]], axis=1)
+def _integral_at_pixels(cumsum: np.ndarray, pix_idx: np.ndarray, pix_t: np.ndarray) -> np.ndarray:
+    """Interpolate padded cumulative sums (..., n_m + 3, k) at the migra points."""
+    lo = np.take_along_axis(cumsum, pix_idx[..., None], axis=1)
+    hi = np.take_along_axis(cumsum, pix_idx[..., None] + 1, axis=1)
+    return lo * (1.0 - pix_t[..., None]) + hi * pix_t[..., None]
 
-    kernel = np.zeros((n_et, ereco.size - 1, n_pos))
 
-    # Linear path: per offset node, then blend per position.
+def _padded_cumsum(values: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Cumulative sum over migra (axis 1) with a leading 0, edge-padded by one."""
+    cumsum = np.cumsum(values * width[None, :, None], axis=1)
+    zero = np.zeros_like(cumsum[:, :1])
+    return np.concatenate([zero, zero, cumsum, cumsum[:, -1:]], axis=1)
+
+
+def _linear_kernel(nodes, idx, t, valid_pos, width, pixels) -> tuple[np.ndarray, np.ndarray]:
+    """Kernels computed per offset node and blended per position, and where they hold.
+
+    Returns the mask ``(n_et, n_pos)`` of the pairs without clipping (see
+    `edisp_kernel`) and the kernels ``(n_et, n_e, n_pos)`` of all pairs.
+    """
     good_node = np.all(np.isfinite(nodes) & (nodes >= 0), axis=1)  # (n_et, n_o)
     inside = (t >= 0) & (t <= 1) & valid_pos
     linear = inside[None, :] & good_node[:, idx] & good_node[:, idx + 1]  # (n_et, n_pos)
     norm_nodes = np.sum(nodes * width[None, :, None], axis=1)  # (n_et, n_o)
-    integral_nodes = integral_at_pixels(padded_cumsum(nodes))  # (n_et, n_e + 1, n_o)
+    integral_nodes = _integral_at_pixels(_padded_cumsum(nodes, width), *pixels)
     norm = norm_nodes[:, idx] * (1.0 - t) + norm_nodes[:, idx + 1] * t  # (n_et, n_pos)
     blended = integral_nodes[:, :, idx] * (1.0 - t) + integral_nodes[:, :, idx + 1] * t
     with np.errstate(invalid="ignore", divide="ignore"):
         fast = np.diff(blended, axis=1) / norm[:, None, :]
     fast = np.nan_to_num(fast, nan=0.0, posinf=0.0, neginf=0.0)
     np.clip(fast, 0.0, np.inf, out=fast)
-    np.copyto(kernel, fast, where=linear[:, None, :])
+    return linear, fast
 
-    # Direct path (extrapolation / clipping / NaN): gammapy's operations per pair.
-    et_rows, pos_cols = np.nonzero(~linear & valid_pos[None, :])
-    if et_rows.size:
-        i, w = idx[pos_cols], t[pos_cols]
-        values = nodes[et_rows, :, i] * (1.0 - w[:, None]) + nodes[et_rows, :, i + 1] * w[:, None]
-        values = _finalize(values, None)  # (n_pairs, n_m)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = np.cumsum(values * width, axis=1).max(axis=1, keepdims=True)
-            # a zero column stays zero (gammapy's nan_to_num of 0 / 0); NaN stays NaN
-            normed = np.where(total == 0, 0.0, values / total)
-        cumsum = padded_cumsum(normed[:, :, None])  # (n_pairs, n_m + 3, 1)
-        pairs = integral_at_pixels(cumsum, rows=et_rows)[:, :, 0]  # (n_pairs, n_e + 1)
-        kernel[et_rows, :, pos_cols] = np.clip(np.diff(pairs, axis=1), 0.0, np.inf)
-    return np.ascontiguousarray(np.moveaxis(kernel, 2, 0))
+
+def _direct_kernel(nodes, i, w, et_rows, width, pixels) -> np.ndarray:
+    """Kernels ``(n_pairs, n_e)`` of (true energy, position) pairs, as gammapy computes them.
+
+    ``i``, ``w`` are the pairs' lower offset nodes and weights, ``et_rows`` their
+    true-energy rows.
+    """
+    values = nodes[et_rows, :, i] * (1.0 - w[:, None]) + nodes[et_rows, :, i + 1] * w[:, None]
+    values = _finalize(values, None)  # (n_pairs, n_m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.cumsum(values * width, axis=1).max(axis=1, keepdims=True)
+        # a zero column stays zero (gammapy's nan_to_num of 0 / 0); NaN stays NaN
+        normed = np.where(total == 0, 0.0, values / total)
+    cumsum = _padded_cumsum(normed[:, :, None], width)  # (n_pairs, n_m + 3, 1)
+    pix_idx, pix_t = pixels
+    pairs = _integral_at_pixels(cumsum, pix_idx[et_rows], pix_t[et_rows])[:, :, 0]
+    return np.clip(np.diff(pairs, axis=1), 0.0, np.inf)
