@@ -32,7 +32,8 @@ from dl3flow.data.store import (
     UnknownObservationError,
     UnsupportedHDUClassError,
 )
-from dl3flow.irf.core import EffectiveArea2D, IrfError
+from dl3flow.irf.aeff import EffectiveArea2D
+from dl3flow.irf.axes import IrfError
 
 MJDREFI, MJDREFF = 51910, 0.5
 
@@ -206,9 +207,9 @@ def store(store_dir):
 
 @pytest.fixture
 def fake_irf(monkeypatch):
-    """Replace dl3flow.irf.core by a module whose read_irf records its calls."""
+    """Replace dl3flow.irf.io by a module whose read_irf records its calls."""
     calls = []
-    module = types.ModuleType("dl3flow.irf.core")
+    module = types.ModuleType("dl3flow.irf.io")
 
     def read_irf(hdu, *, hdu_class, source):
         calls.append((hdu.name, source))
@@ -220,7 +221,7 @@ def fake_irf(monkeypatch):
         }
 
     module.read_irf = read_irf
-    monkeypatch.setitem(sys.modules, "dl3flow.irf.core", module)
+    monkeypatch.setitem(sys.modules, "dl3flow.irf.io", module)
     return calls
 
 
@@ -847,11 +848,11 @@ def test_shared_caldb_irf_file_through_file_dir_with_dotdot(tmp_path):
 
 def test_bkg_fov_alignment(tmp_path, monkeypatch):
     # the alignment is the bkg IRF's own (irf.read_irf: FOVALIGN, GADF default ALTAZ)
-    module = types.ModuleType("dl3flow.irf.core")
+    module = types.ModuleType("dl3flow.irf.io")
     module.read_irf = lambda hdu, *, hdu_class, source: types.SimpleNamespace(
         fov_alignment=hdu.header.get("FOVALIGN", "ALTAZ")
     )
-    monkeypatch.setitem(sys.modules, "dl3flow.irf.core", module)
+    monkeypatch.setitem(sys.modules, "dl3flow.irf.io", module)
     root = make_store(tmp_path)
     store = DataStore.from_dir(root)
     assert store.observation(1).bkg_fov_alignment == "ALTAZ"  # no FOVALIGN keyword
@@ -1111,7 +1112,7 @@ def test_hess_dr1_all_observations_open(hess_dr1):
 
 
 def test_hess_dr1_irfs(hess_dr1):
-    pytest.importorskip("dl3flow.irf.core")
+    pytest.importorskip("dl3flow.irf.io")
     obs = DataStore.from_dir(hess_dr1).observation(23523)
     for name in ("aeff", "edisp", "psf", "bkg"):
         assert getattr(obs, name) is not None

@@ -1,24 +1,16 @@
-"""Unit tests for dl3flow.irf.core on tiny literal synthetic GADF IRF tables."""
+"""Unit tests for dl3flow.irf on tiny literal synthetic GADF IRF tables."""
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from scipy.interpolate import RegularGridInterpolator
 
-from dl3flow.irf.core import (
-    Background2D,
-    Background3D,
-    EffectiveArea2D,
-    EnergyDispersion2D,
-    IrfAxis,
-    IrfError,
-    PSF3Gauss,
-    PSFKing,
-    PSFTable,
-    edisp_kernel,
-    psf_profile,
-    read_irf,
-)
+from dl3flow.irf.aeff import EffectiveArea2D
+from dl3flow.irf.axes import IrfAxis, IrfError
+from dl3flow.irf.background import Background2D, Background3D
+from dl3flow.irf.edisp import EnergyDispersion2D, edisp_kernel
+from dl3flow.irf.io import read_irf
+from dl3flow.irf.psf import PSF3Gauss, PSFKing, PSFTable, psf_profile
 
 PER_DEG2_TO_PER_SR = (180 / np.pi) ** 2
 

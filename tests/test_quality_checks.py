@@ -35,14 +35,11 @@ from dl3flow.data.quality import (
     collect_notes,
 )
 from dl3flow.data.store import EventList
-from dl3flow.irf.core import (
-    Background2D,
-    EffectiveArea2D,
-    EnergyDispersion2D,
-    IrfAxis,
-    PSF3Gauss,
-    PSFKing,
-)
+from dl3flow.irf.aeff import EffectiveArea2D
+from dl3flow.irf.axes import IrfAxis
+from dl3flow.irf.background import Background2D
+from dl3flow.irf.edisp import EnergyDispersion2D
+from dl3flow.irf.psf import PSF3Gauss, PSFKing
 
 # ----------------------------------------------------------------------------- policy
 

@@ -13,7 +13,9 @@ from astropy.table import Table
 from astropy.time import Time
 
 from dl3flow.data.quality import ObservationWarning, collect_notes
-from dl3flow.irf.core import Background2D, Background3D, EffectiveArea2D, IrfAxis
+from dl3flow.irf.aeff import EffectiveArea2D
+from dl3flow.irf.axes import IrfAxis
+from dl3flow.irf.background import Background2D, Background3D
 from dl3flow.makers.map import (
     ReductionError,
     make_background,

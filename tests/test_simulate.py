@@ -398,7 +398,10 @@ def test_caldb_events_come_from_the_shared_instrument():
 
 def test_caldb_store_reads_with_dl3flow(caldb_store):
     from dl3flow.data.store import DataStore
-    from dl3flow.irf.core import Background3D, EffectiveArea2D, EnergyDispersion2D, PSF3Gauss
+    from dl3flow.irf.aeff import EffectiveArea2D
+    from dl3flow.irf.background import Background3D
+    from dl3flow.irf.edisp import EnergyDispersion2D
+    from dl3flow.irf.psf import PSF3Gauss
 
     config, path = caldb_store
     store = DataStore.from_dir(path)

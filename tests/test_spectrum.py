@@ -12,7 +12,9 @@ import pytest
 
 from dl3flow.datasets.map import DatasetError
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
-from dl3flow.irf.core import EffectiveArea2D, IrfAxis, IrfError, RadMax2D, rad_max_from_irf
+from dl3flow.irf.aeff import EffectiveArea2D
+from dl3flow.irf.axes import IrfAxis, IrfError
+from dl3flow.irf.rad_max import RadMax2D, rad_max_from_irf
 from dl3flow.makers.reflected import (
     CircleRegion,
     OffRegionsError,
@@ -295,7 +297,7 @@ def _rad_max_hdu(**header):
 
 
 def test_read_rad_max_2d_table():
-    from dl3flow.irf.core import read_irf
+    from dl3flow.irf.io import read_irf
 
     hdu = _rad_max_hdu(HDUCLAS1="RESPONSE", HDUCLAS2="RAD_MAX", HDUCLAS4="RAD_MAX_2D")
     rad_max = read_irf(hdu, hdu_class="rad_max_2d", source="m.fits[RAD_MAX]")

@@ -1,4 +1,4 @@
-"""dl3flow.irf.core against gammapy 1.3 on real H.E.S.S. DL3 DR1 IRFs and synthetic tables.
+"""dl3flow.irf against gammapy 1.3 on real H.E.S.S. DL3 DR1 IRFs and synthetic tables.
 
 Tolerance: rtol 1e-6 everywhere (observed differences are ~1e-13 relative: same
 operations, different summation order), plus exactly the same zero pattern.
@@ -18,7 +18,9 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.irf.core import edisp_kernel, psf_profile, read_irf
+from dl3flow.irf.edisp import edisp_kernel
+from dl3flow.irf.io import read_irf
+from dl3flow.irf.psf import psf_profile
 
 gammapy = pytest.importorskip("gammapy")
 

@@ -255,7 +255,7 @@ def test_psf_containment(kind, hess_dr1):
     """`psf_containment` against gammapy's ``PSF.containment`` for each PSF class."""
     from test_irf_vs_gammapy import parametric_hdu, read_both
 
-    from dl3flow.irf.core import psf_containment
+    from dl3flow.irf.psf import psf_containment
 
     if kind == "table":
         ours = DataStore.from_dir(hess_dr1).observation(23523).psf

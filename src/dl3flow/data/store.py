@@ -12,7 +12,7 @@ The conventions follow gammapy's ``DataStore`` / ``HDUIndexTable`` / ``Observati
   (e.g. common IRF files, such as CTA's caldb ``irf_file.fits`` reached through a
   relative ``FILE_DIR`` like ``../../caldb/data/cta/1dc/bcf/South_z20_50h``).
 * ``HDU_TYPE`` and ``HDU_CLASS`` are matched case-insensitively (stored lower-case),
-  and an IRF is read by its index ``HDU_CLASS`` (`dl3flow.irf.core.read_irf`), the HDU's
+  and an IRF is read by its index ``HDU_CLASS`` (`dl3flow.irf.io.read_irf`), the HDU's
   own ``HDUCLAS*`` keywords only being checked against it.
 
 Everything is read lazily: a :class:`DataStore` only reads the two index tables, and an
@@ -1039,34 +1039,34 @@ class Observation:
             )
         hdu = self._hdu(location)
         self._data(location, hdu)  # turn truncated data into CorruptFileError
-        from dl3flow.irf.core import read_irf
+        from dl3flow.irf.io import read_irf
 
         return read_irf(hdu, hdu_class=location.hdu_class, source=location.source)
 
     @cached_property
     def aeff(self):
-        """Effective area (``dl3flow.irf.core`` object), or None if the HDU index has none."""
+        """Effective area (``dl3flow.irf`` object), or None if the HDU index has none."""
         return self._irf("aeff")
 
     @cached_property
     def edisp(self):
-        """Energy dispersion (``dl3flow.irf.core`` object), or None if the HDU index has none."""
+        """Energy dispersion (``dl3flow.irf`` object), or None if the HDU index has none."""
         return self._irf("edisp")
 
     @cached_property
     def psf(self):
-        """Point spread function (``dl3flow.irf.core`` object), or None if the HDU index has
+        """Point spread function (``dl3flow.irf`` object), or None if the HDU index has
         none."""
         return self._irf("psf")
 
     @cached_property
     def bkg(self):
-        """Background model (``dl3flow.irf.core`` object), or None if the HDU index has none."""
+        """Background model (``dl3flow.irf`` object), or None if the HDU index has none."""
         return self._irf("bkg")
 
     @cached_property
     def rad_max(self):
-        """Directional cut of point-like IRFs (`~dl3flow.irf.core.RadMax2D`).
+        """Directional cut of point-like IRFs (`~dl3flow.irf.rad_max.RadMax2D`).
 
         The ``rad_max`` HDU if the HDU index has one; else, for a point-like
         effective area (``HDUCLAS3 = POINT-LIKE``), its fixed ``RAD_MAX`` keyword (as
@@ -1080,7 +1080,7 @@ class Observation:
         table = self._irf("rad_max")
         if table is not None:
             return table
-        from dl3flow.irf.core import is_point_like, rad_max_from_irf
+        from dl3flow.irf.rad_max import is_point_like, rad_max_from_irf
 
         aeff = self.aeff
         if aeff is None or not is_point_like(aeff):

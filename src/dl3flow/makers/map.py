@@ -348,7 +348,7 @@ def make_edisp_kernel_map(
 
     ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
     """
-    from dl3flow.irf.core import edisp_kernel
+    from dl3flow.irf.edisp import edisp_kernel
 
     offset = sky.separation(*icrs_deg(pointing))
     kernel = edisp_kernel(
@@ -378,7 +378,7 @@ def make_psf_map(
 
     ``pointing`` is a `~astropy.coordinates.SkyCoord` or (ra, dec) in deg (ICRS).
     """
-    from dl3flow.irf.core import psf_profile
+    from dl3flow.irf.psf import psf_profile
 
     offset = sky.separation(*icrs_deg(pointing))
     ny, nx = sky.shape

@@ -354,7 +354,7 @@ def energy_range_aeff_default(aeff, *, obs_id=None) -> MethodResult:
 
     Parameters
     ----------
-    aeff : `~dl3flow.irf.core.EffectiveArea2D`
+    aeff : `~dl3flow.irf.aeff.EffectiveArea2D`
         Anything with ``lo_threshold`` / ``hi_threshold`` in TeV (or None).
     obs_id : int, optional
         For the warning message.

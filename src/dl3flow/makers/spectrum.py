@@ -12,7 +12,7 @@ do:
   and acceptance_off = number of OFF regions;
 * exposure = aeff(offset of the ON centre) x livetime on the true-energy centres,
   times the PSF containment of the ON circle with ``containment_correction``;
-* the energy-dispersion matrix at the ON centre (`dl3flow.irf.core.edisp_kernel`);
+* the energy-dispersion matrix at the ON centre (`dl3flow.irf.edisp.edisp_kernel`);
 * safe mask from ``aeff-default``, ``aeff-max`` and ``edisp-bias``, with the map
   safe masks' functions (`dl3flow.makers.safe`).
 
@@ -28,7 +28,9 @@ import numpy as np
 
 from dl3flow.datasets.map import _stack_gti, _stack_meta
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, _on_geom
-from dl3flow.irf.core import edisp_kernel, is_point_like, psf_containment
+from dl3flow.irf.edisp import edisp_kernel
+from dl3flow.irf.psf import psf_containment
+from dl3flow.irf.rad_max import is_point_like
 from dl3flow.makers.reflected import (
     CircleRegion,
     OffRegions,

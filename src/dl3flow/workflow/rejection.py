@@ -281,7 +281,7 @@ def reduce_or_reject(
         If ``on_bad_observation`` is not ``"fail"`` or ``"skip"``.
     """
     from dl3flow.data.checks import validate_observation
-    from dl3flow.irf.core import is_point_like
+    from dl3flow.irf.rad_max import is_point_like
     from dl3flow.makers.map import reduce_observation
 
     _check_mode(on_bad_observation)
