@@ -25,17 +25,6 @@ from dl3flow.irf.rad_max import RadMax2D
 
 __all__ = ["read_irf"]
 
-#: GADF column prefix -> (axis name, interpolation), gammapy's IRF_DL3_AXES_SPECIFICATION.
-_AXIS_SPEC = {
-    "THETA": ("offset", "lin"),
-    "ENERG": ("energy_true", "log"),
-    "ETRUE": ("energy_true", "log"),
-    "RAD": ("rad", "lin"),
-    "DETX": ("fov_lon", "lin"),
-    "DETY": ("fov_lat", "lin"),
-    "MIGRA": ("migra", "lin"),
-}
-
 _AXIS_UNIT = {
     "energy_true": "TeV",
     "energy": "TeV",
