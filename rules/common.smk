@@ -117,7 +117,8 @@ _DATA_STORES = {}
 def _data_store(directory):
     """The analysis' data store, opened once per Snakemake run (by dl3flow, as the jobs do)."""
     if directory not in _DATA_STORES:
-        from dl3flow.data.store import DataStore, DataStoreError
+        from dl3flow.data.errors import DataStoreError
+        from dl3flow.data.store import DataStore
 
         try:
             _DATA_STORES[directory] = DataStore.from_dir(directory)

@@ -1,4 +1,5 @@
-"""Tests of dl3flow.data.store on tiny synthetic GADF stores (and on H.E.S.S. DL3 DR1)."""
+"""Tests of the data store (dl3flow.data: index, store, observation, observatory) on tiny
+synthetic GADF stores (and on H.E.S.S. DL3 DR1)."""
 
 import gzip
 import hashlib
@@ -16,14 +17,13 @@ from astropy.io import fits
 from astropy.table import MaskedColumn, Table
 from astropy.time import Time
 
-from dl3flow.data import store as ds_module
-from dl3flow.data.store import (
-    OBSERVATORY_LOCATIONS,
+from dl3flow.data import index as index_module
+from dl3flow.data import observation as observation_module
+from dl3flow.data import observatory as observatory_module
+from dl3flow.data.errors import (
     AmbiguousHDUError,
     CorruptFileError,
-    DataStore,
     DataStoreError,
-    EventList,
     IndexFormatError,
     InvalidHDUError,
     MissingFileError,
@@ -32,6 +32,9 @@ from dl3flow.data.store import (
     UnknownObservationError,
     UnsupportedHDUClassError,
 )
+from dl3flow.data.observation import EventList
+from dl3flow.data.observatory import OBSERVATORY_LOCATIONS
+from dl3flow.data.store import DataStore
 from dl3flow.irf.aeff import EffectiveArea2D
 from dl3flow.irf.axes import IrfError
 
@@ -227,15 +230,16 @@ def fake_irf(monkeypatch):
 
 @pytest.fixture
 def open_counter(monkeypatch):
-    """Count _open_fits calls per file."""
+    """Count _open_fits calls per file (index files and data files)."""
     counts = {}
-    original = ds_module._open_fits
+    original = index_module._open_fits
 
     def counting(path, *, what):
         counts[path.name] = counts.get(path.name, 0) + 1
         return original(path, what=what)
 
-    monkeypatch.setattr(ds_module, "_open_fits", counting)
+    monkeypatch.setattr(index_module, "_open_fits", counting)  # the index tables
+    monkeypatch.setattr(observation_module, "_open_fits", counting)  # the data files
     return counts
 
 
@@ -1180,7 +1184,7 @@ def test_index_rows_are_those_of_the_astropy_table(tmp_path):
         reference = Table.read(hdulist["OBS_INDEX"])
     for row, obs_id in enumerate(reference["OBS_ID"]):
         expected = {
-            name: ds_module._python_scalar(reference[row][name]) for name in reference.colnames
+            name: index_module._python_scalar(reference[row][name]) for name in reference.colnames
         }
         got = store.obs_row(int(obs_id))
         assert got.keys() == expected.keys()
@@ -1215,7 +1219,8 @@ def test_pointing_radec_is_the_pointing_in_degrees(tmp_path):
 
 
 def test_observatory_locations_are_made_once():
-    assert ds_module.OBSERVATORY_LOCATIONS is ds_module.OBSERVATORY_LOCATIONS
-    assert set(ds_module.OBSERVATORY_LOCATIONS) == set(ds_module._OBSERVATORY_SITES)
+    locations = observatory_module.OBSERVATORY_LOCATIONS
+    assert locations is observatory_module.OBSERVATORY_LOCATIONS
+    assert set(locations) == set(observatory_module._OBSERVATORY_SITES)
     with pytest.raises(AttributeError, match="has no attribute 'NO_SUCH_NAME'"):
-        _ = ds_module.NO_SUCH_NAME
+        _ = observatory_module.NO_SUCH_NAME

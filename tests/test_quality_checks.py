@@ -25,6 +25,7 @@ from dl3flow.data.checks import (
     validate_observation,
 )
 from dl3flow.data.gti import GTITable
+from dl3flow.data.observation import EventList
 from dl3flow.data.quality import (
     DEFAULT_POLICIES,
     VALIDATION_CHECKS,
@@ -34,7 +35,6 @@ from dl3flow.data.quality import (
     QualityPolicy,
     collect_notes,
 )
-from dl3flow.data.store import EventList
 from dl3flow.irf.aeff import EffectiveArea2D
 from dl3flow.irf.axes import IrfAxis
 from dl3flow.irf.background import Background2D

@@ -42,8 +42,9 @@ def _check_files(cfg) -> str:
 
     from dl3flow.config.analysis import check_data_store, check_exclusion_inputs
     from dl3flow.config.values import ConfigError
+    from dl3flow.data.errors import DataStoreError
     from dl3flow.data.selection import SelectionError, select_observations
-    from dl3flow.data.store import DataStore, DataStoreError
+    from dl3flow.data.store import DataStore
     from dl3flow.workflow.support import DEMO_CATALOG, DEMO_DATA_STORE, DEMO_REGIONS, choose_center
 
     check_exclusion_inputs(cfg, produced=(DEMO_CATALOG, DEMO_REGIONS))
@@ -279,8 +280,8 @@ def main(argv=None) -> int:
         problem naming the key or file).
     """
     from dl3flow.config.values import ConfigError
+    from dl3flow.data.errors import DataStoreError
     from dl3flow.data.selection import SelectionError
-    from dl3flow.data.store import DataStoreError
 
     args = _parser().parse_args(argv)
     try:

@@ -120,7 +120,7 @@ def check_data_store(cfg: AnalysisConfig, *, produced=()) -> None:
         E.g. ``analyses.crab.data_store: data store directory ../data does not exist``,
         or naming the index file that is missing.
     """
-    from dl3flow.data.store import HDU_INDEX_NAMES, OBS_INDEX_NAMES
+    from dl3flow.data.index import HDU_INDEX_NAMES, OBS_INDEX_NAMES
 
     directory = Path(cfg.data_store)
     if directory in {Path(p) for p in produced}:

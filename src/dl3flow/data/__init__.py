@@ -1,5 +1,6 @@
-"""DL3 data: the GADF data store and its observations, observation selection, good time
-intervals, per-observation quality notes and the DL3 validation checks.
+"""DL3 data: the GADF data store (its index tables, errors and observations with their
+observatory), observation selection, good time intervals, per-observation quality notes
+and the DL3 validation checks.
 
 The names below are imported from their module on first use (`dl3flow._lazy`):
 importing this package imports none of its modules.
@@ -26,8 +27,30 @@ __getattr__, __dir__, __all__ = attach(
             "irf_used_values",
             "validate_observation",
         ],
+        "errors": [
+            "AmbiguousHDUError",
+            "CorruptFileError",
+            "DataStoreError",
+            "IndexFormatError",
+            "InvalidHDUError",
+            "MissingFileError",
+            "MissingHDUError",
+            "MissingIndexError",
+            "UnknownObservationError",
+            "UnsupportedHDUClassError",
+        ],
         "gti": [
             "GTITable",
+        ],
+        "index": [
+            "HDULocation",
+        ],
+        "observation": [
+            "EventList",
+            "Observation",
+        ],
+        "observatory": [
+            "OBSERVATORY_LOCATIONS",
         ],
         "quality": [
             "ALTITUDE_TOLERANCE_DEG",
@@ -53,21 +76,7 @@ __getattr__, __dir__, __all__ = attach(
             "select_observations",
         ],
         "store": [
-            "AmbiguousHDUError",
-            "CorruptFileError",
             "DataStore",
-            "DataStoreError",
-            "EventList",
-            "HDULocation",
-            "IndexFormatError",
-            "InvalidHDUError",
-            "MissingFileError",
-            "MissingHDUError",
-            "MissingIndexError",
-            "OBSERVATORY_LOCATIONS",
-            "Observation",
-            "UnknownObservationError",
-            "UnsupportedHDUClassError",
         ],
     },
 )

@@ -424,8 +424,8 @@ class ValidatedObservation:
 
     Attributes
     ----------
-    observation : `dl3flow.data.store.Observation`
-    events : `dl3flow.data.store.EventList`
+    observation : `dl3flow.data.observation.Observation`
+    events : `dl3flow.data.observation.EventList`
     quality_meta : dict
         FITS keywords for the dataset header: ``NEVDROP`` (events dropped) and
         ``IRFNNEG`` (negative IRF values within the tolerance, clipped at zero).
@@ -631,7 +631,7 @@ def validate_observation(
 
     Parameters
     ----------
-    observation : `dl3flow.data.store.Observation`
+    observation : `dl3flow.data.observation.Observation`
         Its events, GTI, IRFs and metadata are read (and cached).
     geom : `~dl3flow.maps.geom.DatasetGeom`
         The analysis geometry (the energy ranges and PSF radii it uses).

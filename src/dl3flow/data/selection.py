@@ -360,72 +360,16 @@ def select_observations(
     cut_specs = _parse_cuts(obs_table, cuts)
 
     table_ids = np.asarray(np.ma.getdata(obs_table["OBS_ID"])).astype(np.int64)
-    rejected_ids: list[int] = []
-    rejected_reasons: list[str] = []
+    rows, absent = _candidate_rows(table_ids, requested)
     counts: dict[str, int] = {}
-
-    if requested is None:
-        rows = np.arange(len(obs_table))
-    else:
-        wanted = np.isin(table_ids, requested)
-        rows = np.flatnonzero(wanted)
-        present = set(table_ids[rows].tolist())
-        absent = [obs_id for obs_id in requested if obs_id not in present]
-        rejected_ids.extend(absent)
-        rejected_reasons.extend(["not in obs index"] * len(absent))
+    if requested is not None:
         counts["obs_ids (not in obs index)"] = len(absent)
-
-    reasons: list[list[str]] = [[] for _ in rows]
-    if cone_spec is not None:
-        separation, missing = _separation_deg(obs_table, rows, cone_spec)
-        n_rejected = 0
-        for i, (sep, miss) in enumerate(zip(separation, missing, strict=True)):
-            if miss:
-                reasons[i].append("pointing RA_PNT/DEC_PNT is missing")
-            elif sep > cone_spec.radius_deg:
-                reasons[i].append(
-                    f"pointing {_fmt(sep)} deg from cone centre > {_fmt(cone_spec.radius_deg)} deg"
-                )
-            else:
-                continue
-            n_rejected += 1
-        counts[cone_spec.describe()] = n_rejected
-
-    for cut in cut_specs:
-        if isinstance(cut, _StringColumnCut):
-            strings, missing = _string_values(obs_table, cut.column)
-            n_rejected = 0
-            for i, row in enumerate(rows):
-                reason = (
-                    f"{cut.column} is missing"
-                    if missing[row]
-                    else cut.cut.reject_reason(cut.column, str(strings[row]))
-                )
-                if reason is not None:
-                    reasons[i].append(reason)
-                    n_rejected += 1
-            counts[cut.describe()] = n_rejected
-            continue
-        values, missing = _column_values(obs_table, cut.column)
-        n_rejected = 0
-        for i, row in enumerate(rows):
-            value = values[row]
-            if missing[row]:
-                reasons[i].append(f"{cut.column} is missing")
-            elif cut.low is not None and value < cut.low:
-                reasons[i].append(
-                    f"{cut.column} = {_fmt(value)}{cut.unit} < {_fmt(cut.low)}{cut.unit} min"
-                )
-            elif cut.high is not None and value > cut.high:
-                reasons[i].append(
-                    f"{cut.column} = {_fmt(value)}{cut.unit} > {_fmt(cut.high)}{cut.unit} max"
-                )
-            else:
-                continue
-            n_rejected += 1
-        counts[cut.describe()] = n_rejected
+    reasons, criterion_counts = _row_reasons(obs_table, rows, cone_spec, cut_specs)
+    counts.update(criterion_counts)
 
     keep = np.array([not reason for reason in reasons], dtype=bool)
+    rejected_ids = list(absent)
+    rejected_reasons = ["not in obs index"] * len(absent)
     for row, reason in zip(rows[~keep], (r for r in reasons if r), strict=True):
         rejected_ids.append(int(table_ids[row]))
         rejected_reasons.append("; ".join(reason))
@@ -433,11 +377,105 @@ def select_observations(
     kept_rows = rows[keep]
     kept_rows = kept_rows[np.argsort(table_ids[kept_rows], kind="stable")]
     selected = obs_table[kept_rows]
+    rejected = _rejected_table(rejected_ids, rejected_reasons)
+    if len(selected) == 0:
+        n_candidates = len(rows) if requested is None else len(requested)
+        raise _empty_selection_error(n_candidates, counts)
+    return selected, rejected
 
+
+def _candidate_rows(
+    table_ids: np.ndarray, requested: list[int] | None
+) -> tuple[np.ndarray, list[int]]:
+    """Rows of the requested obs_ids (all rows without a request), and the absent ids."""
+    if requested is None:
+        return np.arange(len(table_ids)), []
+    wanted = np.isin(table_ids, requested)
+    rows = np.flatnonzero(wanted)
+    present = set(table_ids[rows].tolist())
+    return rows, [obs_id for obs_id in requested if obs_id not in present]
+
+
+def _row_reasons(
+    obs_table: Table,
+    rows: np.ndarray,
+    cone_spec: _Cone | None,
+    cut_specs: list[_Cut | _StringColumnCut],
+) -> tuple[list[list[str]], dict[str, int]]:
+    """Per candidate row, why it fails the cone and cuts; per criterion, how many it rejects."""
+    reasons: list[list[str]] = [[] for _ in rows]
+    counts: dict[str, int] = {}
+    for description, criterion in _criterion_reasons(obs_table, rows, cone_spec, cut_specs):
+        for i, reason in enumerate(criterion):
+            if reason is not None:
+                reasons[i].append(reason)
+        counts[description] = sum(reason is not None for reason in criterion)
+    return reasons, counts
+
+
+def _criterion_reasons(obs_table, rows, cone_spec, cut_specs):
+    """(description, reason or None per candidate row) of the cone, then of each cut."""
+    if cone_spec is not None:
+        criterion = _cone_reasons(obs_table, rows, cone_spec)
+        yield cone_spec.describe(), criterion
+    for cut in cut_specs:
+        if isinstance(cut, _StringColumnCut):
+            criterion = _string_cut_reasons(obs_table, rows, cut)
+        else:
+            criterion = _range_cut_reasons(obs_table, rows, cut)
+        yield cut.describe(), criterion
+
+
+def _cone_reasons(obs_table: Table, rows: np.ndarray, cone: _Cone) -> list[str | None]:
+    """Why each candidate row's pointing is outside the cone (None if inside)."""
+    separation, missing = _separation_deg(obs_table, rows, cone)
+    out: list[str | None] = []
+    for sep, miss in zip(separation, missing, strict=True):
+        if miss:
+            out.append("pointing RA_PNT/DEC_PNT is missing")
+        elif sep > cone.radius_deg:
+            out.append(f"pointing {_fmt(sep)} deg from cone centre > {_fmt(cone.radius_deg)} deg")
+        else:
+            out.append(None)
+    return out
+
+
+def _string_cut_reasons(
+    obs_table: Table, rows: np.ndarray, cut: _StringColumnCut
+) -> list[str | None]:
+    """Why each candidate row fails a string cut (None if it passes)."""
+    strings, missing = _string_values(obs_table, cut.column)
+    return [
+        f"{cut.column} is missing"
+        if missing[row]
+        else cut.cut.reject_reason(cut.column, str(strings[row]))
+        for row in rows
+    ]
+
+
+def _range_cut_reasons(obs_table: Table, rows: np.ndarray, cut: _Cut) -> list[str | None]:
+    """Why each candidate row fails a (min, max) cut (None if it passes)."""
+    values, missing = _column_values(obs_table, cut.column)
+    out: list[str | None] = []
+    for row in rows:
+        value = values[row]
+        if missing[row]:
+            out.append(f"{cut.column} is missing")
+        elif cut.low is not None and value < cut.low:
+            out.append(f"{cut.column} = {_fmt(value)}{cut.unit} < {_fmt(cut.low)}{cut.unit} min")
+        elif cut.high is not None and value > cut.high:
+            out.append(f"{cut.column} = {_fmt(value)}{cut.unit} > {_fmt(cut.high)}{cut.unit} max")
+        else:
+            out.append(None)
+    return out
+
+
+def _rejected_table(rejected_ids: list[int], rejected_reasons: list[str]) -> Table:
+    """``OBS_ID`` and ``REASON`` of the rejected candidates, ordered by OBS_ID."""
     order = np.argsort(np.asarray(rejected_ids, dtype=np.int64), kind="stable")
     from astropy.table import Table
 
-    rejected = Table(
+    return Table(
         {
             "OBS_ID": np.asarray(rejected_ids, dtype=np.int64)[order],
             "REASON": np.asarray(rejected_reasons, dtype=str)[order]
@@ -446,14 +484,14 @@ def select_observations(
         }
     )
 
-    if len(selected) == 0:
-        n_candidates = len(rows) if requested is None else len(requested)
-        details = "; ".join(f"{name}: {n} rejected" for name, n in counts.items())
-        raise SelectionError(
-            f"empty selection: none of the {n_candidates} candidate observations passes "
-            f"the criteria ({details or 'no criteria; the obs table is empty'})"
-        )
-    return selected, rejected
+
+def _empty_selection_error(n_candidates: int, counts: dict[str, int]) -> SelectionError:
+    """The error of a selection that keeps none of its ``n_candidates`` observations."""
+    details = "; ".join(f"{name}: {n} rejected" for name, n in counts.items())
+    return SelectionError(
+        f"empty selection: none of the {n_candidates} candidate observations passes "
+        f"the criteria ({details or 'no criteria; the obs table is empty'})"
+    )
 
 
 @dataclass(frozen=True)
