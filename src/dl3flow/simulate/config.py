@@ -272,6 +272,18 @@ class SimulationConfig:
 
     def __post_init__(self) -> None:
         p = "simulation."
+        self._check_counts(p)
+        self._check_names(p)
+        self._check_numbers(p)
+        self._check_ranges(p)
+        self._check_choices(p)
+        self._check_sources(p)
+        object.__setattr__(self, "tstart", _parse_tstart(p + "tstart", self.tstart))
+        # the pointings must reach the zenith range at the site
+        _zenith_limits(self)
+
+    def _check_counts(self, p: str) -> None:
+        """Check ``seed``, ``n_obs`` and ``obs_id_start`` and store them as int."""
         seed = _integer(p + "seed", self.seed)
         if seed < 0:
             raise SimulationConfigError(p + "seed", f"must be >= 0, got {seed}")
@@ -286,10 +298,16 @@ class SimulationConfig:
         object.__setattr__(self, "seed", seed)
         object.__setattr__(self, "n_obs", n_obs)
         object.__setattr__(self, "obs_id_start", obs_id_start)
+
+    def _check_names(self, p: str) -> None:
+        """Check that ``target_name`` and ``telescope`` are non-empty strings."""
         for key in ("target_name", "telescope"):
             value = getattr(self, key)
             if not isinstance(value, str) or not value.strip():
                 raise SimulationConfigError(p + key, f"expected a non-empty string, got {value!r}")
+
+    def _check_numbers(self, p: str) -> None:
+        """Check the scalar numbers, store them as float and wrap ``target_ra``."""
         floats = (
             "target_ra",
             "target_dec",
@@ -324,6 +342,9 @@ class SimulationConfig:
             raise SimulationConfigError(
                 p + "background_norm", f"must be >= 0, got {self.background_norm}"
             )
+
+    def _check_ranges(self, p: str) -> None:
+        """Check ``zenith_range`` and ``energy_range`` and store them as float pairs."""
         zmin, zmax = _pair(p + "zenith_range", self.zenith_range)
         if not 0 <= zmin <= zmax < 80:
             raise SimulationConfigError(
@@ -337,6 +358,9 @@ class SimulationConfig:
                 f"need 0.01 <= min < max <= 1000 TeV (non-empty), got [{emin}, {emax}]",
             )
         object.__setattr__(self, "energy_range", (emin, emax))
+
+    def _check_choices(self, p: str) -> None:
+        """Check ``fov_alignment`` and ``irf_style`` against the implemented choices."""
         if self.fov_alignment not in _FOV_ALIGNMENTS:
             raise SimulationConfigError(
                 p + "fov_alignment",
@@ -347,6 +371,9 @@ class SimulationConfig:
                 p + "irf_style",
                 f"unknown IRF style {self.irf_style!r}, expected one of {_IRF_STYLES}",
             )
+
+    def _check_sources(self, p: str) -> None:
+        """Check that ``sources`` are SourceSpecs with unique names; store them as a tuple."""
         sources = tuple(self.sources)
         for i, src in enumerate(sources):
             if not isinstance(src, SourceSpec):
@@ -355,9 +382,6 @@ class SimulationConfig:
         if len(set(names)) != len(names):
             raise SimulationConfigError(p + "sources", f"source names must be unique: {names}")
         object.__setattr__(self, "sources", sources)
-        object.__setattr__(self, "tstart", _parse_tstart(p + "tstart", self.tstart))
-        # the pointings must reach the zenith range at the site
-        _zenith_limits(self)
 
     @property
     def ontime(self) -> float:
