@@ -48,7 +48,7 @@ from astropy.io import fits
 
 from dl3flow.maps.coords import angular_offset
 from dl3flow.simulate.config import SimulationConfig
-from dl3flow.simulate.events import simulate_observation
+from dl3flow.simulate.events import SimulatedObservation, simulate_observation
 from dl3flow.simulate.hdus import (
     _CALDB_IRF_NAME,
     _caldb_irf_tables,
@@ -241,92 +241,115 @@ def write_data_store(
         If ``path`` exists and is not a directory.
     """
     path = Path(path)
+    if _check_existing_store(path, config, overwrite):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp.chmod(0o755)  # mkdtemp creates 0o700
+    try:
+        _write_store_files(config, tmp)
+        _move_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_existing_store(path: Path, config: SimulationConfig, overwrite: bool) -> bool:
+    """Whether ``path`` already holds this store; raise if it may not be replaced."""
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"data store path {path} exists and is not a directory")
     if path.is_dir():
         if _store_matches(path, config):
-            return path
+            return True
         if any(path.iterdir()) and not overwrite:
             raise FileExistsError(
                 f"{path} already holds a different data store or other files; "
                 "refusing to overwrite it (pass overwrite=True or remove it)"
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    tmp.chmod(0o755)  # mkdtemp creates 0o700
-    try:
-        (tmp / "data").mkdir()
-        shared_irf_rows = _write_caldb_irf(config, tmp) if config.irf_style == "caldb" else []
-        target = SkyCoord(config.target_ra, config.target_dec, unit="deg", frame="icrs")
-        target_glonlat = (float(target.galactic.l.deg), float(target.galactic.b.deg))
-        plans_ra, plans_dec = [], []
-        obs_rows, hdu_rows = [], []
-        sims = []
-        for index in range(config.n_obs):
-            sim, rows = _write_observation(config, index, tmp, target_glonlat, shared_irf_rows)
-            sims.append(sim)
-            hdu_rows.extend(rows)
-            plans_ra.append(sim.plan.ra_pnt)
-            plans_dec.append(sim.plan.dec_pnt)
-        gal = SkyCoord(plans_ra, plans_dec, unit="deg", frame="icrs").galactic
-        for sim, glon, glat in zip(sims, gal.l.deg, gal.b.deg, strict=True):
-            plan = sim.plan
-            date_obs, time_obs = _time_strings(plan.mjd_start)
-            date_end, time_end = _time_strings(plan.mjd_start + config.ontime / 86400.0)
-            offset = float(
-                angular_offset(plan.ra_pnt, plan.dec_pnt, config.target_ra, config.target_dec)
-            )
-            obs_rows.append(
-                {
-                    "OBS_ID": plan.obs_id,
-                    "RA_PNT": plan.ra_pnt,
-                    "DEC_PNT": plan.dec_pnt,
-                    "GLON_PNT": glon,
-                    "GLAT_PNT": glat,
-                    "ZEN_PNT": plan.zenith,
-                    "ALT_PNT": plan.alt,
-                    "AZ_PNT": plan.az,
-                    "OBJECT": config.target_name,
-                    "RA_OBJ": config.target_ra,
-                    "DEC_OBJ": config.target_dec,
-                    "OFFSET_OBJ": offset,
-                    "ONTIME": config.ontime,
-                    "LIVETIME": config.livetime,
-                    "DEADC": config.deadc,
-                    "TSTART": plan.tstart,
-                    "TSTOP": plan.tstop,
-                    "DATE-OBS": date_obs,
-                    "TIME-OBS": time_obs,
-                    "DATE-END": date_end,
-                    "TIME-END": time_end,
-                    "N_TELS": 4,
-                    "TELLIST": "1,2,3,4",
-                    "QUALITY": 0,
-                    "MUONEFF": 1.0,
-                    "EVENT_COUNT": sim.events["EVENT_ID"].size,
-                    "TARGET_NAME": config.target_name,
-                    "TARGET_TAG": _tag(config.target_name),
-                    "TARGET_OFFSET": offset,
-                    "SAFE_ENERGY_LO": sim.lo_thres,
-                    "SAFE_ENERGY_HI": config.energy_range[1],
-                }
-            )
-        primary = fits.PrimaryHDU()
-        for name, hdu in (
-            ("obs-index.fits.gz", _obs_index_hdu(config, obs_rows)),
-            ("hdu-index.fits.gz", _hdu_index_hdu(hdu_rows)),
-        ):
-            content = _fits_bytes(fits.HDUList([primary.copy(), hdu]))
-            (tmp / name).write_bytes(_gzip_bytes(content))
-        (tmp / _MANIFEST).write_text(json.dumps(_manifest(config), indent=2, sort_keys=True))
-        if path.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            os.replace(path, trash / path.name)
-            os.replace(tmp, path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return False
+
+
+def _write_store_files(config: SimulationConfig, tmp: Path) -> None:
+    """Write every file of the store into the (new, empty) directory ``tmp``."""
+    (tmp / "data").mkdir()
+    shared_irf_rows = _write_caldb_irf(config, tmp) if config.irf_style == "caldb" else []
+    target = SkyCoord(config.target_ra, config.target_dec, unit="deg", frame="icrs")
+    target_glonlat = (float(target.galactic.l.deg), float(target.galactic.b.deg))
+    hdu_rows, sims = [], []
+    for index in range(config.n_obs):
+        sim, rows = _write_observation(config, index, tmp, target_glonlat, shared_irf_rows)
+        sims.append(sim)
+        hdu_rows.extend(rows)
+    obs_rows = _obs_index_rows(config, sims)
+    primary = fits.PrimaryHDU()
+    for name, hdu in (
+        ("obs-index.fits.gz", _obs_index_hdu(config, obs_rows)),
+        ("hdu-index.fits.gz", _hdu_index_hdu(hdu_rows)),
+    ):
+        content = _fits_bytes(fits.HDUList([primary.copy(), hdu]))
+        (tmp / name).write_bytes(_gzip_bytes(content))
+    (tmp / _MANIFEST).write_text(json.dumps(_manifest(config), indent=2, sort_keys=True))
+
+
+def _obs_index_rows(config: SimulationConfig, sims: list[SimulatedObservation]) -> list[dict]:
+    """The observation-index rows of the simulated observations ``sims``."""
+    plans_ra = [sim.plan.ra_pnt for sim in sims]
+    plans_dec = [sim.plan.dec_pnt for sim in sims]
+    gal = SkyCoord(plans_ra, plans_dec, unit="deg", frame="icrs").galactic
+    return [
+        _obs_index_row(config, sim, glon, glat)
+        for sim, glon, glat in zip(sims, gal.l.deg, gal.b.deg, strict=True)
+    ]
+
+
+def _obs_index_row(config: SimulationConfig, sim: SimulatedObservation, glon, glat) -> dict:
+    """The observation-index row of ``sim``, pointing at galactic (``glon``, ``glat``)."""
+    plan = sim.plan
+    date_obs, time_obs = _time_strings(plan.mjd_start)
+    date_end, time_end = _time_strings(plan.mjd_start + config.ontime / 86400.0)
+    offset = float(angular_offset(plan.ra_pnt, plan.dec_pnt, config.target_ra, config.target_dec))
+    return {
+        "OBS_ID": plan.obs_id,
+        "RA_PNT": plan.ra_pnt,
+        "DEC_PNT": plan.dec_pnt,
+        "GLON_PNT": glon,
+        "GLAT_PNT": glat,
+        "ZEN_PNT": plan.zenith,
+        "ALT_PNT": plan.alt,
+        "AZ_PNT": plan.az,
+        "OBJECT": config.target_name,
+        "RA_OBJ": config.target_ra,
+        "DEC_OBJ": config.target_dec,
+        "OFFSET_OBJ": offset,
+        "ONTIME": config.ontime,
+        "LIVETIME": config.livetime,
+        "DEADC": config.deadc,
+        "TSTART": plan.tstart,
+        "TSTOP": plan.tstop,
+        "DATE-OBS": date_obs,
+        "TIME-OBS": time_obs,
+        "DATE-END": date_end,
+        "TIME-END": time_end,
+        "N_TELS": 4,
+        "TELLIST": "1,2,3,4",
+        "QUALITY": 0,
+        "MUONEFF": 1.0,
+        "EVENT_COUNT": sim.events["EVENT_ID"].size,
+        "TARGET_NAME": config.target_name,
+        "TARGET_TAG": _tag(config.target_name),
+        "TARGET_OFFSET": offset,
+        "SAFE_ENERGY_LO": sim.lo_thres,
+        "SAFE_ENERGY_HI": config.energy_range[1],
+    }
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    """Rename the written store ``tmp`` to ``path``, replacing what is there."""
+    if path.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        os.replace(path, trash / path.name)
+        os.replace(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
