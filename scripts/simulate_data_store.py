@@ -7,13 +7,9 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from pathlib import Path
 
-from dl3flow.simulate.core import (
-    remove_stale_store_temporaries,
-    simulation_config_from_dict,
-    write_data_store,
-    write_region_file,
-    write_source_catalog,
-)
+from dl3flow.simulate.catalog import write_region_file, write_source_catalog
+from dl3flow.simulate.config import simulation_config_from_dict
+from dl3flow.simulate.store import remove_stale_store_temporaries, write_data_store
 from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:

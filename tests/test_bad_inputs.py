@@ -1414,7 +1414,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_killed_simulation_leaves_no_temporary_store_after_resume(tmp_path):
     """The demo store job removes what a SIGKILLed earlier attempt left beside it."""
-    from dl3flow.simulate.core import remove_stale_store_temporaries
+    from dl3flow.simulate.store import remove_stale_store_temporaries
 
     resources = tmp_path / "resources"
     store = resources / "demo-dl3"

@@ -850,8 +850,8 @@ def test_science_function_defaults_are_the_analysis_defaults():
         ("analysis.geom.frame", "dl3flow.maps.geom", "FRAMES"),
         ("analysis.geom.proj", "dl3flow.maps.geom", "PROJECTIONS"),
         ("analysis.exclusion.catalogs[].kind", "dl3flow.makers.catalogs", "CATALOG_KINDS"),
-        ("simulation.fov_alignment", "dl3flow.simulate.core", "_FOV_ALIGNMENTS"),
-        ("simulation.irf_style", "dl3flow.simulate.core", "_IRF_STYLES"),
+        ("simulation.fov_alignment", "dl3flow.simulate.config", "_FOV_ALIGNMENTS"),
+        ("simulation.irf_style", "dl3flow.simulate.config", "_IRF_STYLES"),
     ],
 )
 def test_schema_choices_are_the_implementations(path, module, name):
@@ -1473,14 +1473,14 @@ def test_schema_rejects_a_bad_center(center):
 
 
 def test_simulation_defaults_are_simulates():
-    """The schema's ``simulation`` defaults are dl3flow.simulate.core's (null: simulate's own)."""
-    from dl3flow.simulate.core import SimulationConfig
+    """The schema's ``simulation`` defaults are dl3flow.simulate.config's (null: its own)."""
+    from dl3flow.simulate.config import SimulationConfig
 
     default = SimulationConfig()
     for key, value in TOP_DEFAULTS["simulation"].items():
         if key == "target":
             got = {"name": default.target_name, "ra": default.target_ra, "dec": default.target_dec}
-        elif value is None:  # sources, site: dl3flow.simulate.core's default
+        elif value is None:  # sources, site: dl3flow.simulate.config's default
             continue
         else:
             got = getattr(default, key)

@@ -225,7 +225,8 @@ def tiny_job(tmp_path_factory):
     """A one-observation simulated store, the analysis config and an exclusion mask."""
     from dl3flow.config.analysis import analysis_config
     from dl3flow.makers.exclusion import write_mask
-    from dl3flow.simulate.core import SimulationConfig, write_data_store
+    from dl3flow.simulate.config import SimulationConfig
+    from dl3flow.simulate.store import write_data_store
 
     root = tmp_path_factory.mktemp("job_imports")
     store = write_data_store(SimulationConfig(n_obs=1, livetime=120.0), root / "store")

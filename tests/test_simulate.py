@@ -1,4 +1,4 @@
-"""Tests of the synthetic GADF data store (dl3flow.simulate.core)."""
+"""Tests of the synthetic GADF data store (dl3flow.simulate)."""
 
 import hashlib
 import os
@@ -10,19 +10,19 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dl3flow.maps.coords import fov_to_sky
-from dl3flow.simulate import core as simulate
-from dl3flow.simulate.core import (
+from dl3flow.simulate import store as simulate_store
+from dl3flow.simulate.catalog import write_region_file, write_source_catalog
+from dl3flow.simulate.config import (
     SimulationConfig,
     SimulationConfigError,
     SourceSpec,
     default_demo_sky,
-    plan_observations,
-    simulate_observation,
     simulation_config_from_dict,
-    write_data_store,
-    write_region_file,
-    write_source_catalog,
 )
+from dl3flow.simulate.events import simulate_observation
+from dl3flow.simulate.instrument import _Instrument
+from dl3flow.simulate.plan import plan_observations
+from dl3flow.simulate.store import write_data_store
 
 DR1_OBS_INDEX_COLUMNS = [
     "OBS_ID", "RA_PNT", "DEC_PNT", "GLON_PNT", "GLAT_PNT", "ZEN_PNT", "ALT_PNT", "AZ_PNT",
@@ -284,7 +284,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(simulate, "_write_observation", boom)
+    monkeypatch.setattr(simulate_store, "_write_observation", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         write_data_store(small_config(), tmp_path / "s")
     assert list(tmp_path.iterdir()) == []
@@ -392,7 +392,7 @@ def test_caldb_events_come_from_the_shared_instrument():
     assert caldb[0].plan.zenith != caldb[1].plan.zenith
     assert caldb[0].plan == gadf[0].plan
     assert caldb[0].expected_background == caldb[1].expected_background
-    assert caldb[0].lo_thres == caldb[1].lo_thres == simulate._Instrument(20.0, (0.1, 100)).lo_thres
+    assert caldb[0].lo_thres == caldb[1].lo_thres == _Instrument(20.0, (0.1, 100)).lo_thres
     assert gadf[0].lo_thres != gadf[1].lo_thres
 
 
@@ -415,7 +415,7 @@ def test_caldb_store_reads_with_dl3flow(caldb_store):
     energy, offset = obs.psf.axes[0].nodes[[3, 10]], obs.psf.axes[1].nodes[[0, 3]]
     rad = np.array([0.0, 0.05, 0.1, 0.3])
     e, th, r = energy[:, None, None], offset[None, :, None], rad[None, None, :]
-    expected = simulate._Instrument(20.0, config.energy_range).psf_density(e, th, r)
+    expected = _Instrument(20.0, config.energy_range).psf_density(e, th, r)
     ours = obs.psf.evaluate(energy_true=e, offset=th, rad=r)
     np.testing.assert_allclose(ours, expected, rtol=1e-5)
 

@@ -17,7 +17,8 @@ from dl3flow.datasets.map import stack_datasets
 from dl3flow.makers.map import make_counts, reduce_observation
 from dl3flow.maps.coords import angular_offset
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
-from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
+from dl3flow.simulate.config import simulation_config_from_dict
+from dl3flow.simulate.store import write_data_store
 
 N_OBS = 6
 TARGET = (60.0, -25.0)

@@ -378,7 +378,8 @@ def test_spectrum_job_stays_light(tmp_path):
 
     from test_job_imports import FORBIDDEN
 
-    from dl3flow.simulate.core import SimulationConfig, write_data_store
+    from dl3flow.simulate.config import SimulationConfig
+    from dl3flow.simulate.store import write_data_store
 
     store = write_data_store(SimulationConfig(n_obs=1, livetime=120.0), tmp_path / "store")
     result = subprocess.run(

@@ -42,7 +42,8 @@ def store(tmp_path_factory):
     """The simulated store, its files under ``sub/`` reached through BASE_DIR = 'sub'."""
     from astropy.io import fits
 
-    from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
+    from dl3flow.simulate.config import simulation_config_from_dict
+    from dl3flow.simulate.store import write_data_store
 
     config = simulation_config_from_dict({"seed": 3, "n_obs": N_OBS, "livetime": 600.0})
     root = write_data_store(config, tmp_path_factory.mktemp("store") / "store")

@@ -33,7 +33,8 @@ def bad_store(tmp_path_factory):
     """The demo's simulated data store with the AEFF HDU of observation 3 dropped."""
     from astropy.io import fits
 
-    from dl3flow.simulate.core import simulation_config_from_dict, write_data_store
+    from dl3flow.simulate.config import simulation_config_from_dict
+    from dl3flow.simulate.store import write_data_store
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     section = {k: v for k, v in config["simulation"].items() if v is not None}

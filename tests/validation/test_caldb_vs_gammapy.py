@@ -1,6 +1,6 @@
 """A CTA-1DC-like (caldb style) simulated store: dl3flow's reduction against gammapy 1.3.
 
-The store of ``dl3flow.simulate.core`` with ``irf_style="caldb"`` (one shared IRF file,
+The store of ``dl3flow.simulate.store`` with ``irf_style="caldb"`` (one shared IRF file,
 OGIP-style HDUCLAS4, CTA's HDU names, a ``psf_3gauss``, no FOVALIGN, background unit
 ``1/s/MeV/sr``), with its index files moved to ``index/all/`` as in CTA 1DC, so that
 every ``FILE_DIR`` starts with ``../../``. gammapy's chain is ``MapDataset.create`` ->
@@ -27,7 +27,8 @@ from gammapy.maps import MapAxis, WcsGeom  # noqa: E402
 from dl3flow.data.store import DataStore  # noqa: E402
 from dl3flow.makers.map import reduce_observation  # noqa: E402
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom  # noqa: E402
-from dl3flow.simulate.core import SimulationConfig, write_data_store  # noqa: E402
+from dl3flow.simulate.config import SimulationConfig  # noqa: E402
+from dl3flow.simulate.store import write_data_store  # noqa: E402
 
 pytestmark = [
     pytest.mark.validation,

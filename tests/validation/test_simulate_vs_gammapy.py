@@ -1,6 +1,6 @@
 """The simulated data store read and reduced by gammapy 1.3 (the yardstick).
 
-gammapy must predict what dl3flow.simulate.core injected: background counts from the
+gammapy must predict what dl3flow.simulate injected: background counts from the
 ``bkg_3d`` HDU and source counts from exposure x spectrum (through PSF and energy
 dispersion).
 """
@@ -23,7 +23,9 @@ from gammapy.modeling.models import (  # noqa: E402
     SkyModel,
 )
 
-from dl3flow.simulate.core import SimulationConfig, simulate_observation, write_data_store  # noqa: E402
+from dl3flow.simulate.config import SimulationConfig  # noqa: E402
+from dl3flow.simulate.events import simulate_observation  # noqa: E402
+from dl3flow.simulate.store import write_data_store  # noqa: E402
 
 pytestmark = pytest.mark.validation
 

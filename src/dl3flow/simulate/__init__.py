@@ -9,21 +9,20 @@ from dl3flow._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "core": [
-            "SIMULATION_FORMAT_VERSION",
-            "ObservationPlan",
-            "SimulatedObservation",
+        "config": [
             "SimulationConfig",
             "SimulationConfigError",
             "SourceSpec",
             "default_demo_sky",
-            "plan_observations",
-            "remove_stale_store_temporaries",
-            "simulate_observation",
             "simulation_config_from_dict",
-            "write_data_store",
-            "write_region_file",
-            "write_source_catalog",
         ],
+        "plan": ["ObservationPlan", "plan_observations"],
+        "events": ["SimulatedObservation", "simulate_observation"],
+        "store": [
+            "SIMULATION_FORMAT_VERSION",
+            "remove_stale_store_temporaries",
+            "write_data_store",
+        ],
+        "catalog": ["write_region_file", "write_source_catalog"],
     },
 )
