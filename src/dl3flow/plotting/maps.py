@@ -562,57 +562,51 @@ def excess_map_figures(
     radius = meta.get("CORR_RAD")
     index = float(meta.get("SPEC_IDX", 2.0))
     energy_range = tuple(maps.energy_edges[band : band + 2])
-    sky = maps.sky
+    common = {"name": name, "energy_range": energy_range, "caption": caption}
     figures = {}
     for kind in which:
-        if kind == "significance":
-            fig = plot_significance_map(
-                maps.image("sqrt_ts", band),
-                sky,
-                exclusion=exclusion,
-                sources=sources,
-                name=name,
-                energy_range=energy_range,
-                correlation_radius=radius,
-                caption=caption,
-            )
-        elif kind == "excess":
-            fig = plot_excess_map(
-                maps.image("excess", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                correlation_radius=radius,
-                exclusion=exclusion,
-                caption=caption,
-            )
-        elif kind == "flux":
-            fig = plot_flux_map(
-                maps.image("flux", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                spectral_index=index,
-                correlation_radius=radius,
-                exclusion=exclusion,
-                caption=caption,
-            )
-        elif kind == "flux_exposure":
-            fig = plot_exposure_map(
-                maps.image("exposure", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                note=f"reconstructed energy, power law index {index:g}",
-                caption=caption,
-            )
-        else:
-            fig = plot_significance_distribution(
-                maps.image("sqrt_ts", band),
-                exclusion=exclusion,
-                name=name,
-                energy_range=energy_range,
-                caption=caption,
-            )
-        figures[kind] = fig
+        figures[kind] = _map_figure(
+            kind, maps, band, exclusion, sources, radius=radius, index=index, **common
+        )
     return figures
+
+
+def _map_figure(kind, maps, band, exclusion, sources, *, radius, index, **common) -> Figure:
+    """The figure ``kind`` (one of :data:`MAP_FIGURES`) of :func:`excess_map_figures`."""
+    sky = maps.sky
+    if kind == "significance":
+        return plot_significance_map(
+            maps.image("sqrt_ts", band),
+            sky,
+            exclusion=exclusion,
+            sources=sources,
+            correlation_radius=radius,
+            **common,
+        )
+    if kind == "excess":
+        return plot_excess_map(
+            maps.image("excess", band),
+            sky,
+            correlation_radius=radius,
+            exclusion=exclusion,
+            **common,
+        )
+    if kind == "flux":
+        return plot_flux_map(
+            maps.image("flux", band),
+            sky,
+            spectral_index=index,
+            correlation_radius=radius,
+            exclusion=exclusion,
+            **common,
+        )
+    if kind == "flux_exposure":
+        return plot_exposure_map(
+            maps.image("exposure", band),
+            sky,
+            note=f"reconstructed energy, power law index {index:g}",
+            **common,
+        )
+    return plot_significance_distribution(
+        maps.image("sqrt_ts", band), exclusion=exclusion, **common
+    )
