@@ -10,7 +10,7 @@ from astropy.table import Table
 from dl3flow.config.geometry import parse_geom
 from dl3flow.config.sections import parse_plots
 from dl3flow.io.atomic import read_observations, write_figure
-from dl3flow.plotting.maps import plot_observation_qa
+from dl3flow.plotting.qa import plot_observation_qa
 from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:

@@ -10,11 +10,11 @@ from dl3flow.plotting.maps import (
     plot_excess_map,
     plot_exposure_map,
     plot_flux_map,
-    plot_observation_qa,
     plot_significance_distribution,
     plot_significance_map,
     plot_sky_map,
 )
+from dl3flow.plotting.qa import plot_observation_qa
 from dl3flow.stats import StatsError
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -200,24 +200,17 @@ def _provenance(args) -> int:
     return status
 
 
-def _parser():
-    from dl3flow import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="dl3flow",
-        description="Reduce IACT DL3 data to sky maps. Run the workflow with `snakemake`.",
+def _add_config_options(command):
+    """The --schema option of the subcommands that read config files."""
+    command.add_argument(
+        "--schema",
+        help="JSON schema of the config (default: dl3flow's, src/dl3flow/config/schema.yaml)",
     )
-    parser.add_argument("--version", action="version", version=f"dl3flow {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("version", help="print the dl3flow version").set_defaults(func=_version)
+    return command
 
-    def config_options(command):
-        command.add_argument(
-            "--schema",
-            help="JSON schema of the config (default: dl3flow's, src/dl3flow/config/schema.yaml)",
-        )
-        return command
 
+def _add_check_config_parser(sub) -> None:
+    """``dl3flow check-config``."""
     check = sub.add_parser(
         "check-config",
         help="parse the analyses of config files (later files update earlier ones, "
@@ -230,8 +223,12 @@ def _parser():
         action="store_true",
         help="parse the config only: do not open the data store, catalogs or region files",
     )
-    config_options(check)
+    _add_config_options(check)
     check.set_defaults(func=_check_config)
+
+
+def _add_observations_parser(sub) -> None:
+    """``dl3flow observations``."""
     obs = sub.add_parser(
         "observations",
         help="list the observations of a data store (livetime, zenith, offset, object), "
@@ -248,8 +245,12 @@ def _parser():
         help="config file(s) defining the analysis (its data_store is replaced by STORE)",
     )
     obs.add_argument("--analysis", help="the analysis whose selection to apply")
-    config_options(obs)
+    _add_config_options(obs)
     obs.set_defaults(func=_observations)
+
+
+def _add_summary_parser(sub) -> None:
+    """``dl3flow summary``."""
     summ = sub.add_parser(
         "summary",
         help="what the analyses of a results directory found: observations used and "
@@ -260,6 +261,10 @@ def _parser():
         "--no-report-hint", action="store_true", help="do not print the report command"
     )
     summ.set_defaults(func=_summary)
+
+
+def _add_provenance_parser(sub) -> None:
+    """``dl3flow provenance``."""
     prov = sub.add_parser(
         "provenance",
         help="print how a product was made (from its FITS header or .prov.json sidecar)",
@@ -267,6 +272,22 @@ def _parser():
     prov.add_argument("path", nargs="+", help="product file(s) or .prov.json sidecar(s)")
     prov.add_argument("--json", action="store_true", help="print the record as JSON")
     prov.set_defaults(func=_provenance)
+
+
+def _parser():
+    from dl3flow import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dl3flow",
+        description="Reduce IACT DL3 data to sky maps. Run the workflow with `snakemake`.",
+    )
+    parser.add_argument("--version", action="version", version=f"dl3flow {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("version", help="print the dl3flow version").set_defaults(func=_version)
+    _add_check_config_parser(sub)
+    _add_observations_parser(sub)
+    _add_summary_parser(sub)
+    _add_provenance_parser(sub)
     return parser
 
 

@@ -1,5 +1,5 @@
-"""Figures: quick-look images, sky maps, masks, background norms and spectra, their colour
-scales and overlay texts.
+"""Figures: quick-look images, sky maps, masks, background norms, the per-observation
+quality summary and spectra, their colour scales and overlay texts.
 
 The names below are imported from their module on first use (`dl3flow._lazy`):
 importing this package imports none of its modules.
@@ -25,12 +25,14 @@ __getattr__, __dir__, __all__ = attach(
             "SIGNIFICANCE_CONTOURS",
             "LABEL_OFFSET",
             "plot_significance_distribution",
-            "plot_observation_qa",
             "excess_map_figures",
             "MAP_FIGURES",
         ],
         "masks": [
             "plot_exclusion",
+        ],
+        "qa": [
+            "plot_observation_qa",
         ],
         "quicklook": [
             "plot_image",

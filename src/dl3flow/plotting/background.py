@@ -25,6 +25,57 @@ def _as_table(results) -> Table:
     return results_table(results)
 
 
+def _plot_norms(ax, x, ok, norm, norm_err) -> None:
+    """Norms of the normalised observations; the others as red crosses at 1."""
+    ax.axhline(1.0, color="0.4", lw=1, ls="--", label="IRF background (norm = 1)", zorder=1)
+    ax.errorbar(
+        x[ok],
+        norm[ok],
+        yerr=norm_err[ok],
+        fmt="o",
+        ms=4,
+        capsize=2,
+        color="C0",
+        label=f"normalised ({ok.sum()})",
+        zorder=3,
+    )
+    if (~ok).any():
+        ax.plot(
+            x[~ok],
+            np.ones((~ok).sum()),
+            "x",
+            color="C3",
+            ms=8,
+            mew=2,
+            label=f"skipped / failed, not scaled ({(~ok).sum()})",
+            zorder=4,
+        )
+    ax.set_ylabel("Background norm")
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+
+
+def _plot_tilt(ax, table, x, ok) -> None:
+    """Fitted spectral tilts of the normalised observations (reference energy in the label)."""
+    tilt = np.asarray(table["tilt"], dtype=float)
+    tilt_err = np.asarray(table["tilt_err"], dtype=float)
+    ax.axhline(0.0, color="0.4", lw=1, ls="--")
+    ax.errorbar(x[ok], tilt[ok], yerr=tilt_err[ok], fmt="s", ms=4, capsize=2, color="C1")
+    ref = table["reference_energy"][0] if "reference_energy" in table.colnames else None
+    label = "Spectral tilt" + (f" (E_ref = {float(ref):g} TeV)" if ref is not None else "")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+
+
+def _default_title(table) -> str:
+    """The default title: FoV background normalisation, and the methods when there are rows."""
+    title = "FoV background normalisation"
+    if len(table) and "method" in table.colnames:
+        methods = sorted(set(np.asarray(table["method"]).astype(str)))
+        title += f" (method: {', '.join(methods)})"
+    return title
+
+
 def plot_background_norms(results, *, title: str | None = None) -> Figure:
     """Norm (with 1-sigma error bars) per observation, and the tilt if it was fitted.
 
@@ -67,55 +118,16 @@ def plot_background_norms(results, *, title: str | None = None) -> Figure:
 
     figure = Figure(figsize=(max(6.0, 0.35 * n + 2.5), 6.5 if has_tilt else 4.0))
     axes = figure.subplots(2 if has_tilt else 1, 1, sharex=True, squeeze=False)[:, 0]
-    ax = axes[0]
-    ax.axhline(1.0, color="0.4", lw=1, ls="--", label="IRF background (norm = 1)", zorder=1)
-    ax.errorbar(
-        x[ok],
-        norm[ok],
-        yerr=norm_err[ok],
-        fmt="o",
-        ms=4,
-        capsize=2,
-        color="C0",
-        label=f"normalised ({ok.sum()})",
-        zorder=3,
-    )
-    if (~ok).any():
-        ax.plot(
-            x[~ok],
-            np.ones((~ok).sum()),
-            "x",
-            color="C3",
-            ms=8,
-            mew=2,
-            label=f"skipped / failed, not scaled ({(~ok).sum()})",
-            zorder=4,
-        )
-    ax.set_ylabel("Background norm")
-    ax.legend(loc="best", fontsize="small")
-    ax.grid(alpha=0.3)
-
+    _plot_norms(axes[0], x, ok, norm, norm_err)
     if has_tilt:
-        tilt = np.asarray(table["tilt"], dtype=float)
-        tilt_err = np.asarray(table["tilt_err"], dtype=float)
-        tax = axes[1]
-        tax.axhline(0.0, color="0.4", lw=1, ls="--")
-        tax.errorbar(x[ok], tilt[ok], yerr=tilt_err[ok], fmt="s", ms=4, capsize=2, color="C1")
-        ref = table["reference_energy"][0] if "reference_energy" in table.colnames else None
-        label = "Spectral tilt" + (f" (E_ref = {float(ref):g} TeV)" if ref is not None else "")
-        tax.set_ylabel(label)
-        tax.grid(alpha=0.3)
-
+        _plot_tilt(axes[1], table, x, ok)
     bottom = axes[-1]
     bottom.set_xticks(x)
     bottom.set_xticklabels([str(i) for i in table["obs_id"]], rotation=90 if n > 8 else 0)
     bottom.set_xlabel("Observation ID")
     bottom.set_xlim(-0.7, max(n - 0.3, 0.7))
     if title is None:
-        title = "FoV background normalisation"
-        if n and "method" in table.colnames:
-            methods = sorted(set(np.asarray(table["method"]).astype(str)))
-            title += f" (method: {', '.join(methods)})"
+        title = _default_title(table)
     figure.suptitle(short_label(title, kind="title"))
     figure.tight_layout()
     return figure

@@ -1,5 +1,6 @@
-"""Figures of the final products: significance, excess, flux and exposure maps,
-the significance distribution, and a per-observation quality summary.
+"""Figures of the final products: significance, excess, flux and exposure maps and
+the significance distribution (the per-observation quality summary is in
+`dl3flow.plotting.qa`).
 
 Like `dl3flow.plotting.quicklook`, figures are :class:`matplotlib.figure.Figure` objects
 built without pyplot (no global state, no display needed); sky images use
@@ -22,8 +23,6 @@ from dl3flow.plotting.scales import (
     Stretch,
     asinh_stretch,
     linear_stretch,
-    log_limits,
-    plain_log_labels,
     power_of_ten,
     significance_stretch,
     times_ten,
@@ -43,7 +42,6 @@ __all__ = [
     "SIGNIFICANCE_CONTOURS",
     "LABEL_OFFSET",
     "plot_significance_distribution",
-    "plot_observation_qa",
     "excess_map_figures",
     "MAP_FIGURES",
 ]
@@ -519,182 +517,6 @@ def plot_significance_distribution(
     return fig
 
 
-def _column(table, *candidates):
-    if table is None:
-        return None
-    lower = {c.lower(): c for c in table.colnames}
-    for candidate in candidates:
-        if candidate.lower() in lower:
-            return lower[candidate.lower()]
-    return None
-
-
-def _values(table, column, unit=None) -> np.ndarray:
-    col = table[column]
-    if unit is not None and getattr(col, "unit", None) is not None:
-        return np.asarray(col.quantity.to_value(unit), dtype=float)
-    return np.asarray(col, dtype=float)
-
-
-def _missing(ax, what: str) -> None:
-    ax.text(
-        0.5,
-        0.5,
-        f"{what}: not available",
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        color="0.4",
-    )
-
-
-def plot_observation_qa(
-    *,
-    observations=None,
-    background_norms=None,
-    safe_energy=None,
-    name: str | None = None,
-    energy_range=None,
-    caption: str | None = None,
-    max_labels: int = 40,
-) -> Figure:
-    """Per-observation quality summary: background norms, livetime, safe energy thresholds.
-
-    Three panels sharing an observation axis (observation ids as labels; with more
-    than ``max_labels`` observations every k-th is labelled, and the figure stops
-    growing at 12 inches). Tables may be missing or lack columns; the panel then says
-    "not available". The energy panel shows the analysis ``energy_range`` (TeV) as a
-    band and is limited to it and the lower thresholds: upper thresholds beyond the
-    axis are drawn at its top edge. Column names are matched case-insensitively:
-
-    - ``observations``: ``OBS_ID``; ``LIVETIME`` (s; or ``ONTIME``);
-    - ``background_norms``: ``obs_id``; ``norm``; ``norm_err`` / ``error``;
-      optionally ``status`` (rows whose status is not ``ok`` are marked in red);
-    - ``safe_energy``: ``obs_id``; ``energy_min`` and ``energy_max`` (TeV).
-
-    Returns
-    -------
-    figure : `~matplotlib.figure.Figure`
-    """
-    tables = {
-        "observations": observations,
-        "background_norms": background_norms,
-        "safe_energy": safe_energy,
-    }
-    ids = set()
-    for table in tables.values():
-        column = _column(table, "obs_id")
-        if column is not None:
-            ids.update(int(v) for v in table[column])
-    obs_ids = sorted(ids)
-    position = {obs_id: i for i, obs_id in enumerate(obs_ids)}
-    width = min(12.0, max(6.4, 0.35 * len(obs_ids) + 3))
-    fig = Figure(figsize=(width, 7.5), layout="constrained")
-    axes = fig.subplots(3, 1, sharex=True)
-
-    def x_of(table):
-        return np.array([position[int(v)] for v in table[_column(table, "obs_id")]])
-
-    # background norms
-    ax = axes[0]
-    col_norm = _column(background_norms, "norm", "bkg_norm", "background_norm")
-    if col_norm and _column(background_norms, "obs_id"):
-        x = x_of(background_norms)
-        y = _values(background_norms, col_norm)
-        col_err = _column(background_norms, "norm_err", "error", "norm_error")
-        yerr = _values(background_norms, col_err) if col_err else None
-        ax.errorbar(x, y, yerr=yerr, fmt="o", color="C0", label="background norm")
-        col_status = _column(background_norms, "status")
-        if col_status:
-            bad = np.array(
-                [
-                    str(s).strip().lower() not in ("ok", "success", "")
-                    for s in background_norms[col_status]
-                ]
-            )
-            if bad.any():
-                ax.plot(x[bad], y[bad], "o", mfc="none", mec="C3", ms=12, label="status not ok")
-        ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.legend(fontsize=7, loc="best")
-    else:
-        _missing(ax, "background norms")
-    ax.set_ylabel("background norm")
-    ax.set_title("Background normalisation per observation")
-
-    # livetime
-    ax = axes[1]
-    col_live = _column(observations, "LIVETIME", "ONTIME")
-    if col_live and _column(observations, "obs_id"):
-        x = x_of(observations)
-        hours = _values(observations, col_live, "s") / 3600.0
-        ax.bar(x, hours, color="C2", width=0.7)
-        ax.set_ylabel(f"{col_live.lower()} (h)")
-        total = np.nansum(hours)
-        ax.set_title(f"{col_live.capitalize()} per observation (total {total:.2f} h)")
-    else:
-        _missing(ax, "livetime")
-        ax.set_ylabel("livetime (h)")
-        ax.set_title("Livetime per observation")
-
-    # safe energy thresholds
-    ax = axes[2]
-    col_lo = _column(safe_energy, "energy_min", "e_min", "energy_threshold_low")
-    col_hi = _column(safe_energy, "energy_max", "e_max", "energy_threshold_high")
-    if (col_lo or col_hi) and _column(safe_energy, "obs_id"):
-        x = x_of(safe_energy)
-        lows = _values(safe_energy, col_lo, "TeV") if col_lo else np.array([])
-        extra = [] if energy_range is None else [float(v) for v in energy_range]
-        limits = log_limits(lows, extra)
-        if energy_range is not None:
-            lo, hi = extra
-            ax.axhspan(lo, hi, color="C2", alpha=0.12, lw=0, label="analysis energy range")
-        for col, marker, label, color in (
-            (col_lo, "^", "lower threshold", "C1"),
-            (col_hi, "v", "upper threshold", "C4"),
-        ):
-            if col:
-                values = _values(safe_energy, col, "TeV")
-                ok = np.isfinite(values) & (values > 0)
-                if limits is not None and col is col_hi:
-                    above = ok & (values > limits[1])
-                    if above.any():
-                        ax.plot(
-                            x[above],
-                            np.full(above.sum(), limits[1]),
-                            "^",
-                            color=color,
-                            ms=7,
-                            clip_on=False,
-                            label=f"upper threshold above {limits[1]:.3g} TeV (at the edge)",
-                        )
-                    ok &= ~above
-                if ok.any():
-                    ax.plot(x[ok], values[ok], marker, color=color, label=label, ms=7)
-        ax.set_yscale("log")
-        if limits is not None:
-            ax.set_ylim(*limits)
-        plain_log_labels(ax.yaxis, limits)
-        ax.legend(fontsize=7, loc="best")
-    else:
-        _missing(ax, "safe energy thresholds")
-    ax.set_ylabel("energy (TeV)")
-    ax.set_title("Safe energy range per observation")
-    ax.set_xlabel("observation id")
-    if obs_ids:
-        step = int(np.ceil(len(obs_ids) / max_labels))
-        ticks = list(range(0, len(obs_ids), step))
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([str(obs_ids[i]) for i in ticks], rotation=90, fontsize=7)
-        if step > 1:
-            ax.set_xlabel(f"observation id ({len(obs_ids)}; one label per {step} observations)")
-    label = short_label(name, kind="title") if name else ""
-    head = "Observation quality" + (f" \N{EM DASH} {label}" if label else "")
-    fig.suptitle(head)
-    if caption:
-        fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
-    return fig
-
-
 #: Figures of :func:`excess_map_figures`, in order.
 MAP_FIGURES = ("significance", "excess", "flux", "flux_exposure", "significance_distribution")
 
@@ -740,57 +562,51 @@ def excess_map_figures(
     radius = meta.get("CORR_RAD")
     index = float(meta.get("SPEC_IDX", 2.0))
     energy_range = tuple(maps.energy_edges[band : band + 2])
-    sky = maps.sky
+    common = {"name": name, "energy_range": energy_range, "caption": caption}
     figures = {}
     for kind in which:
-        if kind == "significance":
-            fig = plot_significance_map(
-                maps.image("sqrt_ts", band),
-                sky,
-                exclusion=exclusion,
-                sources=sources,
-                name=name,
-                energy_range=energy_range,
-                correlation_radius=radius,
-                caption=caption,
-            )
-        elif kind == "excess":
-            fig = plot_excess_map(
-                maps.image("excess", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                correlation_radius=radius,
-                exclusion=exclusion,
-                caption=caption,
-            )
-        elif kind == "flux":
-            fig = plot_flux_map(
-                maps.image("flux", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                spectral_index=index,
-                correlation_radius=radius,
-                exclusion=exclusion,
-                caption=caption,
-            )
-        elif kind == "flux_exposure":
-            fig = plot_exposure_map(
-                maps.image("exposure", band),
-                sky,
-                name=name,
-                energy_range=energy_range,
-                note=f"reconstructed energy, power law index {index:g}",
-                caption=caption,
-            )
-        else:
-            fig = plot_significance_distribution(
-                maps.image("sqrt_ts", band),
-                exclusion=exclusion,
-                name=name,
-                energy_range=energy_range,
-                caption=caption,
-            )
-        figures[kind] = fig
+        figures[kind] = _map_figure(
+            kind, maps, band, exclusion, sources, radius=radius, index=index, **common
+        )
     return figures
+
+
+def _map_figure(kind, maps, band, exclusion, sources, *, radius, index, **common) -> Figure:
+    """The figure ``kind`` (one of :data:`MAP_FIGURES`) of :func:`excess_map_figures`."""
+    sky = maps.sky
+    if kind == "significance":
+        return plot_significance_map(
+            maps.image("sqrt_ts", band),
+            sky,
+            exclusion=exclusion,
+            sources=sources,
+            correlation_radius=radius,
+            **common,
+        )
+    if kind == "excess":
+        return plot_excess_map(
+            maps.image("excess", band),
+            sky,
+            correlation_radius=radius,
+            exclusion=exclusion,
+            **common,
+        )
+    if kind == "flux":
+        return plot_flux_map(
+            maps.image("flux", band),
+            sky,
+            spectral_index=index,
+            correlation_radius=radius,
+            exclusion=exclusion,
+            **common,
+        )
+    if kind == "flux_exposure":
+        return plot_exposure_map(
+            maps.image("exposure", band),
+            sky,
+            note=f"reconstructed energy, power law index {index:g}",
+            **common,
+        )
+    return plot_significance_distribution(
+        maps.image("sqrt_ts", band), exclusion=exclusion, **common
+    )

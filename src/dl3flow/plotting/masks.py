@@ -47,6 +47,75 @@ def _source_positions(sources, geom):
     return x[inside], y[inside], names
 
 
+def _draw_image(ax, mask, geom, counts):
+    """The counts image (sqrt scale) or, without counts, the mask; and its colour-bar label."""
+    if counts is not None:
+        data = np.asarray(getattr(counts, "value", counts), dtype=float)
+        if data.shape != mask.shape:
+            raise ValueError(f"counts shape {data.shape} != mask shape {mask.shape}")
+        finite = data[np.isfinite(data)]
+        vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        im = ax.imshow(
+            data,
+            origin="lower",
+            cmap="afmhot",
+            norm=PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax),
+            interpolation="nearest",
+        )
+        return im, f"counts / pixel ({geom.binsz[0]:.3g}\N{DEGREE SIGN} pixels), sqrt scale"
+    im = ax.imshow(
+        mask.astype(float),
+        origin="lower",
+        cmap=ListedColormap(["0.3", "0.85"]),
+        norm=BoundaryNorm([-0.5, 0.5, 1.5], 2),
+        interpolation="nearest",
+    )
+    return im, "background estimation"
+
+
+def _mark_sources(ax, x, y, names, shape) -> None:
+    """Mark the excluded sources and name them, labels towards the image centre."""
+    ax.plot(x, y, "+", color=_SOURCE_COLOUR, markersize=9, markeredgewidth=1.5)
+    ny, nx = shape
+    offset = 0.012 * max(nx, ny)
+    for xi, yi, name in zip(x, y, names, strict=True):
+        right = xi > 0.65 * nx  # label towards the image centre, not off its edge
+        ax.text(
+            xi - offset if right else xi + offset,
+            yi + offset,
+            short_label(name),
+            ha="right" if right else "left",
+            color=_SOURCE_COLOUR,
+            fontsize=7,
+            clip_on=True,
+            bbox={"facecolor": "black", "alpha": 0.45, "edgecolor": "none", "pad": 1.0},
+        )
+
+
+def _legend_handles(with_sources: bool) -> list:
+    """Legend entries: the excluded area and, when sources are marked, the sources."""
+    handles = [
+        Patch(
+            facecolor="0.3",
+            edgecolor=_MASK_COLOUR,
+            linewidth=1.4,
+            label=OVERLAYS["excluded_area"].label,
+        ),
+    ]
+    if with_sources:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="+",
+                linestyle="none",
+                color="black",
+                label=OVERLAYS["excluded_sources"].label,
+            )
+        )
+    return handles
+
+
 def plot_exclusion(
     mask,
     geom,
@@ -92,49 +161,12 @@ def plot_exclusion(
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot(projection=geom.wcs)
-    if counts is not None:
-        data = np.asarray(getattr(counts, "value", counts), dtype=float)
-        if data.shape != mask.shape:
-            raise ValueError(f"counts shape {data.shape} != mask shape {mask.shape}")
-        finite = data[np.isfinite(data)]
-        vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        im = ax.imshow(
-            data,
-            origin="lower",
-            cmap="afmhot",
-            norm=PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax),
-            interpolation="nearest",
-        )
-        label = f"counts / pixel ({geom.binsz[0]:.3g}\N{DEGREE SIGN} pixels), sqrt scale"
-    else:
-        im = ax.imshow(
-            mask.astype(float),
-            origin="lower",
-            cmap=ListedColormap(["0.3", "0.85"]),
-            norm=BoundaryNorm([-0.5, 0.5, 1.5], 2),
-            interpolation="nearest",
-        )
-        label = "background estimation"
+    im, label = _draw_image(ax, mask, geom, counts)
     if excluded.any() and not excluded.all():
         ax.contour(excluded.astype(float), levels=[0.5], colors=_MASK_COLOUR, linewidths=1.4)
-
     x, y, names = _source_positions(sources, geom)
     if names:
-        ax.plot(x, y, "+", color=_SOURCE_COLOUR, markersize=9, markeredgewidth=1.5)
-        ny, nx = geom.shape
-        offset = 0.012 * max(nx, ny)
-        for xi, yi, name in zip(x, y, names, strict=True):
-            right = xi > 0.65 * nx  # label towards the image centre, not off its edge
-            ax.text(
-                xi - offset if right else xi + offset,
-                yi + offset,
-                short_label(name),
-                ha="right" if right else "left",
-                color=_SOURCE_COLOUR,
-                fontsize=7,
-                clip_on=True,
-                bbox={"facecolor": "black", "alpha": 0.45, "edgecolor": "none", "pad": 1.0},
-            )
+        _mark_sources(ax, x, y, names, geom.shape)
 
     xlabel, ylabel = _AXIS_LABELS.get(geom.frame, ("Longitude", "Latitude"))
     ax.set_xlabel(xlabel)
@@ -144,26 +176,7 @@ def plot_exclusion(
         title = _KIND_TITLES.get(kind or "", "Exclusion mask")
     title = short_label(title, kind="title")
     ax.set_title(f"{title}\n{excluded.sum()} pixels excluded ({100 * fraction:.1f} %)")
-    handles = [
-        Patch(
-            facecolor="0.3",
-            edgecolor=_MASK_COLOUR,
-            linewidth=1.4,
-            label=OVERLAYS["excluded_area"].label,
-        ),
-    ]
-    if names:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="+",
-                linestyle="none",
-                color="black",
-                label=OVERLAYS["excluded_sources"].label,
-            )
-        )
-    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.7)
+    ax.legend(handles=_legend_handles(bool(names)), loc="upper right", fontsize=7, framealpha=0.7)
     colorbar = fig.colorbar(im, ax=ax, shrink=0.85)
     colorbar.set_label(label)
     if counts is None:

@@ -270,6 +270,78 @@ def _analysis_range(ax, energy_range, *, vertical: bool) -> None:
     line(hi, color="0.4", lw=1, ls="--")
 
 
+def _plot_against_zenith(ax, zenith, threshold, binned) -> None:
+    """Left panel of :func:`plot_safe_energy`: thresholds against the zenith angle."""
+    shown = np.isfinite(zenith) & np.isfinite(threshold) & (threshold > 0)
+    shown_binned = np.isfinite(zenith) & np.isfinite(binned) & (binned > 0)
+    ax.scatter(
+        zenith[shown_binned],
+        binned[shown_binned],
+        marker="s",
+        facecolors="none",
+        edgecolors="tab:gray",
+        s=40,
+        label="first safe reco-energy bin (lower edge)",
+    )
+    ax.scatter(zenith[shown], threshold[shown], color="tab:blue", s=25, label="safe threshold")
+    ax.set_xlabel("zenith angle of the pointing (deg)")
+    ax.set_ylabel("lower safe energy (TeV)")
+    if not shown.any():
+        ax.text(0.5, 0.5, "no lower energy threshold", transform=ax.transAxes, ha="center")
+
+
+def _plot_rows(ax, threshold, binned, obs_ids, positive) -> None:
+    """Right panel of :func:`plot_safe_energy`: one row per observation, sorted by threshold."""
+    n = len(threshold)
+    order = np.argsort(np.where(positive, threshold, np.inf), kind="stable")
+    y = np.arange(n)
+    ax.scatter(binned[order], y, marker="s", facecolors="none", edgecolors="tab:gray", s=40)
+    ax.scatter(threshold[order], y, color="tab:blue", s=25)
+    ax.set_yticks(y, labels=[str(i) for i in obs_ids[order]], fontsize=7)
+    if n:
+        ax.set_ylim(n - 0.5, -0.5)
+    ax.set_ylabel("observation (sorted by threshold)")
+    ax.set_xlabel("lower safe energy (TeV)")
+    ax.grid(alpha=0.3, axis="x", which="both")
+
+
+def _plot_histogram(ax, threshold, positive, limits) -> None:
+    """Right panel of :func:`plot_safe_energy` for many observations: threshold histogram."""
+    if positive.any():
+        lo, hi = limits
+        bins = np.geomspace(lo, hi, 30)
+        ax.hist(threshold[positive], bins=bins, color="tab:blue", alpha=0.7)
+    ax.set_xlabel("lower safe energy (TeV)")
+    ax.set_ylabel("number of observations")
+
+
+def _energy_axes(ax, right, energy_range, limits) -> None:
+    """Log energy axes of both panels, limited to ``limits``, the analysis range drawn."""
+    for axis, vertical in ((ax, False), (right, True)):
+        _analysis_range(axis, energy_range, vertical=vertical)
+    ax.set_yscale("log")
+    right.set_xscale("log")
+    if limits is not None:
+        ax.set_ylim(*limits)
+        right.set_xlim(*limits)
+    plain_log_labels(ax.yaxis, limits)
+    plain_log_labels(right.xaxis, limits)
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def _safe_energy_title(table, zenith, name) -> str:
+    """Title of :func:`plot_safe_energy`: counts, methods and observations without zenith."""
+    n = len(table)
+    methods = sorted({str(m) for m in table["methods"]}) if n else []
+    missing = int(np.sum(~np.isfinite(zenith)))
+    title = "Safe energy threshold" + (f" \N{EM DASH} {name}" if name else "")
+    title += f"\n{n} observations; methods {', '.join(methods) or 'none (no observations)'}"
+    if missing:
+        title += f"; {missing} obs without zenith"
+    return title
+
+
 def plot_safe_energy(
     table,
     *,
@@ -320,62 +392,14 @@ def plot_safe_energy(
         edges = np.asarray(energy_edges, dtype=float)
         energy_range = (edges[0], edges[-1])
     limits = log_limits(threshold, binned, [] if energy_range is None else [energy_range[0]])
-
-    shown = np.isfinite(zenith) & np.isfinite(threshold) & (threshold > 0)
-    shown_binned = np.isfinite(zenith) & np.isfinite(binned) & (binned > 0)
-    ax.scatter(
-        zenith[shown_binned],
-        binned[shown_binned],
-        marker="s",
-        facecolors="none",
-        edgecolors="tab:gray",
-        s=40,
-        label="first safe reco-energy bin (lower edge)",
-    )
-    ax.scatter(zenith[shown], threshold[shown], color="tab:blue", s=25, label="safe threshold")
-    ax.set_xlabel("zenith angle of the pointing (deg)")
-    ax.set_ylabel("lower safe energy (TeV)")
-    if not shown.any():
-        ax.text(0.5, 0.5, "no lower energy threshold", transform=ax.transAxes, ha="center")
-
+    _plot_against_zenith(ax, zenith, threshold, binned)
     positive = np.isfinite(threshold) & (threshold > 0)
     if rows:
-        order = np.argsort(np.where(positive, threshold, np.inf), kind="stable")
-        y = np.arange(n)
-        right.scatter(binned[order], y, marker="s", facecolors="none", edgecolors="tab:gray", s=40)
-        right.scatter(threshold[order], y, color="tab:blue", s=25)
-        right.set_yticks(y, labels=[str(i) for i in obs_ids[order]], fontsize=7)
-        if n:
-            right.set_ylim(n - 0.5, -0.5)
-        right.set_ylabel("observation (sorted by threshold)")
-        right.set_xlabel("lower safe energy (TeV)")
-        right.grid(alpha=0.3, axis="x", which="both")
+        _plot_rows(right, threshold, binned, obs_ids, positive)
     else:
-        if positive.any():
-            lo, hi = limits
-            bins = np.geomspace(lo, hi, 30)
-            right.hist(threshold[positive], bins=bins, color="tab:blue", alpha=0.7)
-        right.set_xlabel("lower safe energy (TeV)")
-        right.set_ylabel("number of observations")
-    for axis, vertical in ((ax, False), (right, True)):
-        _analysis_range(axis, energy_range, vertical=vertical)
-    ax.set_yscale("log")
-    right.set_xscale("log")
-    if limits is not None:
-        ax.set_ylim(*limits)
-        right.set_xlim(*limits)
-    plain_log_labels(ax.yaxis, limits)
-    plain_log_labels(right.xaxis, limits)
-    ax.grid(alpha=0.3, which="major")
-    ax.legend(fontsize=7, loc="upper left")
-
-    methods = sorted({str(m) for m in table["methods"]}) if n else []
-    missing = int(np.sum(~np.isfinite(zenith)))
-    title = "Safe energy threshold" + (f" \N{EM DASH} {name}" if name else "")
-    title += f"\n{n} observations; methods {', '.join(methods) or 'none (no observations)'}"
-    if missing:
-        title += f"; {missing} obs without zenith"
-    fig.suptitle(title, fontsize=10)
+        _plot_histogram(right, threshold, positive, limits)
+    _energy_axes(ax, right, energy_range, limits)
+    fig.suptitle(_safe_energy_title(table, zenith, name), fontsize=10)
     if caption:
         fig.supxlabel(short_label(caption, kind="caption"), fontsize=7, color="0.35")
     return fig
