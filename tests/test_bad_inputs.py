@@ -46,7 +46,8 @@ from dl3flow.data.store import (
     IndexFormatError,
     MissingIndexError,
 )
-from dl3flow.datasets.map import DatasetError, MapDataset, read_dataset
+from dl3flow.datasets.io import DatasetError
+from dl3flow.datasets.map import MapDataset, read_dataset
 from dl3flow.io.header import STRUCTURAL_KEYWORD
 from dl3flow.io.provenance import Provenance, ProvenanceError
 from dl3flow.makers.catalogs import CatalogError, CatalogSpec, read_catalog

@@ -72,8 +72,10 @@ import astropy.units as u
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
-from dl3flow.datasets.map import DatasetError, MapDataset, cutout_slices
+from dl3flow.datasets.io import DatasetError
+from dl3flow.datasets.map import MapDataset
 from dl3flow.datasets.onoff import MapDatasetOnOff
+from dl3flow.datasets.stacking import cutout_slices
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 if TYPE_CHECKING:
@@ -145,7 +147,7 @@ def exclusion_cutout(exclusion, *, parent: SkyGeom, child: SkyGeom) -> np.ndarra
         ``(ny, nx)`` bool on ``parent``, True where the pixel may be used.
     parent, child : `~dl3flow.maps.geom.SkyGeom`
         ``child`` must be a pixel-aligned cutout of ``parent``
-        (see `dl3flow.datasets.map.cutout_slices`).
+        (see `dl3flow.datasets.stacking.cutout_slices`).
 
     Returns
     -------
