@@ -655,7 +655,7 @@ def _energy_groups(edges: np.ndarray, energy_edges) -> list[tuple[int, int]]:
 def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     # scipy.signal.fftconvolve(mode="same"), bit for bit, without importing
     # scipy.signal (and scipy.stats with it: ~1 s of the ring job's start)
-    from dl3flow.estimators.excess import fftconvolve_same
+    from dl3flow.estimators.correlation import fftconvolve_same
 
     return fftconvolve_same(image, kernel)
 
