@@ -6,7 +6,7 @@ from dl3flow.workflow.jobserver import delegate
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.config.sections import parse_significance
-from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.maps import read_maps
 from dl3flow.makers.exclusion import significance_mask
 from dl3flow.workflow.support import job_geom, script_job, script_provenance
 

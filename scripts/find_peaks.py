@@ -7,7 +7,7 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.config.geometry import parse_geom
 from dl3flow.config.sections import parse_maps
-from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.maps import read_maps
 from dl3flow.estimators.peaks import find_peaks, write_peaks
 from dl3flow.workflow.support import script_job, script_provenance
 

@@ -8,7 +8,7 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.config.geometry import parse_geom
 from dl3flow.config.sections import parse_plots
-from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.maps import read_maps
 from dl3flow.io.atomic import write_figure
 from dl3flow.makers.exclusion import read_mask, read_mask_sources
 from dl3flow.plotting.maps import excess_map_figures

@@ -10,8 +10,10 @@ from _factories import make_dataset, make_geom
 from astropy.table import Table
 from scipy.signal import convolve
 
-from dl3flow.datasets.map import DatasetError, MapDataset, read_dataset, stack_datasets
+from dl3flow.datasets.io import DatasetError
+from dl3flow.datasets.map import MapDataset, read_dataset
 from dl3flow.datasets.onoff import MapDatasetOnOff, read_dataset_onoff
+from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.io.atomic import write_table
 from dl3flow.makers.background import (
     RESULT_COLUMNS,

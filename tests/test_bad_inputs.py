@@ -43,7 +43,8 @@ from dl3flow.config.analysis import analysis_config
 from dl3flow.config.values import ConfigError
 from dl3flow.data.errors import CorruptFileError, IndexFormatError, MissingIndexError
 from dl3flow.data.store import DataStore
-from dl3flow.datasets.map import DatasetError, MapDataset, read_dataset
+from dl3flow.datasets.io import DatasetError
+from dl3flow.datasets.map import MapDataset, read_dataset
 from dl3flow.io.header import STRUCTURAL_KEYWORD
 from dl3flow.io.provenance import Provenance, ProvenanceError
 from dl3flow.makers.catalogs import CatalogError, CatalogSpec, read_catalog

@@ -1,4 +1,4 @@
-"""Unit tests of dl3flow.datasets.map on tiny geometries with literal arrays."""
+"""Unit tests of dl3flow.datasets.map, .io and .stacking on tiny geometries with literal arrays."""
 
 from pathlib import Path
 
@@ -8,18 +8,16 @@ from _factories import make_geom
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.datasets import map as dsmod
+from dl3flow.datasets import io as dsio
+from dl3flow.datasets.io import DatasetError
 from dl3flow.datasets.map import (
-    DatasetError,
     EDispKernelMap,
     MapDataset,
     PSFMap,
-    cutout_slices,
     empty_dataset,
     read_dataset,
-    stack,
-    stack_datasets,
 )
+from dl3flow.datasets.stacking import cutout_slices, stack, stack_datasets
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 RAD = np.array([0.0, 0.1, 0.3])
@@ -422,7 +420,7 @@ def test_stack_two_cutouts_exact():
     # overlapping intervals merged, in the 2000-01-01 UTC reference of the empty stack
     assert len(result.gti) == 1
     assert result.gti.meta["TIMESYS"] == "utc"
-    offset = (dsmod._gti_reference(a.gti) - dsmod._gti_reference(result.gti)).to_value("s")
+    offset = (dsio._gti_reference(a.gti) - dsio._gti_reference(result.gti)).to_value("s")
     np.testing.assert_allclose(
         [result.gti["START"][0], result.gti["STOP"][0]], [offset, offset + 80.0], rtol=1e-15
     )
@@ -556,7 +554,7 @@ def test_stack_gti_union_and_reference():
         gti=_gti(1000, 1100),
     )
     result = stack(stack(stack(_embed(geom, far), a), c), b)
-    offset = (dsmod._gti_reference(a.gti) - dsmod._gti_reference(result.gti)).to_value("s")
+    offset = (dsio._gti_reference(a.gti) - dsio._gti_reference(result.gti)).to_value("s")
     np.testing.assert_allclose(np.asarray(result.gti["START"]) - offset, [0.0, 1000.0], atol=1e-6)
     np.testing.assert_allclose(np.asarray(result.gti["STOP"]) - offset, [80.0, 1100.0], atol=1e-6)
     assert result.meta["OBS_IDS"] == [4, 1, 3, 2]
@@ -610,15 +608,15 @@ def test_table_hdus_are_written_as_astropy_table_writes_them():
         fits.Column("CHANNEL", "K", array=np.arange(3, dtype=np.int64)),
         fits.Column("E_MIN", "D", unit="TeV", array=np.array([1.0, 2.0, 4.0])),
     ]
-    light = dsmod._table_hdu(columns, name="COUNTS_BANDS")
+    light = dsio._table_hdu(columns, name="COUNTS_BANDS")
     reference = fits.BinTableHDU.from_columns(columns, name="COUNTS_BANDS")
     assert light.header.tostring() == reference.header.tostring()
     assert light.data.tobytes() == reference.data.tobytes()
     gti = _full_dataset(gti=_gti(100.0, 1787.0, mjdreff=0.5)).gti
     seconds = {name: gti[name].value * u.s for name in ("START", "STOP")}
     old = fits.BinTableHDU(Table(seconds, meta=gti.meta), name="GTI")  # as written before
-    new = dsmod._gti_hdu(gti)
+    new = dsio._gti_hdu(gti)
     assert new.header.tostring() == old.header.tostring()
     assert new.data.tobytes() == old.data.tobytes()
-    back = dsmod._read_gti(new)
+    back = dsio._read_gti(new)
     assert back.meta == gti.meta and list(back["START"]) == [100.0]

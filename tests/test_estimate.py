@@ -9,22 +9,16 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dl3flow.datasets.map import EDispKernelMap, MapDataset
+from dl3flow.estimators.correlation import band_indices, correlate, resample_energy, tophat_kernel
 from dl3flow.estimators.excess import (
-    MAP_UNITS,
     REFERENCE_AMPLITUDE,
-    EstimateError,
-    band_indices,
-    correlate,
     edisp_kernel_center,
     estimate_excess_maps,
     estimate_excess_maps_onoff,
     exposure_reco,
     power_law_integral,
-    read_maps,
-    resample_energy,
-    tophat_kernel,
-    write_maps,
 )
+from dl3flow.estimators.maps import MAP_UNITS, EstimateError, read_maps, write_maps
 from dl3flow.estimators.peaks import PEAK_COLUMNS, PeaksError, find_peaks, write_peaks
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 from dl3flow.stats import CashCounts, WStatCounts

@@ -414,7 +414,7 @@ def test_dataset_write_records_provenance_outside_meta(prov, tmp_path):
 
 
 def test_dataset_meta_may_not_use_provenance_keywords(tmp_path):
-    from dl3flow.datasets.map import DatasetError
+    from dl3flow.datasets.io import DatasetError
 
     ds = dataclasses.replace(_dataset(), meta={"PROVRULE": "x"})
     with pytest.raises(DatasetError, match="meta key 'PROVRULE' is reserved"):

@@ -12,7 +12,8 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.datasets.map import EDispKernelMap, MapDataset, stack_datasets
+from dl3flow.datasets.map import EDispKernelMap, MapDataset
+from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.makers.safe import (
     SAFE_MASK_METHODS,
     SafeMask,

@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 
 from dl3flow.data.store import DataStore
-from dl3flow.datasets.map import stack_datasets
+from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.makers.map import make_counts, reduce_observation
 from dl3flow.maps.coords import angular_offset
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dl3flow.datasets.map import DatasetError
+from dl3flow.datasets.io import DatasetError
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
 from dl3flow.irf.aeff import EffectiveArea2D
 from dl3flow.irf.axes import IrfAxis, IrfError

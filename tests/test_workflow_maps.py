@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.maps import read_maps
 from dl3flow.makers.exclusion import read_mask
 from dl3flow.workflow.products import significance_distribution
 

@@ -7,7 +7,8 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
-from dl3flow.datasets.map import EDispKernelMap, MapDataset, PSFMap, read_dataset, stack_datasets
+from dl3flow.datasets.map import EDispKernelMap, MapDataset, PSFMap, read_dataset
+from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 gammapy = pytest.importorskip("gammapy")
@@ -94,7 +95,7 @@ def _assert_same(dl, gp, *, rtol=1e-10, stored=False):
 
 
 def test_gammapy_centres_are_exact_pixels():
-    """Precondition of the stacking comparison (see dl3flow.datasets.map._mask_safe_edisp)."""
+    """Precondition of the stacking comparison (see dl3flow.datasets.stacking._mask_safe_edisp)."""
     axis = _gp_geom().axes["energy"]
     assert np.array_equal(axis.coord_to_pix(axis.center), np.arange(axis.nbin))
 

@@ -32,13 +32,12 @@ from gammapy.maps import Map, MapAxis, WcsGeom  # noqa: E402
 from regions import CircleSkyRegion  # noqa: E402
 
 from dl3flow.datasets.map import read_dataset  # noqa: E402
+from dl3flow.estimators.correlation import band_indices, resample_energy  # noqa: E402
 from dl3flow.estimators.excess import (  # noqa: E402
-    band_indices,
     edisp_kernel_center,
     estimate_excess_maps,
     estimate_excess_maps_onoff,
     exposure_reco,
-    resample_energy,
 )
 from dl3flow.estimators.peaks import find_peaks  # noqa: E402
 

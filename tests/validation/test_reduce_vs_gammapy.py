@@ -21,7 +21,8 @@ from gammapy.makers import MapDatasetMaker  # noqa: E402
 from gammapy.maps import MapAxis, WcsGeom  # noqa: E402
 
 from dl3flow.data.store import DataStore  # noqa: E402
-from dl3flow.datasets.map import read_dataset, stack_datasets  # noqa: E402
+from dl3flow.datasets.map import read_dataset  # noqa: E402
+from dl3flow.datasets.stacking import stack_datasets  # noqa: E402
 from dl3flow.makers.map import reduce_observation  # noqa: E402
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom  # noqa: E402
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dl3flow.estimators.excess import read_maps
+from dl3flow.estimators.maps import read_maps
 from dl3flow.makers.exclusion import read_mask
 from dl3flow.workflow.products import significance_distribution
 

@@ -1,5 +1,5 @@
 """Datasets: map, on-off map and 1D spectrum datasets (containers, FITS I/O in gammapy's
-layouts, stacking) and OGIP spectrum files.
+layouts), the stacking of map datasets and OGIP spectrum files.
 
 The names below are imported from their module on first use (`dl3flow._lazy`):
 importing this package imports none of its modules.
@@ -10,16 +10,13 @@ from dl3flow._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
+        "io": ["DatasetError"],
         "map": [
-            "DatasetError",
             "EDispKernelMap",
             "PSFMap",
             "MapDataset",
             "read_dataset",
             "empty_dataset",
-            "stack",
-            "stack_datasets",
-            "cutout_slices",
         ],
         "ogip": [
             "ogip_filenames",
@@ -34,6 +31,11 @@ __getattr__, __dir__, __all__ = attach(
             "SpectrumDatasetOnOff",
             "read_spectrum_dataset",
             "SPECTRUM_HDUS",
+        ],
+        "stacking": [
+            "stack",
+            "stack_datasets",
+            "cutout_slices",
         ],
     },
 )

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from dl3flow.datasets.map import _gti_hdu, _table_hdu
+from dl3flow.datasets.io import _gti_hdu, _table_hdu
 from dl3flow.io.atomic import atomic_write
 
 __all__ = ["ogip_filenames", "write_ogip"]

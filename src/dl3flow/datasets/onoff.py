@@ -21,18 +21,17 @@ import numpy as np
 from astropy.io import fits
 
 from dl3flow.data.gti import GTITable
-from dl3flow.datasets.map import (
+from dl3flow.datasets.io import (
     DatasetError,
-    _from_hdulist,
     _gti_fits_hdu,
     _hdu,
     _image_hdus,
     _normalize_gti,
     _primary_and_meta_table,
     _read_image,
-    _shape_check,
     write_hdulist,
 )
+from dl3flow.datasets.map import _from_hdulist, _shape_check
 from dl3flow.io import fits as fitsio
 from dl3flow.maps.geom import DatasetGeom
 

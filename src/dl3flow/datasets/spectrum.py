@@ -28,7 +28,7 @@ import numpy as np
 from astropy.io import fits
 
 from dl3flow.data.gti import GTITable
-from dl3flow.datasets.map import (
+from dl3flow.datasets.io import (
     DatasetError,
     _gti_hdu,
     _hdu,

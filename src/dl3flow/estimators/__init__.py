@@ -9,21 +9,25 @@ from dl3flow._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "excess": [
-            "EstimateError",
-            "ExcessMaps",
-            "MAP_UNITS",
-            "REFERENCE_AMPLITUDE",
+        "correlation": [
             "tophat_kernel",
             "correlate",
             "fftconvolve_same",
             "band_indices",
             "resample_energy",
+        ],
+        "excess": [
+            "REFERENCE_AMPLITUDE",
             "power_law_integral",
             "edisp_kernel_center",
             "exposure_reco",
             "estimate_excess_maps",
             "estimate_excess_maps_onoff",
+        ],
+        "maps": [
+            "EstimateError",
+            "ExcessMaps",
+            "MAP_UNITS",
             "write_maps",
             "read_maps",
         ],

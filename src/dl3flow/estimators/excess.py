@@ -1,6 +1,6 @@
 """Correlated excess, significance and flux maps (gammapy's ``ExcessMapEstimator``).
 
-Two entry points with the same outputs (an :class:`ExcessMaps`):
+Two entry points with the same outputs (an `~dl3flow.estimators.maps.ExcessMaps`):
 
 - :func:`estimate_excess_maps` on a `~dl3flow.datasets.map.MapDataset` with a known
   (predicted) background: Cash statistic;
@@ -53,240 +53,34 @@ differences ~1e-7), and the reported band edges are the realised ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import astropy.units as u
 import numpy as np
-from astropy.io import fits
-from scipy import fft as sp_fft
 
+from dl3flow.estimators.correlation import (
+    _to_deg,
+    band_indices,
+    correlate,
+    resample_energy,
+    tophat_kernel,
+)
+from dl3flow.estimators.maps import EstimateError, ExcessMaps
 from dl3flow.maps.geom import SkyGeom
 from dl3flow.stats import CashCounts, WStatCounts
 
 __all__ = [
-    "EstimateError",
-    "ExcessMaps",
-    "MAP_UNITS",
     "REFERENCE_AMPLITUDE",
-    "tophat_kernel",
-    "correlate",
-    "fftconvolve_same",
-    "band_indices",
-    "resample_energy",
     "power_law_integral",
     "edisp_kernel_center",
     "exposure_reco",
     "estimate_excess_maps",
     "estimate_excess_maps_onoff",
-    "write_maps",
-    "read_maps",
 ]
 
 #: Amplitude of the reference power law at 1 TeV, in cm-2 s-1 TeV-1 (gammapy's default).
 REFERENCE_AMPLITUDE = 1e-12
-#: Units of the output maps (FITS BUNIT).
-MAP_UNITS = {
-    "counts": "",
-    "background": "",
-    "excess": "",
-    "sqrt_ts": "",
-    "ts": "",
-    "exposure": "cm2 s",
-    "flux": "cm-2 s-1",
-    "flux_err": "cm-2 s-1",
-    "flux_errn": "cm-2 s-1",
-    "flux_errp": "cm-2 s-1",
-    "flux_ul": "cm-2 s-1",
-    "mask": "",
-}
 #: m2 -> cm2 (exposure in m2 s times flux in cm-2 s-1).
 _M2_TO_CM2 = 1e4
-
-
-class EstimateError(ValueError):
-    """Invalid input to the excess-map estimation or an unreadable maps file."""
-
-
-# ------------------------------------------------------------------ kernels, convolution
-
-
-def _to_deg(value, what: str) -> float:
-    try:
-        return float(u.Quantity(value, "deg").to_value("deg"))
-    except (u.UnitConversionError, TypeError, ValueError) as exc:
-        raise EstimateError(f"{what}: expected an angle, got {value!r}") from exc
-
-
-def tophat_kernel(radius, sky: SkyGeom) -> np.ndarray:
-    """Top-hat kernel of ``radius`` on the pixels of ``sky``, maximum 1.
-
-    As gammapy's ``ExcessMapEstimator.estimate_kernel``: astropy's
-    ``Tophat2DKernel(radius / mean(|CDELT|))`` divided by its maximum.
-
-    Parameters
-    ----------
-    radius : float (deg) or Quantity
-        Correlation radius, > 0.
-    sky : `~dl3flow.maps.geom.SkyGeom`
-
-    Returns
-    -------
-    kernel : `numpy.ndarray`
-        Square, odd-sized; 1 for pixel centres within ``radius`` of the centre, else 0.
-
-    Raises
-    ------
-    EstimateError
-        If the radius is not a positive angle.
-    """
-    from astropy.convolution import Tophat2DKernel
-
-    radius = _to_deg(radius, "correlation_radius")
-    if not np.isfinite(radius) or radius <= 0:
-        raise EstimateError(f"correlation_radius must be positive, got {radius} deg")
-    pixel_size = np.mean(np.abs(sky.wcs.wcs.cdelt))
-    array = Tophat2DKernel(radius / pixel_size).array
-    return array / array.max()
-
-
-def fftconvolve_same(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``scipy.signal.fftconvolve(..., mode="same")`` over the last two axes.
-
-    Written on ``scipy.fft`` to spare workflow jobs the import of ``scipy.signal``
-    (~0.6 s); same padding and centring (offset ``(k - 1) // 2``).
-    """
-    ny, nx = images.shape[-2:]
-    ky, kx = kernel.shape
-    full = (ny + ky - 1, nx + kx - 1)
-    shape = tuple(sp_fft.next_fast_len(n, real=True) for n in full)
-    spectrum = sp_fft.rfft2(images, shape) * sp_fft.rfft2(kernel, shape)
-    out = sp_fft.irfft2(spectrum, shape)
-    y0, x0 = (ky - 1) // 2, (kx - 1) // 2
-    return out[..., y0 : y0 + ny, x0 : x0 + nx]
-
-
-def correlate(images, kernel, *, integer: bool = False) -> np.ndarray:
-    """Convolve each image plane with ``kernel`` ("same" size, zero padding).
-
-    Parameters
-    ----------
-    images : array_like
-        ``(..., ny, nx)``, finite and non-negative.
-    kernel : array_like
-        2D, odd-sized, non-negative.
-    integer : bool
-        Round the result to integers (correlated counts).
-
-    Returns
-    -------
-    result : `numpy.ndarray`
-        float64; exactly 0 where the kernel footprint holds no non-zero input,
-        never negative.
-
-    Raises
-    ------
-    EstimateError
-        If the images are not finite and non-negative or the kernel is not 2D.
-    """
-    images = np.asarray(images, dtype=np.float64)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim != 2 or images.ndim < 2:
-        raise EstimateError(
-            f"correlate needs (..., ny, nx) images and a 2D kernel, got {images.shape} "
-            f"and {kernel.shape}"
-        )
-    if not np.all(np.isfinite(images)) or np.any(images < 0):
-        raise EstimateError("correlate needs finite, non-negative images")
-    result = fftconvolve_same(images, kernel)
-    support = fftconvolve_same((images != 0).astype(float), (kernel != 0).astype(float))
-    result = np.where(np.rint(support) == 0, 0.0, np.clip(result, 0.0, None))
-    return np.rint(result) if integer else result
-
-
-# ------------------------------------------------------------------------ energy bands
-
-
-def band_indices(edges, band_edges=None) -> np.ndarray:
-    """Dataset bin indices where the energy bands start (and the last one ends).
-
-    gammapy's ``Map.resample_axis``: ``digitize(band_edges, edges) - 1``, so band
-    ``j`` holds dataset bins ``indices[j] .. indices[j + 1] - 1``.
-
-    Parameters
-    ----------
-    edges : array_like
-        Dataset energy edges (TeV).
-    band_edges : array_like, optional
-        Requested band edges (TeV); None = one band over the whole axis.
-
-    Returns
-    -------
-    indices : `numpy.ndarray` of int
-        ``len(band_edges)`` indices into ``edges``; ``edges[indices]`` are the realised edges.
-
-    Raises
-    ------
-    EstimateError
-        If the band edges are not increasing, lie outside the dataset axis, or a band
-        holds no dataset bin.
-    """
-    edges = np.asarray(edges, dtype=float)
-    nbin = edges.size - 1
-    if band_edges is None:
-        return np.array([0, nbin])
-    band = np.asarray(u.Quantity(band_edges, "TeV").to_value("TeV"), dtype=float)
-    if band.ndim != 1 or band.size < 2 or np.any(np.diff(band) <= 0):
-        raise EstimateError(f"energy_edges must be at least two increasing energies, got {band}")
-    tol = 1e-6
-    if band[0] < edges[0] * (1 - tol) or band[-1] > edges[-1] * (1 + tol):
-        raise EstimateError(
-            f"energy_edges {band} TeV exceed the dataset energy axis "
-            f"({edges[0]:.6g} - {edges[-1]:.6g} TeV)"
-        )
-    # snap requested edges within the tolerance of a dataset edge onto it, so that
-    # round-off (10 TeV vs 10.000000000000002 TeV) cannot move a whole bin
-    nearest = np.abs(band[:, None] / edges[None, :] - 1)
-    close = nearest.min(axis=1) <= tol
-    band = np.where(close, edges[np.argmin(nearest, axis=1)], band)
-    indices = np.clip(np.digitize(band, edges) - 1, 0, nbin)
-    indices[-1] = np.where(close[-1] & (band[-1] == edges[-1]), nbin, indices[-1])
-    if np.any(np.diff(indices) <= 0):
-        raise EstimateError(
-            f"energy_edges {band} TeV: a band contains no dataset bin (dataset edges {edges})"
-        )
-    return indices
-
-
-def resample_energy(data, indices, *, weights=None, reduce: str = "sum") -> np.ndarray:
-    """Group the leading (energy) axis into bands given by :func:`band_indices`.
-
-    Parameters
-    ----------
-    data : array_like
-        ``(n_energy, ...)``.
-    indices : array_like of int
-        Band boundaries as bin indices.
-    weights : array_like, optional
-        Multiplies ``data`` before summing (the safe mask).
-    reduce : {"sum", "or"}
-        Sum the bins, or OR them (masks).
-
-    Returns
-    -------
-    result : `numpy.ndarray`
-        ``(n_band, ...)``.
-    """
-    data = np.asarray(data)
-    if weights is not None:
-        data = data * np.asarray(weights)
-    bounds = list(zip(indices[:-1], indices[1:], strict=True))
-    if reduce == "or":
-        return np.stack([np.logical_or.reduce(data[a:b].astype(bool), axis=0) for a, b in bounds])
-    if reduce == "sum":
-        return np.stack([data[a:b].sum(axis=0) for a, b in bounds]).astype(np.float64)
-    raise EstimateError(f"reduce must be 'sum' or 'or', got {reduce!r}")
 
 
 # ------------------------------------------------------------------------------ exposure
@@ -393,75 +187,49 @@ def exposure_reco(dataset, *, spectral_index: float = 2.0) -> np.ndarray:
     return np.tensordot(kernel, npred_true, axes=([0], [0]))
 
 
-# ----------------------------------------------------------------------------- results
+# ---------------------------------------------------------------------------- estimation
 
 
-@dataclass(frozen=True, eq=False)
-class ExcessMaps:
-    """Result of an excess-map estimation: images per energy band.
+@dataclass(frozen=True)
+class _Options:
+    """The options of an estimation (both entry points), checked."""
 
-    Parameters
-    ----------
-    sky : `~dl3flow.maps.geom.SkyGeom`
-        Image geometry.
-    energy_edges : `numpy.ndarray`
-        Band edges in TeV (``n_band + 1``).
-    maps : dict of str to `numpy.ndarray`
-        ``(n_band, ny, nx)`` arrays (NaN outside the safe mask): ``counts``
-        (correlated), ``background`` (correlated), ``excess``, ``sqrt_ts``
-        (significance), ``ts``, ``exposure`` (cm2 s, power-law weighted, averaged
-        over the correlation disc), ``flux``, ``flux_err``, ``flux_ul`` (cm-2 s-1,
-        integral in the band), optionally ``flux_errn``, ``flux_errp``, and ``mask``
-        (the band's safe mask, bool).
-    meta : dict
-        Estimation parameters (statistic, correlation radius, ...), written to the
-        primary header.
-    """
+    correlation_radius: object
+    energy_edges: object
+    spectral_index: float
+    n_sigma: float
+    n_sigma_ul: float
+    errn_errp: bool
 
-    sky: SkyGeom
-    energy_edges: np.ndarray
-    maps: dict
-    meta: dict = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self.maps[name]
-        except KeyError:
-            raise KeyError(f"no map {name!r}; available: {list(self.maps)}") from None
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.maps)
-
-    def image(self, name: str, band: int = 0) -> np.ndarray:
-        """The 2D image of ``name`` in energy band ``band``."""
-        return self[name][band]
-
-    def write(self, path, *, overwrite: bool = False, meta: Mapping | None = None, provenance=None):
-        """Write with :func:`write_maps` (``meta`` adds to the stored metadata)."""
-        return write_maps(
-            self.maps,
-            self.sky,
-            path,
-            energy_edges=self.energy_edges,
-            meta={**self.meta, **(meta or {})},
-            overwrite=overwrite,
-            provenance=provenance,
-        )
+    def __post_init__(self):
+        for name, value in (("n_sigma", self.n_sigma), ("n_sigma_ul", self.n_sigma_ul)):
+            if not np.isfinite(value) or value <= 0:
+                raise EstimateError(f"{name} must be a positive number, got {value}")
+        if not np.isfinite(self.spectral_index):
+            raise EstimateError(f"spectral_index must be finite, got {self.spectral_index}")
 
 
-def _flux_maps(
+def _bands(sky: SkyGeom, edges: np.ndarray, mask_safe: np.ndarray, options: _Options) -> tuple:
+    """The top-hat kernel, the band indices into ``edges`` and the bands' safe masks."""
+    kernel = tophat_kernel(options.correlation_radius, sky)
+    indices = band_indices(edges, options.energy_edges)
+    mask = resample_energy(mask_safe, indices, reduce="or")
+    return kernel, indices, mask
+
+
+def _excess_maps(
     stat,
+    statistic: str,
+    options: _Options,
     *,
-    mask: np.ndarray,
-    exposure_band: np.ndarray | None,
-    kernel: np.ndarray,
+    sky: SkyGeom,
     band_edges: np.ndarray,
-    spectral_index: float,
-    n_sigma: float,
-    n_sigma_ul: float,
-    errn_errp: bool,
-) -> dict:
+    mask: np.ndarray,
+    kernel: np.ndarray,
+    exposure_band: np.ndarray | None,
+    **extra,
+) -> ExcessMaps:
+    """The maps of ``stat`` (flux maps given ``exposure_band``), NaN outside ``mask``."""
     maps = {
         "counts": stat.n_on,
         "background": stat.n_bkg,
@@ -469,16 +237,17 @@ def _flux_maps(
         "sqrt_ts": stat.sqrt_ts,
         "ts": stat.ts,
     }
+    n_sigma, n_sigma_ul = options.n_sigma, options.n_sigma_ul
     if exposure_band is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             npred_ref = correlate(exposure_band, kernel) / correlate(mask.astype(float), kernel)
-        ref_flux = power_law_integral(band_edges[:-1], band_edges[1:], index=spectral_index)
+        ref_flux = power_law_integral(band_edges[:-1], band_edges[1:], index=options.spectral_index)
         exposure = npred_ref / ref_flux[:, None, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             maps["exposure"] = exposure
             maps["flux"] = stat.excess / exposure
             maps["flux_err"] = n_sigma * stat.error / exposure
-            if errn_errp:
+            if options.errn_errp:
                 maps["flux_errn"] = stat.errn(n_sigma) / exposure
                 maps["flux_errp"] = stat.errp(n_sigma) / exposure
             maps["flux_ul"] = stat.upper_limit(n_sigma_ul) / exposure
@@ -488,24 +257,18 @@ def _flux_maps(
         array[~mask] = np.nan
         out[name] = array
     out["mask"] = mask.copy()
-    return out
+    meta = _meta(statistic, options, **extra)
+    return ExcessMaps(sky=sky, energy_edges=band_edges, maps=out, meta=meta)
 
 
-def _check_options(n_sigma, n_sigma_ul, spectral_index):
-    for name, value in (("n_sigma", n_sigma), ("n_sigma_ul", n_sigma_ul)):
-        if not np.isfinite(value) or value <= 0:
-            raise EstimateError(f"{name} must be a positive number, got {value}")
-    if not np.isfinite(spectral_index):
-        raise EstimateError(f"spectral_index must be finite, got {spectral_index}")
-
-
-def _meta(statistic, radius, n_sigma, n_sigma_ul, spectral_index, **extra) -> dict:
+def _meta(statistic: str, options: _Options, **extra) -> dict:
+    """The estimation parameters, as written to the primary header of the maps file."""
     return {
         "STAT": statistic,
-        "CORR_RAD": radius,
-        "N_SIGMA": float(n_sigma),
-        "N_SIG_UL": float(n_sigma_ul),
-        "SPEC_IDX": float(spectral_index),
+        "CORR_RAD": _to_deg(options.correlation_radius, "correlation_radius"),
+        "N_SIGMA": float(options.n_sigma),
+        "N_SIG_UL": float(options.n_sigma_ul),
+        "SPEC_IDX": float(options.spectral_index),
         "REF_AMPL": REFERENCE_AMPLITUDE,
         **extra,
     }
@@ -554,13 +317,11 @@ def estimate_excess_maps(
         For invalid options (radius, energy bands, n_sigma) or a dataset whose
         exposure cannot be folded into reconstructed energy.
     """
-    _check_options(n_sigma, n_sigma_ul, spectral_index)
-    sky = dataset.geom.sky
-    edges = dataset.geom.energy.edges
-    kernel = tophat_kernel(correlation_radius, sky)
-    indices = band_indices(edges, energy_edges)
-    weights = dataset.mask_safe
-    mask = resample_energy(weights, indices, reduce="or")
+    options = _Options(
+        correlation_radius, energy_edges, spectral_index, n_sigma, n_sigma_ul, errn_errp
+    )
+    sky, edges, weights = dataset.geom.sky, dataset.geom.energy.edges, dataset.mask_safe
+    kernel, indices, mask = _bands(sky, edges, weights, options)
     counts = resample_energy(dataset.counts, indices, weights=weights)
     background = resample_energy(dataset.background, indices, weights=weights)
     exposure_band = resample_energy(
@@ -569,21 +330,16 @@ def estimate_excess_maps(
     stat = CashCounts(
         correlate(counts * mask, kernel, integer=True), correlate(background * mask, kernel)
     )
-    band_edges = edges[indices]
-    maps = _flux_maps(
+    return _excess_maps(
         stat,
+        "cash",
+        options,
+        sky=sky,
+        band_edges=edges[indices],
         mask=mask,
-        exposure_band=exposure_band,
         kernel=kernel,
-        band_edges=band_edges,
-        spectral_index=spectral_index,
-        n_sigma=n_sigma,
-        n_sigma_ul=n_sigma_ul,
-        errn_errp=errn_errp,
+        exposure_band=exposure_band,
     )
-    radius = _to_deg(correlation_radius, "correlation_radius")
-    meta = _meta("cash", radius, n_sigma, n_sigma_ul, spectral_index)
-    return ExcessMaps(sky=sky, energy_edges=band_edges, maps=maps, meta=meta)
 
 
 def estimate_excess_maps_onoff(
@@ -641,31 +397,60 @@ def estimate_excess_maps_onoff(
     EstimateError
         For invalid options or arrays whose shapes do not match the geometry.
     """
-    _check_options(n_sigma, n_sigma_ul, spectral_index)
+    options = _Options(
+        correlation_radius, energy_edges, spectral_index, n_sigma, n_sigma_ul, errn_errp
+    )
     edges = np.asarray(energy_edges_dataset, dtype=float)
-    shape = (edges.size - 1, *sky.shape)
-    arrays = {
-        "counts": counts,
-        "counts_off": counts_off,
-        "acceptance": acceptance,
-        "acceptance_off": acceptance_off,
-    }
-    if mask_safe is None:
-        mask_safe = np.ones(shape, dtype=bool)
-    arrays["mask_safe"] = mask_safe
+    arrays = _onoff_arrays(
+        (edges.size - 1, *sky.shape),
+        counts=counts,
+        counts_off=counts_off,
+        acceptance=acceptance,
+        acceptance_off=acceptance_off,
+        mask_safe=mask_safe,
+        exposure_reco=exposure_reco,
+    )
+    weights = arrays["mask_safe"]
+    kernel, indices, mask = _bands(sky, edges, weights, options)
+    stat = _wstat_counts(arrays, indices, mask, kernel, correlate_off=correlate_off)
+    exposure_band = None
     if exposure_reco is not None:
-        arrays["exposure_reco"] = exposure_reco
+        exposure_band = resample_energy(arrays["exposure_reco"], indices, weights=weights)
+    return _excess_maps(
+        stat,
+        "wstat",
+        options,
+        sky=sky,
+        band_edges=edges[indices],
+        mask=mask,
+        kernel=kernel,
+        exposure_band=exposure_band,
+        CORR_OFF=bool(correlate_off),
+    )
+
+
+def _onoff_arrays(shape: tuple, **arrays) -> dict:
+    """The on-off arrays as float64 (``mask_safe`` bool, default all True), shapes checked."""
+    if arrays["mask_safe"] is None:
+        arrays["mask_safe"] = np.ones(shape, dtype=bool)
+    if arrays["exposure_reco"] is None:
+        del arrays["exposure_reco"]
+    checked = {}
     for name, array in arrays.items():
         array = np.asarray(array, dtype=bool if name == "mask_safe" else np.float64)
         if array.shape != shape:
             raise EstimateError(f"{name} has shape {array.shape}, expected {shape}")
-        arrays[name] = array
-    kernel = tophat_kernel(correlation_radius, sky)
-    indices = band_indices(edges, energy_edges)
+        checked[name] = array
+    return checked
+
+
+def _wstat_counts(
+    arrays: dict, indices: np.ndarray, mask: np.ndarray, kernel: np.ndarray, *, correlate_off: bool
+) -> WStatCounts:
+    """WStat counts of the bands: correlated on counts, off counts and alpha (step 3)."""
     weights = arrays["mask_safe"]
     with np.errstate(invalid="ignore", divide="ignore"):
         alpha = np.nan_to_num(arrays["acceptance"] / arrays["acceptance_off"])
-    mask = resample_energy(weights, indices, reduce="or")
     n_on = resample_energy(arrays["counts"], indices, weights=weights)
     n_off = resample_energy(arrays["counts_off"], indices, weights=weights)
     acc_on = resample_energy(arrays["acceptance"], indices, weights=weights)
@@ -684,153 +469,4 @@ def estimate_excess_maps_onoff(
         n_off_conv = n_off * mask
         with np.errstate(invalid="ignore", divide="ignore"):
             alpha_conv = correlate(np.nan_to_num(acc_on * mask), kernel) / (acc_off * mask)
-    stat = WStatCounts(n_on_conv, n_off_conv, alpha_conv)
-    exposure_band = None
-    if exposure_reco is not None:
-        exposure_band = resample_energy(arrays["exposure_reco"], indices, weights=weights)
-    band_edges = edges[indices]
-    maps = _flux_maps(
-        stat,
-        mask=mask,
-        exposure_band=exposure_band,
-        kernel=kernel,
-        band_edges=band_edges,
-        spectral_index=spectral_index,
-        n_sigma=n_sigma,
-        n_sigma_ul=n_sigma_ul,
-        errn_errp=errn_errp,
-    )
-    radius = _to_deg(correlation_radius, "correlation_radius")
-    meta = _meta("wstat", radius, n_sigma, n_sigma_ul, spectral_index, CORR_OFF=bool(correlate_off))
-    return ExcessMaps(sky=sky, energy_edges=band_edges, maps=maps, meta=meta)
-
-
-# ---------------------------------------------------------------------------------- I/O
-
-
-def write_maps(
-    maps: Mapping,
-    geom: SkyGeom,
-    path,
-    *,
-    energy_edges,
-    units: Mapping | None = None,
-    meta: Mapping | None = None,
-    overwrite: bool = False,
-    provenance=None,
-):
-    """Write images to one FITS file: an image HDU per quantity plus a BANDS table.
-
-    Each HDU is named after its quantity in upper case (``SQRT_TS``, ``FLUX``, ...),
-    has the celestial WCS, ``BUNIT`` and ``BANDSHDU = 'BANDS'``; the shared BANDS
-    table gives the energy bands (E_MIN, E_MAX in TeV). This is gammapy's
-    ``Maps.write`` layout: ``gammapy.maps.Map.read(path, hdu="sqrt_ts")`` and
-    ``Maps.read(path)`` open it. The file is written atomically.
-
-    Parameters
-    ----------
-    maps : mapping of str to array_like
-        ``(n_band, ny, nx)`` arrays (a 2D image is taken as one band); bool arrays
-        are stored as integers.
-    geom : `~dl3flow.maps.geom.SkyGeom`
-    path : str or `~pathlib.Path`
-    energy_edges : array_like
-        Band edges in TeV, ``n_band + 1``.
-    units : mapping, optional
-        Units per quantity; default :data:`MAP_UNITS` (else dimensionless).
-    meta : mapping, optional
-        Scalars for the primary header (FITS keywords, at most 8 characters).
-    overwrite : bool
-    provenance : `~dl3flow.io.provenance.Provenance` or dict, optional
-        Recorded in the primary header (a dict is taken as extra header
-        keywords); see `dl3flow.io.provenance.add_to_header`.
-
-    Returns
-    -------
-    path : `pathlib.Path`
-
-    Raises
-    ------
-    EstimateError
-        If there are no maps, a shape does not match, or a name is not usable as an
-        HDU name.
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
-    """
-    from dl3flow import __version__
-    from dl3flow.datasets.map import _image_hdus, write_hdulist
-    from dl3flow.io import fits as fitsio
-
-    edges = np.asarray(energy_edges, dtype=float)
-    units = {**MAP_UNITS, **(units or {})}
-    if not maps:
-        raise EstimateError("write_maps needs at least one map")
-    shape = (edges.size - 1, *geom.shape)
-    header = fits.Header()  # the primary header after SIMPLE ... EXTEND
-    header["CREATOR"] = f"dl3flow {__version__}"
-    for key, value in (meta or {}).items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        try:
-            header[key] = value
-        except (ValueError, TypeError) as exc:
-            raise EstimateError(f"meta {key!r} = {value!r} is not FITS-legal: {exc}") from exc
-    hdus = [fitsio.primary_hdu(header)]
-    bands = None
-    for name, data in maps.items():
-        data = np.asarray(data)
-        if data.ndim == 2:
-            data = data[np.newaxis]
-        if data.shape != shape:
-            raise EstimateError(f"map {name!r} has shape {data.shape}, expected {shape}")
-        hdu_name = str(name).upper()
-        if not hdu_name or hdu_name == "BANDS" or not hdu_name.replace("_", "").isalnum():
-            raise EstimateError(f"map name {name!r} cannot be an HDU name")
-        image, table = _image_hdus(
-            hdu_name, data, geom, [("energy", edges)], units.get(name, ""), bands="BANDS"
-        )
-        bands = bands or table
-        hdus.append(image)
-    hdus.append(bands)
-    write_hdulist(hdus, path, overwrite=overwrite, provenance=provenance)
-    return Path(path)
-
-
-def read_maps(path) -> ExcessMaps:
-    """Read a file written by :func:`write_maps` (all image HDUs, lower-case names).
-
-    Raises
-    ------
-    EstimateError
-        If the file cannot be read or has no BANDS table or no image HDU.
-    """
-    from dl3flow.datasets.map import open_fits
-
-    try:
-        with open_fits(path) as hdulist:
-            if "BANDS" not in hdulist:
-                raise EstimateError(f"{path}: no BANDS table; not a maps file")
-            bands = hdulist["BANDS"].data
-            edges = np.append(np.asarray(bands["E_MIN"], float), float(bands["E_MAX"][-1]))
-            maps, sky = {}, None
-            for hdu in list(hdulist)[1:]:
-                if str(hdu.header.get("XTENSION", "")).strip() != "IMAGE" or hdu.data is None:
-                    continue
-                sky = sky or SkyGeom.from_header(hdu.header)
-                data = np.asarray(hdu.data)
-                if data.dtype.byteorder not in ("=", "|"):
-                    data = data.astype(data.dtype.newbyteorder("="))
-                name = hdu.name.lower()
-                maps[name] = data.astype(bool) if name == "mask" else data
-            meta = {
-                k: v
-                for k, v in hdulist[0].header.items()
-                if k not in ("SIMPLE", "BITPIX", "NAXIS", "EXTEND", "COMMENT", "HISTORY", "")
-            }
-    except EstimateError:
-        raise
-    except Exception as exc:
-        raise EstimateError(f"{path}: cannot read maps: {exc}") from exc
-    if not maps:
-        raise EstimateError(f"{path}: no image HDUs")
-    return ExcessMaps(sky=sky, energy_edges=edges, maps=maps, meta=meta)
+    return WStatCounts(n_on_conv, n_off_conv, alpha_conv)

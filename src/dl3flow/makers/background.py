@@ -72,8 +72,10 @@ import astropy.units as u
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
-from dl3flow.datasets.map import DatasetError, MapDataset, cutout_slices
+from dl3flow.datasets.io import DatasetError
+from dl3flow.datasets.map import MapDataset
 from dl3flow.datasets.onoff import MapDatasetOnOff
+from dl3flow.datasets.stacking import cutout_slices
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
 if TYPE_CHECKING:
@@ -145,7 +147,7 @@ def exclusion_cutout(exclusion, *, parent: SkyGeom, child: SkyGeom) -> np.ndarra
         ``(ny, nx)`` bool on ``parent``, True where the pixel may be used.
     parent, child : `~dl3flow.maps.geom.SkyGeom`
         ``child`` must be a pixel-aligned cutout of ``parent``
-        (see `dl3flow.datasets.map.cutout_slices`).
+        (see `dl3flow.datasets.stacking.cutout_slices`).
 
     Returns
     -------
@@ -653,7 +655,7 @@ def _energy_groups(edges: np.ndarray, energy_edges) -> list[tuple[int, int]]:
 def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     # scipy.signal.fftconvolve(mode="same"), bit for bit, without importing
     # scipy.signal (and scipy.stats with it: ~1 s of the ring job's start)
-    from dl3flow.estimators.excess import fftconvolve_same
+    from dl3flow.estimators.correlation import fftconvolve_same
 
     return fftconvolve_same(image, kernel)
 

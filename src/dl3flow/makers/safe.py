@@ -75,8 +75,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
-from dl3flow.datasets.map import (
-    MapDataset,
+from dl3flow.datasets.io import (
     _image_hdus,
     _read_axis,
     _read_image,
@@ -84,6 +83,7 @@ from dl3flow.datasets.map import (
     open_fits,
     write_hdulist,
 )
+from dl3flow.datasets.map import MapDataset
 from dl3flow.io import fits as fitsio
 from dl3flow.io.provenance import add_to_header
 from dl3flow.maps.coords import icrs_deg, wrap_longitude
@@ -958,7 +958,7 @@ def read_safe_mask(path) -> SafeMask:
     SafeMaskError
         If the file lacks the ``MASK_SAFE`` image or its header.
     """
-    from dl3flow.datasets.map import DatasetError
+    from dl3flow.datasets.io import DatasetError
 
     path = Path(path)
     with open_fits(path) as hdulist:

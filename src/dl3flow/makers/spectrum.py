@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dl3flow.datasets.map import _stack_gti, _stack_meta
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, _on_geom
+from dl3flow.datasets.stacking import _stack_gti, _stack_meta
 from dl3flow.irf.edisp import edisp_kernel
 from dl3flow.irf.psf import psf_containment
 from dl3flow.irf.rad_max import is_point_like

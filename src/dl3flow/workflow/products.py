@@ -14,14 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dl3flow.estimators.excess import (
-    EstimateError,
-    ExcessMaps,
-    band_indices,
-    estimate_excess_maps_onoff,
-    exposure_reco,
-    resample_energy,
-)
+from dl3flow.estimators.correlation import band_indices, resample_energy
+from dl3flow.estimators.excess import estimate_excess_maps_onoff, exposure_reco
+from dl3flow.estimators.maps import EstimateError, ExcessMaps
 from dl3flow.stats import fit_gaussian
 
 if TYPE_CHECKING:
@@ -68,7 +63,7 @@ def ring_excess_maps(
 
     Returns
     -------
-    maps : `~dl3flow.estimators.excess.ExcessMaps`
+    maps : `~dl3flow.estimators.maps.ExcessMaps`
 
     Raises
     ------
@@ -110,7 +105,7 @@ def off_source_values(maps: ExcessMaps, exclusion, *, band: int = 0, name: str =
 
     Parameters
     ----------
-    maps : `~dl3flow.estimators.excess.ExcessMaps`
+    maps : `~dl3flow.estimators.maps.ExcessMaps`
     exclusion : array_like of bool
         ``(ny, nx)``, True = not excluded (on the maps' image).
     band : int

@@ -2,8 +2,8 @@
 
 The Snakemake scripts stay thin by calling these functions; they are plain Python,
 importable and tested without Snakemake. Nothing here does science of its own: the
-methods are in `dl3flow.makers.exclusion`, `dl3flow.makers.background`, `dl3flow.datasets.map` and
-`dl3flow.estimators.excess`.
+methods are in `dl3flow.makers.exclusion`, `dl3flow.makers.background`, `dl3flow.datasets.map`,
+`dl3flow.datasets.stacking` and `dl3flow.estimators.excess`.
 
 Background-normalisation outcome in the workflow: every observation gets a
 ``dataset_bkg.fits`` and a one-row status table, whatever happened. An observation
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dl3flow.datasets.map import MapDataset, read_dataset, stack_datasets
+from dl3flow.datasets.map import MapDataset, read_dataset
+from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.makers.background import BackgroundNormResult, normalize_background
 from dl3flow.makers.exclusion import ExclusionMask, read_mask, read_mask_sources
 from dl3flow.maps.geom import DatasetGeom
