@@ -13,13 +13,7 @@ import pytest
 from dl3flow.datasets.map import DatasetError
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, read_spectrum_dataset
 from dl3flow.irf.core import EffectiveArea2D, IrfAxis, IrfError, RadMax2D, rad_max_from_irf
-from dl3flow.makers.reflected import (
-    CircleRegion,
-    OffRegionsError,
-    ReflectedRegionsFinder,
-    WobbleRegionsFinder,
-    angular_separation,
-)
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 from dl3flow.makers.spectrum import (
     SpectrumError,
     check_map_analysis,
@@ -30,6 +24,7 @@ from dl3flow.makers.spectrum import (
     stack_spectra,
 )
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
+from dl3flow.maps.regions import CircleRegion, OffRegionsError, angular_separation
 
 POINTING = (10.0, 0.0)
 ON = CircleRegion(10.0, 0.5, 0.1)
@@ -345,7 +340,8 @@ import json, sys
 import numpy as np
 from dl3flow.data.store import DataStore
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
-from dl3flow.makers.reflected import CircleRegion, ReflectedRegionsFinder
+from dl3flow.maps.regions import CircleRegion
+from dl3flow.makers.reflected import ReflectedRegionsFinder
 from dl3flow.makers.spectrum import extract_spectrum
 
 store = DataStore.from_dir(sys.argv[1])

@@ -29,14 +29,7 @@ import numpy as np
 from dl3flow.datasets.map import _stack_gti, _stack_meta
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, _on_geom
 from dl3flow.irf.core import edisp_kernel, is_point_like, psf_containment
-from dl3flow.makers.reflected import (
-    CircleRegion,
-    OffRegions,
-    ReflectedRegionsFinder,
-    WobbleRegionsFinder,
-    _sky_to_pixel,
-    angular_separation,
-)
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 from dl3flow.makers.safe import (
     aeff_max_threshold,
     edisp_bias_threshold,
@@ -44,6 +37,7 @@ from dl3flow.makers.safe import (
     energy_range_aeff_default,
 )
 from dl3flow.maps.geom import EnergyAxis
+from dl3flow.maps.regions import CircleRegion, OffRegions, angular_separation, sky_to_pixel
 from dl3flow.workflow.rejection import (
     BadObservationError,
     Rejection,
@@ -164,7 +158,7 @@ def _histogram(index: np.ndarray, selected: np.ndarray, n: int) -> np.ndarray:
 def _in_circle(region: CircleRegion, ra, dec) -> np.ndarray:
     """Strictly inside the ON circle in its ``RegionGeom`` pixel frame."""
     geom = _on_geom(region)
-    x0, y0, r0 = _sky_to_pixel(geom, region)
+    x0, y0, r0 = sky_to_pixel(geom, region)
     px, py = geom.world2pix(ra, dec)
     with np.errstate(invalid="ignore"):
         return np.hypot(px - x0, py - y0) < r0
@@ -292,7 +286,7 @@ def extract_spectrum(
     Parameters
     ----------
     observation : `~dl3flow.data.store.Observation`
-    on_region : `~dl3flow.makers.reflected.CircleRegion`
+    on_region : `~dl3flow.maps.regions.CircleRegion`
         ON circle, or ON point for point-like IRFs with RAD_MAX.
     energy, energy_true : `~dl3flow.maps.geom.EnergyAxis`
         Reconstructed and true energy axes.
