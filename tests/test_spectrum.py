@@ -389,8 +389,8 @@ def test_spectrum_job_stays_light(tmp_path):
 
 
 def test_rejected_spectrum_is_flagged_and_left_out_of_the_stack(tmp_path):
+    from dl3flow.datasets.rejection import Rejection, rejection_of
     from dl3flow.makers.spectrum import rejected_spectrum
-    from dl3flow.workflow.rejection import Rejection, rejection_of
 
     rejection = Rejection(obs_id=9, stage="reduce", reason="obs 9: no OFF region", error="E")
     bad = rejected_spectrum(
@@ -466,7 +466,7 @@ def _extract_kwargs():
 
 
 def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
-    from dl3flow.workflow.rejection import rejection_of
+    from dl3flow.datasets.rejection import rejection_of
 
     def loader(obs_id):
         raise OSError(f"obs {obs_id}: cannot open hess_{obs_id}.fits.gz")
@@ -483,7 +483,7 @@ def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
 
 
 def test_extract_spectrum_to_file_fail_raises_and_writes_nothing(tmp_path):
-    from dl3flow.workflow.rejection import BadObservationError
+    from dl3flow.datasets.rejection import BadObservationError
 
     def loader(obs_id):
         raise ValueError("broken")
@@ -531,8 +531,8 @@ def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
 
 
 def test_spectrum_table_rows_rejected_and_stacked():
+    from dl3flow.datasets.rejection import Rejection
     from dl3flow.makers.spectrum import rejected_spectrum, spectrum_table
-    from dl3flow.workflow.rejection import Rejection
 
     good = _dataset([3, 4], [10, 20], 4, [True, True], name="1")
     bad = rejected_spectrum(

@@ -27,6 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from dl3flow.datasets.map import _stack_gti, _stack_meta
+from dl3flow.datasets.rejection import (
+    BadObservationError,
+    Rejection,
+    _check_on_bad_observation,
+    _rejection_reason,
+    rejection_of,
+)
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, _on_geom
 from dl3flow.irf.core import edisp_kernel, is_point_like, psf_containment
 from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
@@ -38,13 +45,6 @@ from dl3flow.makers.safe import (
 )
 from dl3flow.maps.geom import EnergyAxis
 from dl3flow.maps.regions import CircleRegion, OffRegions, angular_separation, sky_to_pixel
-from dl3flow.workflow.rejection import (
-    BadObservationError,
-    Rejection,
-    _check_mode,
-    _reason,
-    rejection_of,
-)
 
 __all__ = [
     "SPECTRUM_SAFE_METHODS",
@@ -374,8 +374,8 @@ def rejected_spectrum(
 
     Zero counts, exposure and acceptance_off, an all-False safe mask and
     ``STATUS = 'REJECTED'`` with stage, error and reason in the meta
-    (`~dl3flow.workflow.rejection.Rejection.to_meta`), as
-    `dl3flow.workflow.rejection.rejected_dataset` for the maps; `stack_spectra` and
+    (`~dl3flow.datasets.rejection.Rejection.to_meta`), as
+    `dl3flow.datasets.rejection.rejected_dataset` for the maps; `stack_spectra` and
     `spectrum_summary` read the flag.
     """
     zeros = np.zeros(energy.nbin)
@@ -430,7 +430,7 @@ def extract_spectrum_to_file(
 
     Returns
     -------
-    SpectrumDatasetOnOff or `~dl3flow.workflow.rejection.Rejection`
+    SpectrumDatasetOnOff or `~dl3flow.datasets.rejection.Rejection`
 
     Raises
     ------
@@ -439,7 +439,7 @@ def extract_spectrum_to_file(
     """
     from pathlib import Path
 
-    _check_mode(on_bad_observation)
+    _check_on_bad_observation(on_bad_observation)
     obs_id = int(obs_id)
     axes = {"on_region": on_region, "energy": energy, "energy_true": energy_true}
     try:
@@ -449,7 +449,10 @@ def extract_spectrum_to_file(
         raise
     except Exception as exc:
         result = Rejection(
-            obs_id=obs_id, stage="spectrum", reason=_reason(obs_id, exc), error=type(exc).__name__
+            obs_id=obs_id,
+            stage="spectrum",
+            reason=_rejection_reason(obs_id, exc),
+            error=type(exc).__name__,
         )
         if on_bad_observation == "fail":
             raise BadObservationError(result) from exc
