@@ -44,8 +44,8 @@ def _gammapy_axes():
 
 def _exclusion():
     """The exclusion as dl3flow's (mask, SkyGeom): 0.5 deg disk, TAN, 0.05 deg pixels."""
-    from dl3flow.makers.reflected import angular_separation
     from dl3flow.maps.geom import SkyGeom
+    from dl3flow.maps.regions import angular_separation
 
     geom = SkyGeom.create(center=CRAB, width=7.5, binsz=0.05, proj="TAN")
     lon, lat = geom.pixel_centers()
@@ -54,9 +54,10 @@ def _exclusion():
 
 def time_dl3flow(data: Path) -> float:
     from dl3flow.data.store import DataStore
-    from dl3flow.makers.reflected import CircleRegion, ReflectedRegionsFinder
+    from dl3flow.makers.reflected import ReflectedRegionsFinder
     from dl3flow.makers.spectrum import extract_spectrum
     from dl3flow.maps.geom import EnergyAxis
+    from dl3flow.maps.regions import CircleRegion
 
     energy, energy_true = _gammapy_axes()
     e = EnergyAxis(energy.edges.to_value("TeV"))

@@ -13,8 +13,8 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.config.spectrum import parse_spectrum
 from dl3flow.data.store import DataStore
+from dl3flow.datasets.rejection import Rejection
 from dl3flow.makers.spectrum import extract_spectrum_to_file
-from dl3flow.workflow.rejection import Rejection
 from dl3flow.workflow.steps import read_exclusion
 from dl3flow.workflow.support import (
     batch_observations,

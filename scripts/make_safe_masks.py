@@ -13,13 +13,13 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 from dl3flow.config.sections import parse_safe_mask
 from dl3flow.config.values import parse_angle
 from dl3flow.datasets.map import read_dataset
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.makers.safe import (
     DatasetObservation,
     make_safe_mask,
     rejected_safe_mask,
     write_safe_mask,
 )
-from dl3flow.workflow.rejection import rejection_of
 from dl3flow.workflow.support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:

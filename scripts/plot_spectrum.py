@@ -7,10 +7,10 @@ from dl3flow.workflow.jobserver import delegate
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.data.store import DataStore
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.datasets.spectrum import read_spectrum_dataset
 from dl3flow.io.atomic import write_figure
 from dl3flow.plotting.spectrum import spectrum_figures
-from dl3flow.workflow.rejection import rejection_of
 from dl3flow.workflow.steps import read_exclusion
 from dl3flow.workflow.support import script_job, script_provenance
 

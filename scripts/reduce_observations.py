@@ -3,7 +3,7 @@
 For each observation both products are always written (under the batch directory,
 published as results/<analysis>/obs/<obs_id>/ by rule obs_dataset): the dataset
 (for a rejected observation a flagged one with nothing to use,
-dl3flow.workflow.rejection.rejected_dataset) and the status (ok or rejected with stage and
+dl3flow.datasets.rejection.rejected_dataset) and the status (ok or rejected with stage and
 reason, and the warnings about the data). The DL3 is validated first
 (dl3flow.data.checks, the analysis' quality section). on_bad_observation: fail
 raises instead.
@@ -17,7 +17,8 @@ delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 from dl3flow.config.sections import parse_quality
 from dl3flow.config.values import parse_angle, parse_flag
 from dl3flow.data.store import DataStore
-from dl3flow.workflow.rejection import Rejection, reduce_to_files
+from dl3flow.datasets.rejection import Rejection
+from dl3flow.workflow.rejection import reduce_to_files
 from dl3flow.workflow.support import (
     batch_observations,
     job_geom,

@@ -5,9 +5,9 @@ from dl3flow.workflow.jobserver import delegate
 
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.datasets.spectrum import read_spectrum_dataset
 from dl3flow.makers.spectrum import stack_spectra
-from dl3flow.workflow.rejection import rejection_of
 from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:

@@ -45,18 +45,14 @@ from dl3flow.data.errors import CorruptFileError, IndexFormatError, MissingIndex
 from dl3flow.data.store import DataStore
 from dl3flow.datasets.io import DatasetError
 from dl3flow.datasets.map import MapDataset, read_dataset
+from dl3flow.datasets.rejection import BadObservationError, Rejection
 from dl3flow.io.header import STRUCTURAL_KEYWORD
 from dl3flow.io.provenance import Provenance, ProvenanceError
 from dl3flow.makers.catalogs import CatalogError, CatalogSpec, read_catalog
 from dl3flow.makers.exclusion import ExclusionError, ExclusionMask, regions_mask
 from dl3flow.makers.safe import SafeMask, write_safe_mask
 from dl3flow.maps.geom import SkyGeom
-from dl3flow.workflow.rejection import (
-    BadObservationError,
-    Rejection,
-    reduce_to_files,
-    write_rejections,
-)
+from dl3flow.workflow.rejection import reduce_to_files, write_rejections
 
 OBS = 23523  # the observation hess_obs_copy copies (conftest.HESS_OBS_ID)
 FILE = f"hess_dl3_dr1_obs_id_{OBS:06d}.fits.gz"
@@ -1254,12 +1250,8 @@ def _check_of(case: Case) -> str:
 @pytest.mark.parametrize("case", QUALITY, ids=[case.id for case in QUALITY])
 def test_quality_rejection_row(case, hess_obs_copy, tmp_path):
     """With on_bad_observation: skip the same input gives the rejection row, by check."""
-    from dl3flow.workflow.rejection import (
-        read_rejections,
-        read_status,
-        rejection_of,
-        rejections_table,
-    )
+    from dl3flow.datasets.rejection import rejection_of
+    from dl3flow.workflow.rejection import read_rejections, read_status, rejections_table
 
     store = hess_obs_copy("store", **case.store)
     ctx = SimpleNamespace(store=store, out=tmp_path / "results")

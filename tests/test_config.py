@@ -844,8 +844,8 @@ def test_science_function_defaults_are_the_analysis_defaults():
         ("analysis.background.method", "dl3flow.makers.background", "BACKGROUND_METHODS"),
         ("analysis.background.on_failure", "dl3flow.makers.background", "ON_FAILURE"),
         ("analysis.background.fov_alignment", "dl3flow.makers.map", "FOV_ALIGNMENT_CHOICES"),
-        ("on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
-        ("analysis.on_bad_observation", "dl3flow.workflow.rejection", "ON_BAD_OBSERVATION"),
+        ("on_bad_observation", "dl3flow.datasets.rejection", "ON_BAD_OBSERVATION"),
+        ("analysis.on_bad_observation", "dl3flow.datasets.rejection", "ON_BAD_OBSERVATION"),
         ("analysis.spectrum.finder.method", "dl3flow.config.options", "FINDER_DEFAULTS"),
         ("analysis.geom.frame", "dl3flow.maps.geom", "FRAMES"),
         ("analysis.geom.proj", "dl3flow.maps.geom", "PROJECTIONS"),
@@ -865,10 +865,10 @@ def test_schema_choices_are_the_implementations(path, module, name):
 
 def test_config_choices_are_the_implementations():
     from dl3flow.config import options as config
+    from dl3flow.datasets import rejection
     from dl3flow.makers import background, spectrum
     from dl3flow.makers import map as reduce
     from dl3flow.makers import safe as safe_mask
-    from dl3flow.workflow import rejection
 
     assert (
         config.SAFE_MASK_METHODS

@@ -104,7 +104,8 @@ print(json.dumps(report))
 
 REDUCE_IMPORTS = """
 from dl3flow.data.store import DataStore
-from dl3flow.workflow.rejection import Rejection, reduce_to_files
+from dl3flow.datasets.rejection import Rejection
+from dl3flow.workflow.rejection import reduce_to_files
 from dl3flow.makers.map import reduce_observation
 from dl3flow.workflow.support import job_geom
 """
@@ -149,7 +150,7 @@ with script_job(job):
 # scripts/make_safe_masks.py, with the default methods [aeff-default, offset-max]
 SAFE_MASK_IMPORTS = """
 from dl3flow.datasets.map import read_dataset
-from dl3flow.workflow.rejection import rejection_of
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.makers.safe import DatasetObservation, make_safe_mask, rejected_safe_mask
 from dl3flow.makers.safe import write_safe_mask
 """
@@ -190,7 +191,7 @@ with script_job(job):
 # for its threshold with scipy.optimize, as gammapy: an analysis that asks for it pays)
 SPECTRUM_IMPORTS = """
 from dl3flow.data.store import DataStore
-from dl3flow.workflow.rejection import Rejection
+from dl3flow.datasets.rejection import Rejection
 from dl3flow.makers.spectrum import extract_spectrum_to_file
 from dl3flow.workflow.steps import read_exclusion
 from dl3flow.workflow.support import batch_observations, matching_inputs

@@ -18,6 +18,7 @@ from dl3flow.config.analysis import analysis_config
 from dl3flow.data.quality import QualityNote
 from dl3flow.data.store import DataStore
 from dl3flow.datasets.map import MapDataset, read_dataset
+from dl3flow.datasets.rejection import BadObservationError, Rejection, rejection_of
 from dl3flow.io.provenance import (
     Provenance,
     data_checksum,
@@ -26,8 +27,6 @@ from dl3flow.io.provenance import (
     read_provenance,
 )
 from dl3flow.workflow.rejection import (
-    BadObservationError,
-    Rejection,
     collect_notes,
     collect_rejections,
     notes_summary,
@@ -37,7 +36,6 @@ from dl3flow.workflow.rejection import (
     read_status_notes,
     reduce_or_reject,
     reduce_to_files,
-    rejection_of,
     rejection_summary,
     write_notes,
     write_rejections,

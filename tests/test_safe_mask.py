@@ -373,7 +373,7 @@ def test_write_read_empty_and_uncut(tmp_path):
 
 
 def test_a_rejected_observations_mask_is_empty_flagged_and_left_out_of_the_table(tmp_path):
-    from dl3flow.workflow.rejection import Rejection
+    from dl3flow.datasets.rejection import Rejection
 
     rejection = Rejection(obs_id=9, stage="events", reason="obs 9: truncated", error="E")
     safe = rejected_safe_mask(make_dataset(), rejection, methods=("aeff-default",))

@@ -15,13 +15,7 @@ from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, read_spectrum_datase
 from dl3flow.irf.aeff import EffectiveArea2D
 from dl3flow.irf.axes import IrfAxis, IrfError
 from dl3flow.irf.rad_max import RadMax2D, rad_max_from_irf
-from dl3flow.makers.reflected import (
-    CircleRegion,
-    OffRegionsError,
-    ReflectedRegionsFinder,
-    WobbleRegionsFinder,
-    angular_separation,
-)
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 from dl3flow.makers.spectrum import (
     SpectrumError,
     check_map_analysis,
@@ -32,6 +26,7 @@ from dl3flow.makers.spectrum import (
     stack_spectra,
 )
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
+from dl3flow.maps.regions import CircleRegion, OffRegionsError, angular_separation
 
 POINTING = (10.0, 0.0)
 ON = CircleRegion(10.0, 0.5, 0.1)
@@ -347,7 +342,8 @@ import json, sys
 import numpy as np
 from dl3flow.data.store import DataStore
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
-from dl3flow.makers.reflected import CircleRegion, ReflectedRegionsFinder
+from dl3flow.maps.regions import CircleRegion
+from dl3flow.makers.reflected import ReflectedRegionsFinder
 from dl3flow.makers.spectrum import extract_spectrum
 
 store = DataStore.from_dir(sys.argv[1])
@@ -396,8 +392,8 @@ def test_spectrum_job_stays_light(tmp_path):
 
 
 def test_rejected_spectrum_is_flagged_and_left_out_of_the_stack(tmp_path):
+    from dl3flow.datasets.rejection import Rejection, rejection_of
     from dl3flow.makers.spectrum import rejected_spectrum
-    from dl3flow.workflow.rejection import Rejection, rejection_of
 
     rejection = Rejection(obs_id=9, stage="reduce", reason="obs 9: no OFF region", error="E")
     bad = rejected_spectrum(
@@ -473,7 +469,7 @@ def _extract_kwargs():
 
 
 def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
-    from dl3flow.workflow.rejection import rejection_of
+    from dl3flow.datasets.rejection import rejection_of
 
     def loader(obs_id):
         raise OSError(f"obs {obs_id}: cannot open hess_{obs_id}.fits.gz")
@@ -490,7 +486,7 @@ def test_extract_spectrum_to_file_writes_a_flagged_spectrum_on_skip(tmp_path):
 
 
 def test_extract_spectrum_to_file_fail_raises_and_writes_nothing(tmp_path):
-    from dl3flow.workflow.rejection import BadObservationError
+    from dl3flow.datasets.rejection import BadObservationError
 
     def loader(obs_id):
         raise ValueError("broken")
@@ -538,8 +534,8 @@ def test_extract_spectrum_to_file_on_a_real_run(tmp_path, hess_obs_copy):
 
 
 def test_spectrum_table_rows_rejected_and_stacked():
+    from dl3flow.datasets.rejection import Rejection
     from dl3flow.makers.spectrum import rejected_spectrum, spectrum_table
-    from dl3flow.workflow.rejection import Rejection
 
     good = _dataset([3, 4], [10, 20], 4, [True, True], name="1")
     bad = rejected_spectrum(

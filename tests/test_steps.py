@@ -106,7 +106,7 @@ def test_read_exclusion_can_leave_the_sources_out(tmp_path):
 
 
 def test_a_rejected_observation_is_dropped_whatever_on_failure_says(tmp_path):
-    from dl3flow.workflow.rejection import Rejection, rejected_dataset
+    from dl3flow.datasets.rejection import Rejection, rejected_dataset
 
     rejection = Rejection(obs_id=7, stage="irf", reason="obs 7: aeff is NaN", error="IrfError")
     flagged = rejected_dataset(rejection, geom=_geom(), offset_max=0.25)

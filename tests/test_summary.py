@@ -6,9 +6,10 @@ import astropy.units as u
 from astropy.table import Table
 
 from dl3flow.data.quality import QualityNote
+from dl3flow.datasets.rejection import Rejection
 from dl3flow.io.atomic import write_observations
 from dl3flow.io.provenance import Provenance
-from dl3flow.workflow.rejection import Rejection, write_notes, write_rejections
+from dl3flow.workflow.rejection import write_notes, write_rejections
 from dl3flow.workflow.summary import (
     AnalysisSummary,
     Peak,

@@ -64,8 +64,9 @@ def _state(workdir):
     from astropy.table import Table
 
     from dl3flow.datasets.map import read_dataset
+    from dl3flow.datasets.rejection import rejection_of
     from dl3flow.makers.safe import read_safe_mask
-    from dl3flow.workflow.rejection import read_rejections, rejection_of
+    from dl3flow.workflow.rejection import read_rejections
 
     results = workdir / "results" / "demo"
     stacked = read_dataset(results / "stacked" / "dataset.fits")

@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from dl3flow.datasets.rejection import Rejection
 from dl3flow.io.atomic import atomic_path
 from dl3flow.io.provenance import config_hash, file_checksum, read_provenance
-from dl3flow.workflow.rejection import Rejection, write_rejections
+from dl3flow.workflow.rejection import write_rejections
 from dl3flow.workflow.support import (
     auto_center_of,
     auto_center_params,

@@ -48,13 +48,10 @@ from regions import CircleSkyRegion, PointSkyRegion  # noqa: E402
 
 from dl3flow.data.store import DataStore  # noqa: E402
 from dl3flow.datasets.spectrum import read_spectrum_dataset  # noqa: E402
-from dl3flow.makers.reflected import (  # noqa: E402
-    CircleRegion,
-    ReflectedRegionsFinder,
-    WobbleRegionsFinder,
-)
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder  # noqa: E402
 from dl3flow.makers.spectrum import extract_spectrum, spectrum_summary, stack_spectra  # noqa: E402
 from dl3flow.maps.geom import EnergyAxis, SkyGeom  # noqa: E402
+from dl3flow.maps.regions import CircleRegion  # noqa: E402
 
 pytestmark = pytest.mark.validation
 

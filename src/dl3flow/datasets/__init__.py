@@ -1,5 +1,5 @@
 """Datasets: map, on-off map and 1D spectrum datasets (containers, FITS I/O in gammapy's
-layouts), the stacking of map datasets and OGIP spectrum files.
+layouts, stacking), OGIP spectrum files and the record of a rejected observation.
 
 The names below are imported from their module on first use (`dl3flow._lazy`):
 importing this package imports none of its modules.
@@ -26,6 +26,14 @@ __getattr__, __dir__, __all__ = attach(
             "MapDatasetOnOff",
             "onoff_alpha",
             "read_dataset_onoff",
+        ],
+        "rejection": [
+            "BadObservationError",
+            "ON_BAD_OBSERVATION",
+            "Rejection",
+            "STAGES",
+            "rejected_dataset",
+            "rejection_of",
         ],
         "spectrum": [
             "SpectrumDatasetOnOff",

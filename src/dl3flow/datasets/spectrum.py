@@ -42,8 +42,8 @@ from dl3flow.datasets.io import (
 )
 from dl3flow.datasets.onoff import onoff_alpha
 from dl3flow.io import fits as fitsio
-from dl3flow.makers.reflected import CircleRegion, OffRegions
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
+from dl3flow.maps.regions import CircleRegion, OffRegions, pixel_to_sky, sky_to_pixel
 
 __all__ = ["SpectrumDatasetOnOff", "read_spectrum_dataset", "SPECTRUM_HDUS"]
 
@@ -94,8 +94,8 @@ class SpectrumDatasetOnOff:
         ``(n_e,)`` bool, True where usable.
     livetime : float
         Seconds.
-    on_region : `~dl3flow.makers.reflected.CircleRegion`
-    off_regions : `~dl3flow.makers.reflected.OffRegions`, optional
+    on_region : `~dl3flow.maps.regions.CircleRegion`
+    off_regions : `~dl3flow.maps.regions.OffRegions`, optional
         None for a stack (regions differ per observation).
     edisp_exposure : array_like, optional
         ``(n_t,)`` exposure weighting ``edisp`` in stacking (gammapy's edisp exposure
@@ -302,10 +302,8 @@ def _on_geom(region: CircleRegion) -> SkyGeom:
 
 def _on_region_hdu(region: CircleRegion, name: str = "ON") -> fits.BinTableHDU:
     """The ``{name}_REGION`` table of the ON region in its ``RegionGeom`` WCS."""
-    from dl3flow.makers.reflected import _sky_to_pixel
-
     geom = _on_geom(region)
-    pixels = np.array([_sky_to_pixel(geom, region)])
+    pixels = np.array([sky_to_pixel(geom, region)])
     return _region_hdu(name, geom, pixels, region.is_point)
 
 
@@ -383,14 +381,13 @@ def _read_regions(hdulist, name: str, path) -> tuple[list[CircleRegion], SkyGeom
     shape = header.get("WCSSHAPE", "(1,1)").strip("()").split(",")
     geom = SkyGeom.from_header(header)
     geom = SkyGeom(geom.wcs, (int(shape[1]), int(shape[0])))
-    from dl3flow.makers.reflected import _pixel_to_sky
 
     regions = []
     names = hdu.columns.names
     for row in hdu.data:
         point = str(row["SHAPE"]).strip().lower() == "point"
         r = 0.0 if point or "R" not in names else float(row["R"])
-        regions.append(_pixel_to_sky(geom, float(row["X"]), float(row["Y"]), r, point=point))
+        regions.append(pixel_to_sky(geom, float(row["X"]), float(row["Y"]), r, point=point))
     return regions, geom
 
 

@@ -65,14 +65,7 @@ __getattr__, __dir__, __all__ = attach(
             "resolve_fov_alignment",
             "FOV_ALIGNMENT_CHOICES",
         ],
-        "reflected": [
-            "CircleRegion",
-            "OffRegions",
-            "OffRegionsError",
-            "ReflectedRegionsFinder",
-            "WobbleRegionsFinder",
-            "angular_separation",
-        ],
+        "reflected": ["ReflectedRegionsFinder", "WobbleRegionsFinder"],
         "safe": [
             "DatasetObservation",
             "rejected_safe_mask",

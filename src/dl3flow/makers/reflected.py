@@ -12,10 +12,8 @@ False (pixels outside the mask count as not excluded); a candidate is rejected
 if any excluded pixel centre lies strictly inside it (a point candidate: within
 one pixel).
 
-Counting events in the OFF regions (`OffRegions.contains`) uses the same pixel
-circles as gammapy's ``RegionGeom.contains``: an event is in the union of the
-regions if it is strictly inside at least one of them, so an event in two
-overlapping regions counts once.
+The regions themselves, their pixel circles and the counting of events in them
+(`~dl3flow.maps.regions.OffRegions`) are in `dl3flow.maps.regions`.
 
 Everything here runs on floats with wcslib (through `dl3flow.maps.geom.SkyGeom`);
 astropy.coordinates is imported only for an exclusion mask in another frame.
@@ -25,139 +23,32 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 
-import astropy.units as u
 import numpy as np
 
 from dl3flow.maps.geom import SkyGeom
+from dl3flow.maps.regions import (
+    CircleRegion,
+    OffRegions,
+    OffRegionsError,
+    _angle_value,
+    _pixel_of,
+    angular_separation,
+    pixel_to_sky,
+    sky_to_pixel,
+)
 
-__all__ = [
-    "CircleRegion",
-    "OffRegions",
-    "OffRegionsError",
-    "ReflectedRegionsFinder",
-    "WobbleRegionsFinder",
-    "angular_separation",
-]
+__all__ = ["ReflectedRegionsFinder", "WobbleRegionsFinder"]
 
 log = logging.getLogger(__name__)
 
 #: Width (deg) added to the reference geometry beyond 4 x the ON offset (gammapy).
 _REFERENCE_MARGIN = 0.3
 
-#: arcsec per radian, as astropy converts an Angle in rad to arcsec.
-_ARCSEC_PER_RAD = (1 * u.rad).to_value(u.arcsec)
 
-
-class OffRegionsError(ValueError):
-    """Invalid finder options or regions; the message says which."""
-
-
-def angular_separation(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Angular distance (deg) with astropy's Vincenty formula (``SkyCoord.separation``).
-
-    All arguments in deg; they broadcast.
-    """
-    lon1, lat1, lon2, lat2 = (
-        np.deg2rad(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2)
-    )
-    sdlon, cdlon = np.sin(lon2 - lon1), np.cos(lon2 - lon1)
-    slat1, slat2 = np.sin(lat1), np.sin(lat2)
-    clat1, clat2 = np.cos(lat1), np.cos(lat2)
-    num1 = clat2 * sdlon
-    num2 = clat1 * slat2 - slat1 * clat2 * cdlon
-    denominator = slat1 * slat2 + clat1 * clat2 * cdlon
-    return np.rad2deg(np.arctan2(np.hypot(num1, num2), denominator))
-
-
-def _angle(value, unit: str, name: str) -> float:
-    try:
-        return float(u.Quantity(value, unit).to_value(unit))
-    except (TypeError, ValueError, u.UnitsError) as exc:
-        raise OffRegionsError(f"{name}: expected an angle, got {value!r}") from exc
-
-
-@dataclass(frozen=True)
-class CircleRegion:
-    """A circle on the sky (ICRS), or a point when ``radius`` is None.
-
-    Parameters
-    ----------
-    ra, dec : float
-        Centre in deg (ICRS).
-    radius : float or None
-        Radius in deg; None for a point (the ON point of an energy-dependent
-        RAD_MAX analysis, whose radius is the cut per energy bin).
-    """
-
-    ra: float
-    dec: float
-    radius: float | None = None
-
-    def __post_init__(self):
-        for name in ("ra", "dec"):
-            object.__setattr__(self, name, _angle(getattr(self, name), "deg", name))
-        if not -90 <= self.dec <= 90:
-            raise OffRegionsError(
-                f"region centre: dec must be within [-90, 90] deg, got {self.dec}"
-            )
-        if self.radius is not None:
-            radius = _angle(self.radius, "deg", "radius")
-            if not radius > 0:
-                raise OffRegionsError(f"region radius must be positive, got {radius} deg")
-            object.__setattr__(self, "radius", radius)
-
-    @property
-    def is_point(self) -> bool:
-        """True for a point (no radius)."""
-        return self.radius is None
-
-    def to_ds9(self) -> str:
-        """The region as a ds9 string (``icrs;circle(...)`` or ``icrs;point(...)``)."""
-        if self.is_point:
-            return f"icrs;point({self.ra:.6f},{self.dec:.6f})"
-        return f"icrs;circle({self.ra:.6f},{self.dec:.6f},{self.radius:.6f})"
-
-
-# ------------------------------------------------------------------ pixel <-> sky circles
-
-
-def _world2pix1(geom: SkyGeom, lon: float, lat: float) -> tuple[float, float]:
-    x, y = geom.world2pix(np.array([lon]), np.array([lat]))
-    return float(x[0]), float(y[0])
-
-
-def _pixel_scale(geom: SkyGeom, x: float, y: float) -> float:
-    """arcsec per pixel at pixel (x, y): ``regions``' ``wcs_pixel_scale_angle``.
-
-    Geometric mean of the angular sizes of one-pixel steps in x and in y.
-    """
-    lon, lat = geom.pix2world(np.array([x, x + 1, x]), np.array([y, y, y + 1]))
-    sep = angular_separation(lon[0], lat[0], lon[1:], lat[1:])
-    cdelt = np.deg2rad(sep) * _ARCSEC_PER_RAD
-    return float(np.sqrt(cdelt[0] * cdelt[1]))
-
-
-def _sky_to_pixel(geom: SkyGeom, region: CircleRegion) -> tuple[float, float, float]:
-    """Pixel circle (x, y, r) of a sky circle (``CircleSkyRegion.to_pixel``); r = 0 for points."""
-    x, y = _world2pix1(geom, region.ra, region.dec)
-    if region.is_point:
-        return x, y, 0.0
-    scale = _pixel_scale(geom, x, y)
-    return x, y, region.radius * 3600.0 * (1.0 / scale)
-
-
-def _pixel_to_sky(geom: SkyGeom, x: float, y: float, r: float, point: bool) -> CircleRegion:
-    """Sky circle of a pixel circle (``CirclePixelRegion.to_sky``)."""
-    lon, lat = (float(v[0]) for v in geom.pix2world(np.array([x]), np.array([y])))
-    if point:
-        return CircleRegion(lon, lat)
-    # regions re-projects the centre before measuring the scale there
-    xc, yc = _world2pix1(geom, lon, lat)
-    radius_arcsec = r * _pixel_scale(geom, xc, yc)
-    return CircleRegion(lon, lat, radius_arcsec / 3600.0)
+# ----------------------------------------------------------------- reference geometry
 
 
 def _rotate(x: float, y: float, cx: float, cy: float, angle: float) -> tuple[float, float]:
@@ -255,61 +146,6 @@ def _hits(x: float, y: float, r: float, ex: np.ndarray, ey: np.ndarray) -> bool:
     return bool(np.any(np.hypot(ex - x, ey - y) < r))
 
 
-# --------------------------------------------------------------------------- result
-
-
-@dataclass(frozen=True, eq=False)
-class OffRegions:
-    """The OFF regions of one observation and their pixel frame.
-
-    Parameters
-    ----------
-    regions : tuple of CircleRegion
-        Sky regions (points for an ON point).
-    geom : `~dl3flow.maps.geom.SkyGeom`
-        Reference geometry in which the regions were found and are evaluated.
-    """
-
-    regions: tuple[CircleRegion, ...]
-    geom: SkyGeom
-    pixels: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "regions", tuple(self.regions))
-        pix = [_sky_to_pixel(self.geom, r) for r in self.regions]
-        pixels = np.array(pix, dtype=float).reshape(-1, 3)
-        pixels.setflags(write=False)
-        object.__setattr__(self, "pixels", pixels)
-
-    def __len__(self) -> int:
-        return len(self.regions)
-
-    def contains(self, ra, dec) -> np.ndarray:
-        """True for positions strictly inside at least one OFF circle (their union).
-
-        Parameters
-        ----------
-        ra, dec : array_like
-            ICRS positions in deg.
-
-        Raises
-        ------
-        OffRegionsError
-            For point regions (use the RAD_MAX cut per event instead).
-        """
-        if any(r.is_point for r in self.regions):
-            raise OffRegionsError("OFF points have no extent: select events with RAD_MAX")
-        ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
-        inside = np.zeros(ra.shape, dtype=bool)
-        if not self.regions:
-            return inside
-        px, py = self.geom.world2pix(ra, dec)
-        for x, y, r in self.pixels:
-            with np.errstate(invalid="ignore"):
-                inside |= np.hypot(px - x, py - y) < r
-        return inside
-
-
 # -------------------------------------------------------------------------- finders
 
 
@@ -346,8 +182,8 @@ class ReflectedRegionsFinder:
 
     def __post_init__(self):
         for name in ("angle_increment", "min_distance", "min_distance_input"):
-            object.__setattr__(self, name, _angle(getattr(self, name), "rad", name))
-        object.__setattr__(self, "binsz", _angle(self.binsz, "deg", "binsz"))
+            object.__setattr__(self, name, _angle_value(getattr(self, name), "rad", name))
+        object.__setattr__(self, "binsz", _angle_value(self.binsz, "deg", "binsz"))
         if not self.angle_increment > 0:
             raise OffRegionsError(f"angle_increment must be positive, got {self.angle_increment}")
         if not self.binsz > 0:
@@ -385,8 +221,8 @@ class ReflectedRegionsFinder:
                 "ReflectedRegionsFinder needs an ON circle; use the wobble finder"
             )
         geom = reference_geom(region, center, self.binsz)
-        cx, cy = _world2pix1(geom, *center)
-        x0, y0, r0 = _sky_to_pixel(geom, region)
+        cx, cy = _pixel_of(geom, *center)
+        x0, y0, r0 = sky_to_pixel(geom, region)
         annulus = (cx, cy, float(np.hypot(x0 - cx, y0 - cy)), r0)
         ex, ey = excluded_pixels(geom, exclusion, annulus=annulus)
         size = _angular_size(geom, x0, y0, r0, cx, cy)
@@ -399,7 +235,7 @@ class ReflectedRegionsFinder:
         while angle < angle_max:
             x, y = _rotate(x0, y0, cx, cy, angle)
             if not _hits(x, y, r0, ex, ey):
-                found.append(_pixel_to_sky(geom, x, y, r0, point=False))
+                found.append(pixel_to_sky(geom, x, y, r0, point=False))
                 if len(found) >= self.max_region_number:
                     break
                 angle += angle_min
@@ -455,7 +291,7 @@ class WobbleRegionsFinder:
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise OffRegionsError(f"n_off_regions must be a positive integer, got {n!r}")
         object.__setattr__(self, "n_off_regions", int(n))
-        object.__setattr__(self, "binsz", _angle(self.binsz, "deg", "binsz"))
+        object.__setattr__(self, "binsz", _angle_value(self.binsz, "deg", "binsz"))
         if not self.binsz > 0:
             raise OffRegionsError(f"binsz must be positive, got {self.binsz} deg")
 
@@ -467,8 +303,8 @@ class WobbleRegionsFinder:
         """
         center = _check_center(region, center)
         geom = reference_geom(region, center, self.binsz)
-        cx, cy = _world2pix1(geom, *center)
-        x0, y0, r0 = _sky_to_pixel(geom, region)
+        cx, cy = _pixel_of(geom, *center)
+        x0, y0, r0 = sky_to_pixel(geom, region)
         reach = 1.0 if region.is_point else r0
         annulus = (cx, cy, float(np.hypot(x0 - cx, y0 - cy)), reach)
         ex, ey = excluded_pixels(geom, exclusion, annulus=annulus)
@@ -481,7 +317,7 @@ class WobbleRegionsFinder:
         if not region.is_point and _overlapping(geom, kept, r0):
             log.warning("Found overlapping off regions, returning no regions")
             return OffRegions((), geom)
-        found = tuple(_pixel_to_sky(geom, x, y, r0, point=region.is_point) for x, y in kept)
+        found = tuple(pixel_to_sky(geom, x, y, r0, point=region.is_point) for x, y in kept)
         return OffRegions(found, geom)
 
 

@@ -26,19 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dl3flow.datasets.rejection import (
+    BadObservationError,
+    Rejection,
+    _check_on_bad_observation,
+    _rejection_reason,
+    rejection_of,
+)
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff, _on_geom
 from dl3flow.datasets.stacking import _stack_gti, _stack_meta
 from dl3flow.irf.edisp import edisp_kernel
 from dl3flow.irf.psf import psf_containment
 from dl3flow.irf.rad_max import is_point_like
-from dl3flow.makers.reflected import (
-    CircleRegion,
-    OffRegions,
-    ReflectedRegionsFinder,
-    WobbleRegionsFinder,
-    _sky_to_pixel,
-    angular_separation,
-)
+from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
 from dl3flow.makers.safe import (
     aeff_max_threshold,
     edisp_bias_threshold,
@@ -46,13 +46,7 @@ from dl3flow.makers.safe import (
     energy_range_aeff_default,
 )
 from dl3flow.maps.geom import EnergyAxis
-from dl3flow.workflow.rejection import (
-    BadObservationError,
-    Rejection,
-    _check_mode,
-    _reason,
-    rejection_of,
-)
+from dl3flow.maps.regions import CircleRegion, OffRegions, angular_separation, sky_to_pixel
 
 __all__ = [
     "SPECTRUM_SAFE_METHODS",
@@ -166,7 +160,7 @@ def _histogram(index: np.ndarray, selected: np.ndarray, n: int) -> np.ndarray:
 def _in_circle(region: CircleRegion, ra, dec) -> np.ndarray:
     """Strictly inside the ON circle in its ``RegionGeom`` pixel frame."""
     geom = _on_geom(region)
-    x0, y0, r0 = _sky_to_pixel(geom, region)
+    x0, y0, r0 = sky_to_pixel(geom, region)
     px, py = geom.world2pix(ra, dec)
     with np.errstate(invalid="ignore"):
         return np.hypot(px - x0, py - y0) < r0
@@ -294,7 +288,7 @@ def extract_spectrum(
     Parameters
     ----------
     observation : `~dl3flow.data.store.Observation`
-    on_region : `~dl3flow.makers.reflected.CircleRegion`
+    on_region : `~dl3flow.maps.regions.CircleRegion`
         ON circle, or ON point for point-like IRFs with RAD_MAX.
     energy, energy_true : `~dl3flow.maps.geom.EnergyAxis`
         Reconstructed and true energy axes.
@@ -382,8 +376,8 @@ def rejected_spectrum(
 
     Zero counts, exposure and acceptance_off, an all-False safe mask and
     ``STATUS = 'REJECTED'`` with stage, error and reason in the meta
-    (`~dl3flow.workflow.rejection.Rejection.to_meta`), as
-    `dl3flow.workflow.rejection.rejected_dataset` for the maps; `stack_spectra` and
+    (`~dl3flow.datasets.rejection.Rejection.to_meta`), as
+    `dl3flow.datasets.rejection.rejected_dataset` for the maps; `stack_spectra` and
     `spectrum_summary` read the flag.
     """
     zeros = np.zeros(energy.nbin)
@@ -438,7 +432,7 @@ def extract_spectrum_to_file(
 
     Returns
     -------
-    SpectrumDatasetOnOff or `~dl3flow.workflow.rejection.Rejection`
+    SpectrumDatasetOnOff or `~dl3flow.datasets.rejection.Rejection`
 
     Raises
     ------
@@ -447,7 +441,7 @@ def extract_spectrum_to_file(
     """
     from pathlib import Path
 
-    _check_mode(on_bad_observation)
+    _check_on_bad_observation(on_bad_observation)
     obs_id = int(obs_id)
     axes = {"on_region": on_region, "energy": energy, "energy_true": energy_true}
     try:
@@ -457,7 +451,10 @@ def extract_spectrum_to_file(
         raise
     except Exception as exc:
         result = Rejection(
-            obs_id=obs_id, stage="spectrum", reason=_reason(obs_id, exc), error=type(exc).__name__
+            obs_id=obs_id,
+            stage="spectrum",
+            reason=_rejection_reason(obs_id, exc),
+            error=type(exc).__name__,
         )
         if on_bad_observation == "fail":
             raise BadObservationError(result) from exc

@@ -1,4 +1,4 @@
-"""Sky geometries, energy axes and field-of-view coordinates.
+"""Sky geometries, energy axes, field-of-view coordinates and sky circles (ON/OFF regions).
 
 The names below are imported from their module on first use (`dl3flow._lazy`):
 importing this package imports none of its modules.
@@ -27,6 +27,14 @@ __getattr__, __dir__, __all__ = attach(
             "PROJECTIONS",
             "RAD_EDGES_DEFAULT",
             "BINSZ_IRF_DEFAULT",
+        ],
+        "regions": [
+            "CircleRegion",
+            "OffRegions",
+            "OffRegionsError",
+            "angular_separation",
+            "pixel_to_sky",
+            "sky_to_pixel",
         ],
     },
 )

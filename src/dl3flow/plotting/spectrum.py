@@ -16,11 +16,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.datasets.spectrum import SpectrumDatasetOnOff
-from dl3flow.makers.reflected import angular_separation
 from dl3flow.makers.spectrum import spectrum_summary, stack_spectra
+from dl3flow.maps.regions import angular_separation
 from dl3flow.stats import wstat_significance
-from dl3flow.workflow.rejection import rejection_of
 
 __all__ = [
     "Theta2",

@@ -21,10 +21,6 @@ __getattr__, __dir__, __all__ = attach(
             "OBSERVATION_COLUMNS",
         ],
         "rejection": [
-            "BadObservationError",
-            "ON_BAD_OBSERVATION",
-            "Rejection",
-            "STAGES",
             "collect_notes",
             "collect_rejections",
             "collect_statuses",
@@ -36,7 +32,6 @@ __getattr__, __dir__, __all__ = attach(
             "read_rejections",
             "read_status",
             "reduce_or_reject",
-            "rejected_dataset",
             "rejection_of",
             "rejections_table",
             "reduce_to_files",

@@ -7,10 +7,11 @@ other observations. :func:`reduce_or_reject` reduces one observation and, depend
 on ``on_bad_observation``:
 
 ``"fail"``
-    raises :class:`BadObservationError` naming the observation, the stage that
-    failed and the cause (the original exception is chained);
+    raises `~dl3flow.datasets.rejection.BadObservationError` naming the observation, the
+    stage that failed and the cause (the original exception is chained);
 ``"skip"``
-    returns a :class:`Rejection` (obs_id, stage, reason, exception type).
+    returns a `~dl3flow.datasets.rejection.Rejection` (obs_id, stage, reason, exception
+    type).
 
 The stages are, in order: ``open`` (the loader, e.g. ``DataStore.observation``),
 ``events``, ``gti``, ``irf`` (aeff, bkg, and edisp / psf when requested),
@@ -19,8 +20,9 @@ The stages are, in order: ``open`` (the loader, e.g. ``DataStore.observation``),
 and ``reduce`` (the reduction itself: geometry overlap, positive livetime, non-empty
 event list, finite maps). Reading is lazy and cached per observation, so reading
 first costs nothing extra and tells which part of the data is bad. A rejection by
-the validation carries the name of the check (:attr:`Rejection.check`) and, in its
-reason, the numbers found.
+the validation carries the name of the check (`~dl3flow.datasets.rejection.Rejection.check`)
+and, in its reason, the numbers found. The record itself, the FITS flag of a rejected
+observation's products and the error are in `dl3flow.datasets.rejection`.
 
 In a workflow each observation job writes a small status file (:func:`write_status`,
 JSON: ``ok`` or the rejection); a collecting job gathers them
@@ -44,15 +46,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
+from dl3flow.datasets.rejection import (
+    BadObservationError,
+    Rejection,
+    _check_on_bad_observation,
+    _rejection_reason,
+    rejected_dataset,
+    rejection_of,
+)
+
 __all__ = [
-    "BadObservationError",
-    "ON_BAD_OBSERVATION",
-    "Rejection",
-    "STAGES",
     "collect_notes",
     "collect_rejections",
     "collect_statuses",
@@ -64,8 +70,7 @@ __all__ = [
     "read_rejections",
     "read_status",
     "reduce_or_reject",
-    "rejected_dataset",
-    "rejection_of",
+    "rejection_of",  # re-exported from dl3flow.datasets.rejection, for its old importers
     "rejections_table",
     "reduce_to_files",
     "rejection_summary",
@@ -75,166 +80,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Accepted values of ``on_bad_observation``.
-ON_BAD_OBSERVATION = ("fail", "skip")
-
-#: Stages of :func:`reduce_or_reject`, in order.
-STAGES = ("open", "events", "gti", "irf", "metadata", "quality", "reduce")
-
 _STATUS_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why one observation was left out.
-
-    Attributes
-    ----------
-    obs_id : int
-    stage : str
-        One of :data:`STAGES` (where the failure happened).
-    reason : str
-        The error message; it names the observation and, where known, the file.
-    error : str
-        Exception class name, e.g. ``"CorruptFileError"``.
-    check : str
-        The validation check that rejected it (`dl3flow.data.quality.VALIDATION_CHECKS`),
-        ``""`` for a failure that is not a check's.
-    """
-
-    obs_id: int
-    stage: str
-    reason: str
-    error: str
-    check: str = ""
-
-    def __str__(self) -> str:
-        check = f" [{self.check}]" if self.check else ""
-        return f"obs {self.obs_id} ({self.stage}{check}): {self.error}: {self.reason}"
-
-    def as_dict(self) -> dict:
-        return {
-            "obs_id": self.obs_id,
-            "stage": self.stage,
-            "check": self.check,
-            "reason": self.reason,
-            "error": self.error,
-        }
-
-    def to_meta(self) -> dict:
-        """FITS keywords flagging a product of this observation as rejected.
-
-        ``STATUS = 'REJECTED'``, ``REJSTAGE``, ``REJCHECK``, ``REJERROR``,
-        ``REJREASN`` (read back by :func:`rejection_of`).
-        """
-        return {
-            "OBS_ID": self.obs_id,
-            "STATUS": "REJECTED",
-            "REJSTAGE": self.stage,
-            "REJCHECK": self.check,
-            "REJERROR": self.error,
-            "REJREASN": self.reason,
-        }
-
-
-def rejection_of(meta) -> Rejection | None:
-    """The :class:`Rejection` recorded in a product's meta (a dict), None if it is usable.
-
-    Raises
-    ------
-    ValueError
-        If ``STATUS`` is ``REJECTED`` but a field is missing.
-    """
-    if str(meta.get("STATUS", "")).strip().upper() != "REJECTED":
-        return None
-    try:
-        return Rejection(
-            obs_id=int(meta["OBS_ID"]),
-            stage=str(meta["REJSTAGE"]),
-            reason=str(meta["REJREASN"]),
-            error=str(meta["REJERROR"]),
-            check=str(meta.get("REJCHECK", "")).strip(),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"a product flagged REJECTED lacks a field ({exc!r})") from None
-
-
-def rejected_dataset(rejection: Rejection, *, geom, offset_max: float, pointing=None):
-    """The dataset written for a rejected observation: flagged, with nothing to use.
-
-    Every selected observation has a dataset file (a declared product of the
-    workflow). A rejected one holds zero counts, exposure and background and an
-    all-False safe mask on the cutout of ``geom`` around ``pointing`` (else the map
-    centre), and its meta says ``STATUS = 'REJECTED'`` with the stage, error and
-    reason (:meth:`Rejection.to_meta`): the safe mask, background and stacking steps
-    read the flag and pass the observation on as rejected.
-
-    Parameters
-    ----------
-    rejection : Rejection
-    geom : `~dl3flow.maps.geom.DatasetGeom`
-        The analysis geometry.
-    offset_max : float
-        deg; the cutout is ``2 * offset_max`` wide, as a reduced dataset's.
-    pointing : `~astropy.coordinates.SkyCoord`, optional
-        The observation's pointing, if it could be read and lies on the map.
-    """
-    import numpy as np
-
-    from dl3flow.datasets.map import MapDataset
-    from dl3flow.maps.geom import GeomError
-
-    cut = None
-    if pointing is not None:
-        try:
-            cut, _ = geom.cutout(pointing, 2.0 * offset_max)
-        except GeomError:
-            cut = None
-    if cut is None:
-        cut, _ = geom.cutout(geom.sky.center_skydir, 2.0 * offset_max)
-    shape = (cut.energy.nbin, *cut.sky.shape)
-    return MapDataset(
-        geom=cut,
-        counts=np.zeros(shape),
-        exposure=np.zeros((cut.energy_true.nbin, *cut.sky.shape)),
-        background=np.zeros(shape),
-        mask_safe=np.zeros(shape, dtype=bool),
-        name=f"obs-{rejection.obs_id}",
-        meta=rejection.to_meta(),
-    )
-
-
-class BadObservationError(RuntimeError):
-    """One observation cannot be used; raised with ``on_bad_observation="fail"``.
-
-    Attributes
-    ----------
-    rejection : Rejection
-        What failed, where and why (the original exception is ``__cause__``).
-    """
-
-    def __init__(self, rejection: Rejection):
-        self.rejection = rejection
-        super().__init__(
-            f"observation {rejection.obs_id}: {rejection.stage} failed: "
-            f"{rejection.error}: {rejection.reason}"
-        )
-
-
-def _check_mode(on_bad_observation: str) -> None:
-    if on_bad_observation not in ON_BAD_OBSERVATION:
-        raise ValueError(
-            f"on_bad_observation must be one of {', '.join(ON_BAD_OBSERVATION)}, "
-            f"got {on_bad_observation!r}"
-        )
-
-
-def _reason(obs_id: int, exc: BaseException) -> str:
-    """The exception message, prefixed with the observation if it does not name it."""
-    message = " ".join(str(exc).split()) or repr(exc)
-    if str(obs_id) not in message:
-        message = f"obs {obs_id}: {message}"
-    return message
 
 
 def reduce_or_reject(
@@ -262,8 +108,8 @@ def reduce_or_reject(
     geom, offset_max, edisp, psf, fov_rotation_step, fov_alignment
         As for `dl3flow.makers.map.reduce_observation`.
     on_bad_observation : {"skip", "fail"}
-        What a failure gives: a :class:`Rejection` (``"skip"``) or a
-        :class:`BadObservationError` (``"fail"``).
+        What a failure gives: a `~dl3flow.datasets.rejection.Rejection` (``"skip"``) or a
+        `~dl3flow.datasets.rejection.BadObservationError` (``"fail"``).
     quality : `~dl3flow.data.quality.QualityPolicy`, optional
         Policies and tolerances of the DL3 validation (stage ``quality``); default:
         every check with its default policy.
@@ -284,7 +130,7 @@ def reduce_or_reject(
     from dl3flow.irf.rad_max import is_point_like
     from dl3flow.makers.map import reduce_observation
 
-    _check_mode(on_bad_observation)
+    _check_on_bad_observation(on_bad_observation)
     obs_id = int(obs_id)
     stage = "open"
     try:
@@ -328,7 +174,7 @@ def reduce_or_reject(
         rejection = Rejection(
             obs_id=obs_id,
             stage=stage,
-            reason=_reason(obs_id, exc),
+            reason=_rejection_reason(obs_id, exc),
             error=type(exc).__name__,
             check=str(getattr(exc, "check", "") or ""),
         )
@@ -641,11 +487,10 @@ def reduce_to_files(
 
     The dataset (with ``provenance`` in its primary header) is written first and
     the status file (with the same record) last, so a status file means the job
-    finished. A rejected
-    observation gets a flagged dataset with nothing to use (:func:`rejected_dataset`),
-    so that both files are always there. The `~dl3flow.data.quality.ObservationWarning`
-    raised on the way are logged and recorded in the status file
-    (:func:`read_status_notes`).
+    finished. A rejected observation gets a flagged dataset with nothing to use
+    (`~dl3flow.datasets.rejection.rejected_dataset`), so that both files are always
+    there. The `~dl3flow.data.quality.ObservationWarning` raised on the way are logged
+    and recorded in the status file (:func:`read_status_notes`).
 
     Parameters
     ----------

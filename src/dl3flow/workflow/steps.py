@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from dl3flow.datasets.map import MapDataset, read_dataset
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.makers.background import BackgroundNormResult, normalize_background
 from dl3flow.makers.exclusion import ExclusionMask, read_mask, read_mask_sources
 from dl3flow.maps.geom import DatasetGeom
-from dl3flow.workflow.rejection import rejection_of
 
 __all__ = [
     "StackError",
@@ -97,7 +97,7 @@ def normalise_observation(
         Scaled, kept unscaled, or -- when dropped -- the input with an all-False
         safe mask; its meta records the result (``BKGSTAT``, ``BKGACT`` ...).
     result : `~dl3flow.makers.background.BackgroundNormResult`
-        For an observation rejected by the reduction (`dl3flow.workflow.rejection.rejection_of`):
+        For an observation rejected by the reduction (`dl3flow.datasets.rejection.rejection_of`):
         ``skipped`` and ``dropped`` whatever ``on_failure`` says, with the rejection
         as the reason.
     """
