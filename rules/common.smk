@@ -454,10 +454,10 @@ def report_targets(analysis):
     return [report_page(name, analysis) for name in pages]
 
 
-# Resource requests (dl3flow.workflow.resources): grow with the geometry size and with `attempt`.
+# Resource requests (dl3flow.config.resources): grow with the geometry size and with `attempt`.
 def job_mem_mb(rule_name):
     """``mem_mb`` of a rule's jobs (MB), for ``resources: mem_mb=job_mem_mb("rule")``."""
-    from dl3flow.workflow import resources
+    from dl3flow.config import resources
 
     def mem_mb(wildcards, attempt):
         size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)
@@ -468,7 +468,7 @@ def job_mem_mb(rule_name):
 
 def job_runtime(rule_name):
     """``runtime`` of a rule's jobs (minutes); stacking grows with its input datasets."""
-    from dl3flow.workflow import resources
+    from dl3flow.config import resources
 
     def runtime(wildcards, input, attempt):
         size = resources.job_size(ANALYSIS_CONFIGS[wildcards.analysis], rule_name)

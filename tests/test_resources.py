@@ -1,11 +1,11 @@
-"""Resource requests (dl3flow.workflow.resources): exact values on tiny literal sizes."""
+"""Resource requests (dl3flow.config.resources): exact values on tiny literal sizes."""
 
 import astropy.units as u
 import pytest
 
+from dl3flow.config import resources
 from dl3flow.config.analysis import analysis_config
-from dl3flow.workflow import resources
-from dl3flow.workflow.resources import JOB_KINDS, RULE_KINDS, job_size, mem_mb, n_pixels, runtime
+from dl3flow.config.resources import JOB_KINDS, RULE_KINDS, job_size, mem_mb, n_pixels, runtime
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,17 @@ __getattr__, __dir__, __all__ = attach(
             "parse_angle",
             "parse_flag",
         ],
+        "resources": [
+            "JOB_KINDS",
+            "JobCost",
+            "RULE_KINDS",
+            "geometry_mem_mb",
+            "job_size",
+            "machine_mem_mb",
+            "mem_mb",
+            "n_pixels",
+            "runtime",
+        ],
         "geometry": [
             "AutoCenterConfig",
             "parse_geom",

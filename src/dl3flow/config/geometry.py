@@ -16,6 +16,7 @@ import astropy.units as u
 import numpy as np
 
 from dl3flow.config.options import AUTO_CENTER
+from dl3flow.config.resources import geometry_mem_mb, machine_mem_mb, n_pixels
 from dl3flow.config.values import (
     ConfigError,
     _energy_axis,
@@ -28,7 +29,6 @@ from dl3flow.config.values import (
 )
 from dl3flow.maps.coords import wrap_longitude
 from dl3flow.maps.geom import PROJECTIONS, DatasetGeom, GeomError, SkyGeom
-from dl3flow.workflow.resources import geometry_mem_mb, machine_mem_mb, n_pixels
 
 if TYPE_CHECKING:
     from astropy.coordinates import SkyCoord
@@ -121,7 +121,7 @@ def _check_memory(value, path: str, *, width, binsz, n_energy: int) -> None:
         raise ConfigError(
             f"{path}.width / {path}.binsz: {value['width']!r} at {value['binsz']!r} is "
             f"{n_pix:,} pixels x {n_energy} energy planes, estimated {needed:,} MB for the "
-            f"stacking and map jobs (dl3flow.workflow.resources), more than this machine's "
+            f"stacking and map jobs (dl3flow.config.resources), more than this machine's "
             f"{available:,} MB: use a larger geom.binsz or a smaller geom.width"
         )
 

@@ -134,8 +134,8 @@ class SpectrumConfig:
     ogip: bool = False
 
     def region(self):
-        """The ON region as a `~dl3flow.makers.reflected.CircleRegion`."""
-        from dl3flow.makers.reflected import CircleRegion
+        """The ON region as a `~dl3flow.maps.regions.CircleRegion`."""
+        from dl3flow.maps.regions import CircleRegion
 
         return CircleRegion(*self.on_region)
 

@@ -84,11 +84,11 @@ from dl3flow.datasets.io import (
     write_hdulist,
 )
 from dl3flow.datasets.map import MapDataset
+from dl3flow.datasets.rejection import rejection_of
 from dl3flow.io import fits as fitsio
 from dl3flow.io.provenance import add_to_header
 from dl3flow.maps.coords import icrs_deg, wrap_longitude
 from dl3flow.maps.geom import EnergyAxis, SkyGeom
-from dl3flow.workflow.rejection import rejection_of
 
 if TYPE_CHECKING:
     from astropy.coordinates import SkyCoord
@@ -183,7 +183,7 @@ class SafeMask:
         The options used (``aeff_percent``, ``bias_percent``, ``offset_max`` in deg,
         ``position`` as ``(lon, lat, frame)`` or None, ``fixed_offset`` in deg or None).
     obs_id : int or None
-    rejection : `~dl3flow.workflow.rejection.Rejection` or None
+    rejection : `~dl3flow.datasets.rejection.Rejection` or None
         Set for an observation rejected by the reduction: its mask is all False
         (:func:`rejected_safe_mask`); written as ``STATUS = 'REJECTED'`` and ``REJ*``.
     """

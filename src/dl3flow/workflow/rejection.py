@@ -55,7 +55,6 @@ from dl3flow.datasets.rejection import (
     _check_on_bad_observation,
     _rejection_reason,
     rejected_dataset,
-    rejection_of,
 )
 
 __all__ = [
@@ -70,7 +69,6 @@ __all__ = [
     "read_rejections",
     "read_status",
     "reduce_or_reject",
-    "rejection_of",  # re-exported from dl3flow.datasets.rejection, for its old importers
     "rejections_table",
     "reduce_to_files",
     "rejection_summary",
