@@ -187,3 +187,42 @@ def test_the_server_is_started_by_the_snakefile_and_stopped_on_both_ends():
     for hook, call in [("onstart", "jobserver.start("), ("onerror", "jobserver.stop()")]:
         assert call in text.split(f"{hook}:", 1)[1].split("\n\n\n", 1)[0], hook
     assert "jobserver.stop()" in text.split("onsuccess:", 1)[1]
+
+
+@linux_only
+def test_a_job_started_while_the_server_imports_is_served_at_once(tmp_path):
+    """The socket comes first: a job that starts meanwhile is forked between two imports.
+
+    (Its exit status is sent once the import under way when it ends is done.)
+    """
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    # the job connects while the server imports the first, and is served before the second
+    (modules / "first_module.py").write_text("import time\ntime.sleep(1)\n")
+    (modules / "second_module.py").write_text("import time\ntime.sleep(2)\n")
+    socket_path = tmp_path / "socket"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(modules)])}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dl3flow.workflow.jobserver", str(socket_path), str(os.getpid())]
+        + ["first_module", "second_module"],
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.exists():
+            assert time.monotonic() < deadline, "the server did not listen in 30 s"
+            time.sleep(0.01)
+        script = _job(
+            tmp_path,
+            "print(os.getppid(), 'first_module' in sys.modules, 'second_module' in sys.modules)\n",
+        )
+        result = subprocess.run(
+            [sys.executable, str(script)], env=_env(socket_path), capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        parent, first, second = result.stdout.split()
+        # served by a child of the server, forked between the two imports
+        assert (int(parent), first, second) == (server.pid, "True", "False")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

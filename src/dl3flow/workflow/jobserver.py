@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -201,19 +202,14 @@ def _recv_exact(sock, size: int) -> bytes:
 
 
 def _serve(path: str, parent: int, modules: list[str]) -> None:
-    import importlib
-    import selectors
+    """Listen at ``path`` at once, then import ``modules`` one by one while serving.
 
-    for entry in modules:  # before any fork: each child inherits them
-        name, _, attribute = entry.partition(":")
-        try:
-            module = importlib.import_module(name)
-            if attribute:
-                getattr(module, attribute)
-        except Exception as exc:  # noqa: BLE001 (a job importing it reports it properly)
-            print(f"dl3flow job server: cannot import {entry}: {exc}", file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    The socket exists before the imports: a job that starts while the server is still
+    importing waits for it (at most one module's import) instead of importing
+    everything in its own interpreter beside the server's, and its child imports what
+    the server has not reached yet. Between two imports pending requests are served;
+    once all are imported, the server only serves.
+    """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(128)
@@ -221,24 +217,47 @@ def _serve(path: str, parent: int, modules: list[str]) -> None:
     sel.register(listener, selectors.EVENT_READ, ("accept", None))
     children: dict[int, tuple] = {}  # pid -> (connection, pidfd)
     signal.signal(signal.SIGTERM, lambda *_: _shutdown(children, 0))
+    pending = list(modules)
     while True:
         if os.getppid() != parent:  # Snakemake is gone
             _shutdown(children, 0)
-        for key, _ in sel.select(timeout=0.5):
-            kind, pid = key.data
-            if kind == "accept":
-                conn, _ = listener.accept()
-                child = _fork_job(conn, listener, sel)
-                if child is not None:
-                    pidfd = os.pidfd_open(child)
-                    children[child] = (conn, pidfd)
-                    sel.register(conn, selectors.EVENT_READ, ("client", child))
-                    sel.register(pidfd, selectors.EVENT_READ, ("exit", child))
-            elif kind == "client":  # the job's process closed: it was killed
-                os.kill(pid, signal.SIGKILL)
-                _reap(pid, children, sel, send=False)
-            else:
-                _reap(pid, children, sel, send=True)
+        for key, _ in sel.select(timeout=0 if pending else 0.5):
+            _handle(key.data, listener, sel, children)
+        if pending:  # never between a fork and its child: one thread, one at a time
+            _import(pending.pop(0))
+
+
+def _import(entry: str) -> None:
+    """Import ``module`` or ``module:name`` (that name, which loads a lazy export)."""
+    import importlib
+
+    name, _, attribute = entry.partition(":")
+    try:
+        module = importlib.import_module(name)
+        if attribute:
+            getattr(module, attribute)
+    except Exception as exc:  # noqa: BLE001 (a job importing it reports it properly)
+        print(f"dl3flow job server: cannot import {entry}: {exc}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _handle(data, listener, sel, children: dict) -> None:
+    """One selector event: a new job, a job's process gone, or a child's exit."""
+    kind, pid = data
+    if kind == "accept":
+        conn, _ = listener.accept()
+        child = _fork_job(conn, listener, sel)
+        if child is not None:
+            pidfd = os.pidfd_open(child)
+            children[child] = (conn, pidfd)
+            sel.register(conn, selectors.EVENT_READ, ("client", child))
+            sel.register(pidfd, selectors.EVENT_READ, ("exit", child))
+    elif kind == "client":  # the job's process closed: it was killed
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid, children, sel, send=False)
+    else:
+        _reap(pid, children, sel, send=True)
 
 
 def _fork_job(conn, listener, sel) -> int | None:
