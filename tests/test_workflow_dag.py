@@ -63,7 +63,7 @@ def _state(workdir):
     from astropy.table import Table
 
     from dl3flow.datasets.map import read_dataset
-    from dl3flow.makers.safe import read_safe_mask
+    from dl3flow.makers.safe_io import read_safe_mask
     from dl3flow.workflow.rejection import read_rejections, rejection_of
 
     results = workdir / "results" / "demo"
