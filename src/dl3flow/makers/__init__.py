@@ -20,8 +20,6 @@ __getattr__, __dir__, __all__ = attach(
             "exclusion_cutout",
             "normalize_background",
             "results_table",
-            "ring_kernel",
-            "ring_background",
         ],
         "catalogs": [
             "ExclusionError",
@@ -72,6 +70,10 @@ __getattr__, __dir__, __all__ = attach(
             "ReflectedRegionsFinder",
             "WobbleRegionsFinder",
             "angular_separation",
+        ],
+        "ring": [
+            "ring_kernel",
+            "ring_background",
         ],
         "safe": [
             "DatasetObservation",
