@@ -20,7 +20,7 @@ so that interpreter start-up and imports count on both sides):
     of the stack; ``RingBackgroundMaker(r_in=0.5 deg, width=0.3 deg)`` of
     ``stacked.to_image()`` (dl3flow's ring with ``ring.energy_edges: null``: one band)
     and its ``ExcessMapEstimator(correlate_off=False)`` (dl3flow correlates the ring's off
-    counts once, see ``dl3flow.makers.background``); the estimators' default
+    counts once, see ``dl3flow.makers.ring``); the estimators' default
     ``selection_optional`` (no ``flux_ul``, which dl3flow's maps always have:
     ``--gammapy-ul`` adds ``["ul"]``, minutes for the WStat maps). It writes the stacked
     dataset, the ring dataset and both maps files. Timed: the subprocess' wall time

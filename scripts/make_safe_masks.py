@@ -18,8 +18,8 @@ from dl3flow.makers.safe import (
     DatasetObservation,
     make_safe_mask,
     rejected_safe_mask,
-    write_safe_mask,
 )
+from dl3flow.makers.safe_io import write_safe_mask
 from dl3flow.workflow.support import batch_observations, script_job, write_batch_manifest
 
 with script_job(snakemake) as log:

@@ -9,7 +9,8 @@ from dl3flow.config.sections import parse_background
 from dl3flow.datasets.map import read_dataset
 from dl3flow.io.atomic import write_table
 from dl3flow.makers.background import results_table
-from dl3flow.makers.safe import read_safe_mask, with_safe_mask
+from dl3flow.makers.safe import with_safe_mask
+from dl3flow.makers.safe_io import read_safe_mask
 from dl3flow.workflow.steps import describe_norm, normalise_observation, read_exclusion
 from dl3flow.workflow.support import batch_observations, script_job, write_batch_manifest
 

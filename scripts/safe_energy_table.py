@@ -6,7 +6,7 @@ from dl3flow.workflow.jobserver import delegate
 delegate()  # into the warm job server when one runs: dl3flow.workflow.jobserver
 
 from dl3flow.io.atomic import read_observations, write_table
-from dl3flow.makers.safe import read_safe_mask, safe_energy_table
+from dl3flow.makers.safe_io import read_safe_mask, safe_energy_table
 from dl3flow.workflow.support import script_job, script_provenance
 
 with script_job(snakemake) as log:

@@ -1,4 +1,4 @@
-"""Unit tests of dl3flow.makers.background (FoV normalisation, ring), dataset_onoff, plotting."""
+"""Unit tests of dl3flow.makers.background (FoV normalisation) and makers.ring, onoff, plots."""
 
 import math
 from dataclasses import replace
@@ -22,9 +22,8 @@ from dl3flow.makers.background import (
     exclusion_cutout,
     normalize_background,
     results_table,
-    ring_background,
-    ring_kernel,
 )
+from dl3flow.makers.ring import ring_background, ring_kernel
 from dl3flow.maps.geom import SkyGeom
 
 NY = NX = 10

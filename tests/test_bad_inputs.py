@@ -50,7 +50,8 @@ from dl3flow.io.header import STRUCTURAL_KEYWORD
 from dl3flow.io.provenance import Provenance, ProvenanceError
 from dl3flow.makers.catalogs import CatalogError, CatalogSpec, read_catalog
 from dl3flow.makers.exclusion import ExclusionError, ExclusionMask, regions_mask
-from dl3flow.makers.safe import SafeMask, write_safe_mask
+from dl3flow.makers.safe import SafeMask
+from dl3flow.makers.safe_io import write_safe_mask
 from dl3flow.maps.geom import SkyGeom
 from dl3flow.workflow.rejection import reduce_to_files, write_rejections
 

@@ -793,11 +793,12 @@ def _check_defaults(func, kwargs: dict, *, equivalent=()):
 def test_science_function_defaults_are_the_analysis_defaults():
     from dl3flow.estimators.excess import estimate_excess_maps
     from dl3flow.estimators.peaks import find_peaks
-    from dl3flow.makers.background import normalize_background, ring_background
+    from dl3flow.makers.background import normalize_background
     from dl3flow.makers.catalogs import CatalogSpec
     from dl3flow.makers.exclusion import catalog_exclusion, significance_mask
     from dl3flow.makers.map import reduce_observation
     from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
+    from dl3flow.makers.ring import ring_background
     from dl3flow.makers.safe import make_safe_mask
     from dl3flow.makers.spectrum import extract_spectrum
 

@@ -152,7 +152,7 @@ SAFE_MASK_IMPORTS = """
 from dl3flow.datasets.map import read_dataset
 from dl3flow.datasets.rejection import rejection_of
 from dl3flow.makers.safe import DatasetObservation, make_safe_mask, rejected_safe_mask
-from dl3flow.makers.safe import write_safe_mask
+from dl3flow.makers.safe_io import write_safe_mask
 """
 
 SAFE_MASK_CALLS = """
@@ -172,7 +172,8 @@ NORMALIZE_IMPORTS = """
 from dl3flow.makers.background import results_table
 from dl3flow.datasets.map import read_dataset
 from dl3flow.io.atomic import write_table
-from dl3flow.makers.safe import read_safe_mask, with_safe_mask
+from dl3flow.makers.safe import with_safe_mask
+from dl3flow.makers.safe_io import read_safe_mask
 from dl3flow.workflow.steps import describe_norm, normalise_observation, read_exclusion
 """
 

@@ -101,7 +101,8 @@ def test_from_subpackage_import_name_imports_its_module_only():
     )
     module, loaded = result.stdout.splitlines()
     assert module == "dl3flow.makers.safe"
-    assert loaded == "['dl3flow.makers.safe']"
+    # its module and the one that module imports (the methods), none of the other makers
+    assert loaded == "['dl3flow.makers.safe', 'dl3flow.makers.safe_methods']"
 
 
 def test_attach_exports_in_order_and_resolves_lazily():

@@ -36,7 +36,8 @@ from dl3flow.io.provenance import (
     sidecar_path,
 )
 from dl3flow.makers.exclusion import ExclusionMask, read_mask
-from dl3flow.makers.safe import SafeMask, read_safe_mask, write_safe_mask
+from dl3flow.makers.safe import SafeMask
+from dl3flow.makers.safe_io import read_safe_mask, write_safe_mask
 
 # A string that astropy's long-string (CONTINUE) splitting does not round-trip as is.
 TRICKY = "it's a 'quoted' & ampersanded && string  with  double  spaces, é, " * 7

@@ -17,21 +17,21 @@ from dl3flow.datasets.stacking import stack_datasets
 from dl3flow.makers.safe import (
     SAFE_MASK_METHODS,
     SafeMask,
-    SafeMaskError,
     energy_mask,
+    make_safe_mask,
+    rejected_safe_mask,
+    with_safe_mask,
+)
+from dl3flow.makers.safe_io import read_safe_mask, safe_energy_table, write_safe_mask
+from dl3flow.makers.safe_methods import (
+    SafeMaskError,
     energy_range_aeff_default,
     energy_range_aeff_max,
     energy_range_bkg_peak,
     energy_range_edisp_bias,
     evaluation_position,
-    make_safe_mask,
     mask_background_valid,
     mask_offset_max,
-    read_safe_mask,
-    rejected_safe_mask,
-    safe_energy_table,
-    with_safe_mask,
-    write_safe_mask,
 )
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom
 
@@ -107,7 +107,7 @@ def test_aeff_default_thresholds():
 @pytest.mark.parametrize("missing", [None, 0.0])
 def test_aeff_default_missing_threshold_warns_and_does_not_cut(caplog, missing):
     aeff = SimpleNamespace(lo_threshold=missing, hi_threshold=missing)
-    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.safe"):
+    with caplog.at_level(logging.WARNING, logger="dl3flow.makers.safe_methods"):
         result = energy_range_aeff_default(aeff, obs_id=7)
     assert result.energy_min is None and result.energy_max is None
     assert "No default lower safe energy threshold (LO_THRES) defined for obs 7" in caplog.text

@@ -65,7 +65,7 @@ def _state(workdir):
 
     from dl3flow.datasets.map import read_dataset
     from dl3flow.datasets.rejection import rejection_of
-    from dl3flow.makers.safe import read_safe_mask
+    from dl3flow.makers.safe_io import read_safe_mask
     from dl3flow.workflow.rejection import read_rejections
 
     results = workdir / "results" / "demo"

@@ -71,7 +71,7 @@ def test_skip_completes_without_the_bad_observation(skip_run):
     from dl3flow.datasets.map import read_dataset
     from dl3flow.datasets.rejection import rejection_of
     from dl3flow.io.provenance import read_provenance
-    from dl3flow.makers.safe import read_safe_mask
+    from dl3flow.makers.safe_io import read_safe_mask
     from dl3flow.workflow.rejection import read_rejections, read_status
 
     workdir, result = skip_run

@@ -43,8 +43,9 @@ from regions import CircleSkyRegion  # noqa: E402
 from dl3flow.data.store import DataStore  # noqa: E402
 from dl3flow.datasets.map import read_dataset  # noqa: E402
 from dl3flow.datasets.onoff import read_dataset_onoff  # noqa: E402
-from dl3flow.makers.background import normalize_background, ring_background  # noqa: E402
+from dl3flow.makers.background import normalize_background  # noqa: E402
 from dl3flow.makers.map import reduce_observation  # noqa: E402
+from dl3flow.makers.ring import ring_background  # noqa: E402
 from dl3flow.maps.geom import DatasetGeom, EnergyAxis, SkyGeom  # noqa: E402
 
 pytestmark = pytest.mark.validation

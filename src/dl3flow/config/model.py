@@ -245,7 +245,7 @@ class BackgroundConfig:
 
 @dataclass(frozen=True)
 class RingConfig:
-    """Ring background (``dl3flow.makers.background.ring_background``).
+    """Ring background (``dl3flow.makers.ring.ring_background``).
 
     Attributes
     ----------
@@ -260,7 +260,7 @@ class RingConfig:
     energy_edges: u.Quantity | None = None
 
     def as_kwargs(self) -> dict:
-        """Keyword arguments for :func:`dl3flow.makers.background.ring_background`."""
+        """Keyword arguments for :func:`dl3flow.makers.ring.ring_background`."""
         return {"r_in": self.r_in, "width": self.width, "energy_edges": self.energy_edges}
 
 

@@ -1,8 +1,9 @@
 """On-off map dataset: container and FITS I/O in gammapy's ``MapDatasetOnOff`` layout.
 
-A :class:`MapDatasetOnOff` is what the ring background (:func:`dl3flow.makers.background.
-ring_background`) produces: on counts, off counts (counts summed over a ring), the
-background acceptance in the on pixel and in its ring, the exposure and the safe mask.
+A :class:`MapDatasetOnOff` is what the ring background
+(:func:`dl3flow.makers.ring.ring_background`) produces: on counts, off counts (counts
+summed over a ring), the background acceptance in the on pixel and in its ring, the
+exposure and the safe mask.
 ``alpha = acceptance / acceptance_off`` scales the off counts to the on pixel.
 
 The file written by :meth:`MapDatasetOnOff.write` has the HDUs of gammapy 1.3's

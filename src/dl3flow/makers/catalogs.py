@@ -382,6 +382,19 @@ def read_catalog(spec: CatalogSpec, *, key: str = "catalog") -> Table:
     _require(table, roles, path, key=key)
 
     names = _names(table, columns.name)
+    lon, lat, coord = _positions(table, columns, key=key)
+    if is_fermi:
+        _check_fermi_names(spec, names, path, key=key)
+        extensions = [_fermi_extension(spec, path, table, key=key)]
+    else:
+        extensions = [_float_column(table, c, u.deg, key=key) for c in columns.extension]
+    extension = _largest_extension(extensions, len(table))
+    keep = _rows_kept(spec, table, lon, lat, path, key=key)
+    return _catalog_table(spec, columns, table, path, names, coord, extension, keep)
+
+
+def _positions(table: Table, columns: CatalogColumns, *, key: str):
+    """The sources' ``lon``, ``lat`` (deg, the catalog's frame) and ICRS SkyCoord."""
     lon = _float_column(table, columns.lon, u.deg, key=key)
     lat = _float_column(table, columns.lat, u.deg, key=key)
     try:
@@ -390,28 +403,34 @@ def read_catalog(spec: CatalogSpec, *, key: str = "catalog") -> Table:
         coord = SkyCoord(lon, lat, unit="deg", frame=columns.frame).icrs
     except ValueError as exc:
         raise CatalogError(f"{key}.columns.frame: invalid frame {columns.frame!r}") from exc
+    return lon, lat, coord
 
-    if is_fermi:
-        prefix = _FERMI_PREFIX[spec.kind]
-        found = {n.split(" ")[0] for n in names if n[:1].isdigit()}
-        if found and found != {prefix}:
-            log.warning(
-                "%s: catalog %s was configured as %s, but its sources are named %s",
-                key,
-                path,
-                prefix,
-                "/".join(sorted(found)),
-            )
-        extensions = [_fermi_extension(spec, path, table, key=key)]
-    else:
-        extensions = [_float_column(table, c, u.deg, key=key) for c in columns.extension]
+
+def _check_fermi_names(spec: CatalogSpec, names: np.ndarray, path: Path, *, key: str) -> None:
+    """Warn when a Fermi catalog's source names say it is another one than configured."""
+    prefix = _FERMI_PREFIX[spec.kind]
+    found = {n.split(" ")[0] for n in names if n[:1].isdigit()}
+    if found and found != {prefix}:
+        log.warning(
+            "%s: catalog %s was configured as %s, but its sources are named %s",
+            key,
+            path,
+            prefix,
+            "/".join(sorted(found)),
+        )
+
+
+def _largest_extension(extensions: list[np.ndarray], n_rows: int) -> np.ndarray:
+    """Per source the largest finite extension of the columns (deg); 0 if none is finite."""
     if extensions:
         stack = np.vstack(extensions)
         finite = np.isfinite(stack)
-        extension = np.where(finite.any(axis=0), np.where(finite, stack, -np.inf).max(axis=0), 0)
-    else:
-        extension = np.zeros(len(table))
+        return np.where(finite.any(axis=0), np.where(finite, stack, -np.inf).max(axis=0), 0)
+    return np.zeros(n_rows)
 
+
+def _rows_kept(spec: CatalogSpec, table: Table, lon, lat, path: Path, *, key: str) -> np.ndarray:
+    """The rows with a position that pass the cuts (logged: what each cut keeps)."""
     keep = np.isfinite(lon) & np.isfinite(lat)
     if not keep.all():
         log.warning(
@@ -430,7 +449,20 @@ def read_catalog(spec: CatalogSpec, *, key: str = "catalog") -> Table:
             "%s: cut %s in [%s, %s] keeps %d of %d", key, column, lo, hi, passed.sum(), keep.sum()
         )
         keep &= passed
+    return keep
 
+
+def _catalog_table(
+    spec: CatalogSpec,
+    columns: CatalogColumns,
+    table: Table,
+    path: Path,
+    names,
+    coord,
+    extension,
+    keep,
+) -> Table:
+    """The kept rows as the table :func:`read_catalog` returns."""
     from astropy.table import Table
 
     out = Table(

@@ -37,6 +37,8 @@ geometry and the ALTAZ alignment import them where they need them.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -443,6 +445,61 @@ def reduce_observation(
         A FOVALIGN assumed or overridden; for ALTAZ, a pointing below the horizon or
         far from ALT_PNT (:mod:`dl3flow.data.quality`).
     """
+    ctx = _context(observation, geom, offset_max)
+    aeff, bkg = _required_irfs(observation)
+    events, counts = _reduce_counts(ctx)
+    exposure = make_exposure(
+        aeff,
+        offset=ctx.cut.sky.separation(ctx.ra0, ctx.dec0),
+        energy_true=geom.energy_true.centers,
+        livetime=ctx.livetime,
+    )
+    alignment, background = _reduce_background(
+        ctx, bkg, fov_alignment=fov_alignment, fov_rotation_step=fov_rotation_step
+    )
+    edisp_map = _reduce_edisp(ctx, aeff) if edisp else None
+    psf_map = _reduce_psf(ctx, aeff) if psf else None
+    _check_finite(
+        ctx.obs_id,
+        [
+            ("exposure", "aeff", exposure),
+            ("background", "bkg", background),
+            ("edisp kernel", "edisp", None if edisp_map is None else edisp_map.kernel),
+            ("edisp exposure", "aeff", None if edisp_map is None else edisp_map.exposure),
+            ("psf", "psf", None if psf_map is None else psf_map.psf),
+            ("psf exposure", "aeff", None if psf_map is None else psf_map.exposure),
+        ],
+    )
+    return MapDataset(
+        geom=ctx.cut,
+        counts=counts,
+        exposure=exposure,
+        background=background,
+        mask_safe=np.ones(counts.shape, dtype=bool),
+        edisp=edisp_map,
+        psf=psf_map,
+        name=f"obs-{ctx.obs_id}",
+        meta=_dataset_meta(ctx, events, aeff, offset_max=offset_max, alignment=alignment),
+        gti=observation.gti,
+    )
+
+
+@dataclass(frozen=True)
+class _Reduction:
+    """What the products of one reduction share: the observation, its cutout and times."""
+
+    observation: Any
+    obs_id: Any
+    geom: DatasetGeom
+    cut: DatasetGeom
+    ra0: float
+    dec0: float
+    livetime: float
+    ontime: float
+
+
+def _context(observation, geom: DatasetGeom, offset_max: float) -> _Reduction:
+    """The observation's cutout of ``geom`` and its checked livetime and ontime."""
     obs_id = observation.obs_id
     if offset_max <= 0:
         raise ReductionError(f"obs {obs_id}: offset_max must be positive, got {offset_max}")
@@ -461,29 +518,36 @@ def reduce_observation(
         raise ReductionError(f"obs {obs_id}: LIVETIME must be positive, got {livetime}")
     if not (np.isfinite(ontime) and ontime > 0):
         raise ReductionError(f"obs {obs_id}: ONTIME must be positive, got {ontime}")
+    return _Reduction(observation, obs_id, geom, cut, ra0, dec0, livetime, ontime)
 
+
+def _required_irfs(observation):
+    """The observation's aeff and bkg IRFs (ReductionError if one is missing)."""
     aeff, bkg = observation.aeff, observation.bkg
     for name, irf in (("aeff", aeff), ("bkg", bkg)):
         if irf is None:
-            raise ReductionError(f"obs {obs_id}: no {name} IRF in the data store")
+            raise ReductionError(f"obs {observation.obs_id}: no {name} IRF in the data store")
+    return aeff, bkg
 
-    events = observation.events
+
+def _reduce_counts(ctx: _Reduction):
+    """The event list and its counts cube on the cutout (ReductionError if it is empty)."""
+    events = ctx.observation.events
     if np.size(events.energy) == 0:
-        raise ReductionError(f"obs {obs_id}: the event list is empty (0 events)")
+        raise ReductionError(f"obs {ctx.obs_id}: the event list is empty (0 events)")
     counts = make_counts(
         ra=events.ra,
         dec=events.dec,
         energy=events.energy,
-        sky=cut.sky,
-        energy_edges=geom.energy.edges,
+        sky=ctx.cut.sky,
+        energy_edges=ctx.geom.energy.edges,
     )
-    exposure = make_exposure(
-        aeff,
-        offset=cut.sky.separation(ra0, dec0),
-        energy_true=geom.energy_true.centers,
-        livetime=livetime,
-    )
+    return events, counts
 
+
+def _reduce_background(ctx: _Reduction, bkg, *, fov_alignment: str, fov_rotation_step: float):
+    """The field-of-view alignment used (None if irrelevant) and the background cube."""
+    observation, obs_id = ctx.observation, ctx.obs_id
     times = location = None
     alignment = resolve_fov_alignment(observation, fov_alignment)
     if alignment == "ALTAZ":
@@ -499,59 +563,58 @@ def reduce_observation(
         _check_altaz_pointing(observation, pointing=pointing, location=location, times=times)
     background = make_background(
         bkg,
-        sky=cut.sky,
-        pointing=observation.pointing if alignment == "ALTAZ" else (ra0, dec0),
-        energy_edges=geom.energy.edges,
-        ontime=ontime,
+        sky=ctx.cut.sky,
+        pointing=observation.pointing if alignment == "ALTAZ" else (ctx.ra0, ctx.dec0),
+        energy_edges=ctx.geom.energy.edges,
+        ontime=ctx.ontime,
         fov_alignment=alignment,
         location=location,
         times=times,
     )
+    return alignment, background
 
-    edisp_map = psf_map = None
-    if edisp:
-        if observation.edisp is None:
-            raise ReductionError(f"obs {obs_id}: edisp requested but no edisp IRF present")
-        edisp_map = make_edisp_kernel_map(
-            observation.edisp,
-            aeff,
-            sky=cut.irf_sky,
-            pointing=(ra0, dec0),
-            energy_true_edges=geom.energy_true.edges,
-            energy_edges=geom.energy.edges,
-            livetime=livetime,
-        )
-    if psf:
-        if observation.psf is None:
-            raise ReductionError(f"obs {obs_id}: psf requested but no psf IRF present")
-        psf_map = make_psf_map(
-            observation.psf,
-            aeff,
-            sky=cut.irf_sky,
-            pointing=(ra0, dec0),
-            energy_true=geom.energy_true.centers,
-            rad=geom.rad_centers,
-            livetime=livetime,
-        )
 
-    _check_finite(
-        obs_id,
-        [
-            ("exposure", "aeff", exposure),
-            ("background", "bkg", background),
-            ("edisp kernel", "edisp", None if edisp_map is None else edisp_map.kernel),
-            ("edisp exposure", "aeff", None if edisp_map is None else edisp_map.exposure),
-            ("psf", "psf", None if psf_map is None else psf_map.psf),
-            ("psf exposure", "aeff", None if psf_map is None else psf_map.exposure),
-        ],
+def _reduce_edisp(ctx: _Reduction, aeff) -> EDispKernelMap:
+    """The edisp kernel map on the IRF image (ReductionError without an edisp IRF)."""
+    observation = ctx.observation
+    if observation.edisp is None:
+        raise ReductionError(f"obs {ctx.obs_id}: edisp requested but no edisp IRF present")
+    return make_edisp_kernel_map(
+        observation.edisp,
+        aeff,
+        sky=ctx.cut.irf_sky,
+        pointing=(ctx.ra0, ctx.dec0),
+        energy_true_edges=ctx.geom.energy_true.edges,
+        energy_edges=ctx.geom.energy.edges,
+        livetime=ctx.livetime,
     )
 
+
+def _reduce_psf(ctx: _Reduction, aeff) -> PSFMap:
+    """The PSF map on the IRF image (ReductionError without a psf IRF)."""
+    observation = ctx.observation
+    if observation.psf is None:
+        raise ReductionError(f"obs {ctx.obs_id}: psf requested but no psf IRF present")
+    return make_psf_map(
+        observation.psf,
+        aeff,
+        sky=ctx.cut.irf_sky,
+        pointing=(ctx.ra0, ctx.dec0),
+        energy_true=ctx.geom.energy_true.centers,
+        rad=ctx.geom.rad_centers,
+        livetime=ctx.livetime,
+    )
+
+
+def _dataset_meta(ctx: _Reduction, events, aeff, *, offset_max: float, alignment) -> dict:
+    """The reduced dataset's meta: pointing, times, the aeff's safe range, quality notes."""
+    observation = ctx.observation
     meta = {
-        "OBS_ID": int(obs_id),
-        "RA_PNT": float(ra0),
-        "DEC_PNT": float(dec0),
-        "LIVETIME": livetime,
-        "ONTIME": ontime,
+        "OBS_ID": int(ctx.obs_id),
+        "RA_PNT": float(ctx.ra0),
+        "DEC_PNT": float(ctx.dec0),
+        "LIVETIME": ctx.livetime,
+        "ONTIME": ctx.ontime,
         "N_EVENTS": int(len(events.energy)),
         "OFFSETMX": float(offset_max),
         # the aeff's default safe range, for the safe-mask step (which then needs no
@@ -567,21 +630,11 @@ def reduce_observation(
     meta.update(getattr(observation, "quality_meta", {}))
     if alignment is not None:
         meta["FOVALIGN"] = alignment
-    return MapDataset(
-        geom=cut,
-        counts=counts,
-        exposure=exposure,
-        background=background,
-        mask_safe=np.ones(counts.shape, dtype=bool),
-        edisp=edisp_map,
-        psf=psf_map,
-        name=f"obs-{obs_id}",
-        meta=meta,
-        gti=observation.gti,
-    )
+    return meta
 
 
 def _threshold(value) -> float | str:
+    """An aeff threshold for the meta: TeV, or ``none`` where it is missing or zero."""
     return float(value) if value else "none"
 
 

@@ -39,10 +39,10 @@ from dl3flow.irf.edisp import edisp_kernel
 from dl3flow.irf.psf import psf_containment
 from dl3flow.irf.rad_max import is_point_like
 from dl3flow.makers.reflected import ReflectedRegionsFinder, WobbleRegionsFinder
-from dl3flow.makers.safe import (
+from dl3flow.makers.safe import energy_mask
+from dl3flow.makers.safe_methods import (
     aeff_max_threshold,
     edisp_bias_threshold,
-    energy_mask,
     energy_range_aeff_default,
 )
 from dl3flow.maps.geom import EnergyAxis

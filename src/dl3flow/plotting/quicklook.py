@@ -355,7 +355,7 @@ def plot_safe_energy(
     Parameters
     ----------
     table : `~astropy.table.Table`
-        From :func:`dl3flow.makers.safe.safe_energy_table` (``obs_id``, ``methods``,
+        From :func:`dl3flow.makers.safe_io.safe_energy_table` (``obs_id``, ``methods``,
         ``energy_min``, ``energy_min_binned``, ``zenith``).
     energy_edges : array_like, optional
         Reconstructed-energy bin edges of the analysis (TeV): the analysis energy range

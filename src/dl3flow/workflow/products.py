@@ -53,7 +53,7 @@ def ring_excess_maps(
     Parameters
     ----------
     onoff : `~dl3flow.datasets.onoff.MapDatasetOnOff`
-        The ring background (``dl3flow.makers.background.ring_background``).
+        The ring background (``dl3flow.makers.ring.ring_background``).
     dataset : `~dl3flow.datasets.map.MapDataset`
         The (stacked) dataset the ring was computed from.
     correlation_radius, spectral_index, n_sigma, n_sigma_ul
