@@ -5,6 +5,7 @@ Each subpackage's ``__init__`` exports the public names of its modules (their
 its modules, a name is imported from its module on first use.
 """
 
+import ast
 import importlib
 import json
 import pkgutil
@@ -125,3 +126,50 @@ def test_attach_unknown_name():
         getattr_("nope")
     with pytest.raises(AttributeError, match="has no attribute 'make_safe_mask'"):
         importlib.import_module("dl3flow.maps").make_safe_mask  # noqa: B018
+
+
+# Issue 16: short orchestrators that delegate, modules a person can read through.
+MAX_MODULE_LINES = 800
+MAX_FUNCTION_LINES = 60
+
+
+def code_lines(node) -> int:
+    """Lines of a function's body without its docstring (nested functions included)."""
+    body = node.body
+    first = body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant):
+        if isinstance(first.value.value, str):
+            if len(body) == 1:
+                return 0
+            first = body[1]
+    return node.end_lineno - first.lineno + 1
+
+
+def long_functions(source: str, name: str) -> list[str]:
+    """``module.function (N lines)`` of every function longer than the limit."""
+    return [
+        f"{name}:{node.lineno} {node.name} ({code_lines(node)} lines)"
+        for node in ast.walk(ast.parse(source, name))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and code_lines(node) > MAX_FUNCTION_LINES
+    ]
+
+
+MODULES = sorted(SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_modules_and_functions_stay_short(path):
+    source = path.read_text(encoding="utf-8")
+    assert source.count("\n") <= MAX_MODULE_LINES, f"{path.name}: split it"
+    assert long_functions(source, path.name) == []
+
+
+def test_long_functions_counts_code_not_docstrings():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    short = f'def f():\n    """Doc.\n\n    More.\n    """\n{body}\n'
+    assert long_functions(short, "m.py") == []
+    long = f"def g():\n{body}\n    return x0\n"
+    assert long_functions(long, "m.py") == [f"m.py:1 g ({MAX_FUNCTION_LINES + 1} lines)"]
+    nested = f"class C:\n    def h(self):\n{body.replace('    ', '        ')}\n        pass\n"
+    assert long_functions(nested, "m.py") == [f"m.py:2 h ({MAX_FUNCTION_LINES + 1} lines)"]
