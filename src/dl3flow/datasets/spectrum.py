@@ -179,7 +179,7 @@ class SpectrumDatasetOnOff:
         return _to_hdulist(self)
 
     def write(self, path, *, overwrite: bool = False, provenance=None) -> None:
-        """Write the gadf layout atomically (see `dl3flow.datasets.map.write_hdulist`).
+        """Write the gadf layout atomically (see `dl3flow.datasets.io.write_hdulist`).
 
         Raises
         ------
@@ -349,7 +349,7 @@ def _to_hdulist(ds: SpectrumDatasetOnOff) -> fits.HDUList:
 
 @dataclass(frozen=True)
 class _MetaView:
-    """What `dl3flow.datasets.map._primary_and_meta_table` reads of a dataset."""
+    """What `dl3flow.datasets.io._primary_and_meta_table` reads of a dataset."""
 
     name: str
     meta: dict

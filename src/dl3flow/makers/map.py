@@ -197,7 +197,7 @@ def resolve_fov_alignment(observation, choice: str = "auto") -> str | None:
 
     Parameters
     ----------
-    observation : `dl3flow.data.store.Observation`
+    observation : `dl3flow.data.observation.Observation`
         Uses ``bkg`` (its ``fov_alignment`` and ``fov_alignment_assumed``) and
         ``bkg_fov_alignment`` (the file's alignment with known producer fixes, such
         as H.E.S.S. DR1's reversed longitude, ``"REVERSE_LON_RADEC"``).
@@ -411,7 +411,7 @@ def reduce_observation(
 
     Parameters
     ----------
-    observation : `dl3flow.data.store.Observation`
+    observation : `dl3flow.data.observation.Observation`
         The observation (events, GTI, IRFs are read lazily from it); in a workflow
         a `dl3flow.data.checks.ValidatedObservation`, whose ``quality_meta``
         (events dropped, IRF values clipped) goes into the dataset's meta.

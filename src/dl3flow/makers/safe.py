@@ -89,7 +89,7 @@ class SafeMask:
         The options used (``aeff_percent``, ``bias_percent``, ``offset_max`` in deg,
         ``position`` as ``(lon, lat, frame)`` or None, ``fixed_offset`` in deg or None).
     obs_id : int or None
-    rejection : `~dl3flow.workflow.rejection.Rejection` or None
+    rejection : `~dl3flow.datasets.rejection.Rejection` or None
         Set for an observation rejected by the reduction: its mask is all False
         (:func:`rejected_safe_mask`); written as ``STATUS = 'REJECTED'`` and ``REJ*``.
     """
@@ -318,7 +318,7 @@ def make_safe_mask(
     ----------
     dataset : `~dl3flow.datasets.map.MapDataset`
         The observation's reduced dataset (its own ``mask_safe`` is ignored).
-    observation : `~dl3flow.data.store.Observation`
+    observation : `~dl3flow.data.observation.Observation`
         Its ``aeff`` (``aeff-default``), ``pointing_radec`` or ``pointing`` (``offset-max``,
         ``fixed_offset``) and ``obs_id`` are used.
     methods : sequence of str

@@ -90,7 +90,7 @@ def check_map_analysis(observation) -> str | None:
 
     Parameters
     ----------
-    observation : `~dl3flow.data.store.Observation`
+    observation : `~dl3flow.data.observation.Observation`
 
     Returns
     -------
@@ -287,7 +287,7 @@ def extract_spectrum(
 
     Parameters
     ----------
-    observation : `~dl3flow.data.store.Observation`
+    observation : `~dl3flow.data.observation.Observation`
     on_region : `~dl3flow.maps.regions.CircleRegion`
         ON circle, or ON point for point-like IRFs with RAD_MAX.
     energy, energy_true : `~dl3flow.maps.geom.EnergyAxis`
@@ -420,7 +420,7 @@ def extract_spectrum_to_file(
     Parameters
     ----------
     observation_loader : callable
-        ``observation_loader(obs_id)`` returns a `~dl3flow.data.store.Observation`.
+        ``observation_loader(obs_id)`` returns a `~dl3flow.data.observation.Observation`.
     obs_id : int
     path : str or `~pathlib.Path`
         The spectrum file (gadf SpectrumDatasetOnOff layout).

@@ -9,7 +9,7 @@ images, a labelled colour bar, so that it reads without the code. Save with
 `dl3flow.io.atomic.write_figure`.
 
 Inputs are plain arrays, a `~dl3flow.maps.geom.SkyGeom` and astropy Tables, e.g.
-from `dl3flow.estimators.excess.read_maps`; nothing is recomputed here except the
+from `dl3flow.estimators.maps.read_maps`; nothing is recomputed here except the
 Gaussian fit of the significance distribution (`dl3flow.stats.fit_gaussian`).
 """
 
@@ -531,12 +531,12 @@ def excess_map_figures(
     caption: str | None = None,
     which=MAP_FIGURES,
 ) -> dict:
-    """The figures of one energy band of an `~dl3flow.estimators.excess.ExcessMaps`.
+    """The figures of one energy band of an `~dl3flow.estimators.maps.ExcessMaps`.
 
     Parameters
     ----------
-    maps : `~dl3flow.estimators.excess.ExcessMaps`
-        E.g. from `dl3flow.estimators.excess.read_maps` (its ``meta`` gives the correlation
+    maps : `~dl3flow.estimators.maps.ExcessMaps`
+        E.g. from `dl3flow.estimators.maps.read_maps` (its ``meta`` gives the correlation
         radius ``CORR_RAD`` and spectral index ``SPEC_IDX``).
     band : int
         Energy band.

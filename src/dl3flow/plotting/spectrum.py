@@ -79,7 +79,7 @@ def theta2_histograms(
     Parameters
     ----------
     datasets : sequence of SpectrumDatasetOnOff
-    events : sequence of `~dl3flow.data.store.EventList`
+    events : sequence of `~dl3flow.data.observation.EventList`
         The same observations' events, in the same order.
     theta2_max : float
         Upper edge in deg².

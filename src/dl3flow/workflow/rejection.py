@@ -99,7 +99,7 @@ def reduce_or_reject(
     Parameters
     ----------
     observation_loader : callable
-        ``observation_loader(obs_id)`` returns a `dl3flow.data.store.Observation`,
+        ``observation_loader(obs_id)`` returns a `dl3flow.data.observation.Observation`,
         e.g. ``DataStore.from_dir(path).observation``.
     obs_id : int
         The observation.
