@@ -1098,7 +1098,7 @@ CONFIG_CASES = [
         ConfigError,
         rf"^{KEY}\.geom\.width / {KEY}\.geom\.binsz: '3 deg' at '0\.0001 deg' is 900,000,000 "
         r"pixels x 5 energy planes, estimated [\d,]+ MB for the stacking and map jobs "
-        r"\(dl3flow\.workflow\.resources\), more than this machine's [\d,]+ MB",
+        r"\(dl3flow\.config\.resources\), more than this machine's [\d,]+ MB",
     ),
     Case(
         "config-quality-unknown-check",
