@@ -84,13 +84,13 @@ def imported_modules(node: ast.AST, module: str, is_package: bool) -> list[str]:
 def upward_imports(source: str, module: str, is_package: bool = False) -> list[str]:
     """``"line N: <statement>"`` for each import of ``source`` from a layer after ``module``'s."""
     mine = layer_of(module)
-    found = []
+    found = set()
     for node in ast.walk(ast.parse(source)):
         for target in imported_modules(node, module, is_package):
             theirs = layer_of(target)
             if theirs is not None and theirs > mine:
-                found.append(f"line {node.lineno}: {ast.unparse(node)}  ({target})")
-    return sorted(set(found), key=lambda line: int(line.split(":")[0].split()[1]))
+                found.add((node.lineno, f"{ast.unparse(node)}  ({target})"))
+    return [f"line {lineno}: {text}" for lineno, text in sorted(found)]
 
 
 SOURCES = sorted(SRC.rglob("*.py"))

@@ -63,10 +63,6 @@ def _is_usable(ds: SpectrumDatasetOnOff) -> bool:
     return rejection_of(ds.meta) is None and ds.n_off_regions > 0
 
 
-def _usable(datasets: Sequence[SpectrumDatasetOnOff]) -> list[SpectrumDatasetOnOff]:
-    return [ds for ds in datasets if _is_usable(ds)]
-
-
 def theta2_histograms(
     datasets: Sequence[SpectrumDatasetOnOff], events: Sequence, *, theta2_max: float = 0.3, nbin=30
 ) -> Theta2:
